@@ -1,1 +1,22 @@
-//! placeholder
+//! The votechain wire protocol: every message as a typed value, and the codec that turns
+//! datagrams into messages and back.
+//!
+//! - [`message`]: one struct per message type, with its bounds.
+//! - [`codec`]: [`decode`] (strict, typed errors, never panics) and [`encode`] (never over the
+//!   size limit).
+//! - [`limits`]: the protocol's size limits and the anti-amplification budget.
+//! - [`verify`]: stateless address-verification tokens and the set of verified addresses.
+//!
+//! PROTOCOL.md at the repository root documents every message with an example datagram.
+//!
+//! Architecture invariant: this crate does no IO. It knows the shape of messages, not what a
+//! node does with them.
+
+pub mod codec;
+pub mod limits;
+pub mod message;
+pub mod verify;
+
+pub use codec::{decode, encode, DecodeError, EncodeError, Message, SizeClass, MESSAGE_TYPES};
+pub use message::*;
+pub use verify::{TokenMinter, VerifiedSet};

@@ -1,0 +1,399 @@
+//! Strict decoding and bounded encoding of datagrams.
+//!
+//! [`decode`] goes from bytes to a [`Message`] in stages that each fail with their own
+//! [`DecodeError`]: size, UTF-8, nesting depth (scanned before any parsing, so hostile nesting
+//! costs one pass over at most 65,507 bytes), JSON syntax, object shape, `"type"`, the message's
+//! size class, its fields, and its bounds. Every stage is bounded by the datagram's length, so no
+//! input can make it panic or allocate more than a small multiple of that length.
+//! [`encode`] refuses to produce a datagram over its message's limit.
+
+use crate::limits::{MAX_DATAGRAM, MAX_DEPTH, MAX_SMALL};
+use crate::message::*;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+/// Whether a message may carry a block or a ballot, which decides its size limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeClass {
+    /// At most [`MAX_SMALL`] bytes.
+    Small,
+    /// At most [`MAX_DATAGRAM`] bytes: messages carrying a block or a ballot.
+    Large,
+}
+
+impl SizeClass {
+    /// The byte limit of the class.
+    pub fn limit(self) -> usize {
+        match self {
+            SizeClass::Small => MAX_SMALL,
+            SizeClass::Large => MAX_DATAGRAM,
+        }
+    }
+}
+
+/// Lists every message once: variant (= struct name), wire type, accepted aliases, size class.
+macro_rules! messages {
+    ($( $(#[$doc:meta])* $variant:ident = $wire:literal $(| $alias:literal)*, $class:ident; )*) => {
+        /// One protocol message.
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+        #[serde(tag = "type")]
+        pub enum Message {
+            $( $(#[$doc])* #[serde(rename = $wire)] $variant($variant), )*
+        }
+
+        /// Every wire type name, in protocol order.
+        pub const MESSAGE_TYPES: &[&str] = &[$($wire),*];
+
+        impl Message {
+            /// The wire `"type"` of this message.
+            pub fn type_name(&self) -> &'static str {
+                match self { $( Message::$variant(_) => $wire, )* }
+            }
+
+            /// The size class of this message.
+            pub fn size_class(&self) -> SizeClass {
+                match self { $( Message::$variant(_) => SizeClass::$class, )* }
+            }
+
+            fn check_bounds(&self) -> Result<(), BoundError> {
+                match self { $( Message::$variant(m) => m.check(), )* }
+            }
+        }
+
+        /// The canonical wire type and size class for a `"type"` value, aliases included.
+        fn lookup(ty: &str) -> Option<(&'static str, SizeClass)> {
+            match ty {
+                $( $wire $(| $alias)* => Some(($wire, SizeClass::$class)), )*
+                _ => None,
+            }
+        }
+
+        fn decode_fields(ty: &'static str, value: Value) -> Result<Message, DecodeError> {
+            match ty {
+                $( $wire => Ok(Message::$variant(fields(ty, value)?)), )*
+                _ => unreachable!("decode_fields is only called with a type lookup() returned"),
+            }
+        }
+
+        $( impl From<$variant> for Message {
+            fn from(m: $variant) -> Message { Message::$variant(m) }
+        } )*
+    };
+}
+
+messages! {
+    /// Peer → tracker: join.
+    RegisterPeer = "REGISTER_PEER", Small;
+    /// Tracker → peer: joined; the member list.
+    RegisterAck = "REGISTER_ACK", Small;
+    /// Tracker → peers: membership changed.
+    UpdatePeers = "UPDATE_PEERS", Small;
+    /// Peer → tracker: send the ballot.
+    RequestBallot = "REQUEST_BALLOT", Small;
+    /// Tracker → peer: the ballot.
+    BallotOptions = "BALLOT_OPTIONS", Large;
+    /// Tracker → peer: heartbeat.
+    Poke = "POKE", Small;
+    /// Peer → tracker: heartbeat answer (seed A spells it `POKE-ACK`).
+    PokeAck = "POKE_ACK" | "POKE-ACK", Small;
+    /// Peer → tracker: leaving.
+    LeavePeer = "LEAVE_PEER", Small;
+    /// Prove your address: echo this token.
+    Challenge = "CHALLENGE", Small;
+    /// The echoed token.
+    Verify = "VERIFY", Small;
+    /// Peer announcement.
+    Gossip = "GOSSIP", Small;
+    /// Answer to a peer announcement.
+    GossipReply = "GOSSIP_REPLY", Small;
+    /// A new block.
+    NewBlock = "NEW_BLOCK", Large;
+    /// Ask for a run of the best chain.
+    RequestChain = "REQUEST_CHAIN", Small;
+    /// One block of a REQUEST_CHAIN answer.
+    ChainBlock = "CHAIN_BLOCK", Large;
+    /// Ask for one block.
+    GetBlock = "GET_BLOCK", Small;
+    /// One block, or null.
+    GetBlockReply = "GET_BLOCK_REPLY", Large;
+    /// Ask for height and tip hash.
+    Stats = "STATS", Small;
+    /// Height and tip hash.
+    StatsReply = "STATS_REPLY", Small;
+    /// Catch up now.
+    Consensus = "CONSENSUS", Small;
+    /// Client → peer: a vote to accept.
+    SubmitVote = "SUBMIT_VOTE", Small;
+    /// Peer → peer: a vote to relay.
+    NewVote = "NEW_VOTE", Small;
+    /// Ask where a vote stands.
+    GetReceipt = "GET_RECEIPT", Small;
+    /// Where a vote stands.
+    Receipt = "RECEIPT", Small;
+}
+
+/// Why a datagram is not a valid message. Each variant is a distinct failure a sender can cause;
+/// the receiver logs it, counts it and drops the datagram.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Zero bytes.
+    #[error("empty datagram")]
+    Empty,
+    /// Longer than any UDP payload we accept.
+    #[error("datagram of {len} bytes exceeds {MAX_DATAGRAM}")]
+    TooLarge {
+        /// Bytes received.
+        len: usize,
+    },
+    /// Not UTF-8.
+    #[error("datagram is not UTF-8")]
+    NotUtf8,
+    /// Arrays and objects nested deeper than [`MAX_DEPTH`].
+    #[error("JSON nested deeper than {MAX_DEPTH}")]
+    TooDeep,
+    /// Not JSON (or a number JSON cannot represent, such as `1e400`).
+    #[error("not JSON: {detail}")]
+    NotJson {
+        /// The parser's description.
+        detail: String,
+    },
+    /// JSON, but not an object.
+    #[error("JSON value is not an object")]
+    NotObject,
+    /// No `"type"` key.
+    #[error("no \"type\" field")]
+    MissingType,
+    /// `"type"` is not a string.
+    #[error("\"type\" is not a string")]
+    TypeNotString,
+    /// A `"type"` this protocol does not have.
+    #[error("unknown message type {found:?}")]
+    UnknownType {
+        /// The type received, cut to 32 characters.
+        found: String,
+    },
+    /// A small message over [`MAX_SMALL`] bytes.
+    #[error("{msg_type} of {len} bytes exceeds its limit of {limit}")]
+    Oversized {
+        /// The message type.
+        msg_type: &'static str,
+        /// Bytes received.
+        len: usize,
+        /// The type's limit.
+        limit: usize,
+    },
+    /// A required field is absent.
+    #[error("{msg_type}: missing field {field}")]
+    MissingField {
+        /// The message type.
+        msg_type: &'static str,
+        /// Path of the missing field, e.g. `height` or `block.votes`.
+        field: String,
+    },
+    /// A field has the wrong JSON type.
+    #[error("{msg_type}: field {field} has the wrong type: {detail}")]
+    WrongType {
+        /// The message type.
+        msg_type: &'static str,
+        /// Path of the field.
+        field: String,
+        /// What was found and expected.
+        detail: String,
+    },
+    /// A number outside its field's range, or a string or list over its bound.
+    #[error("{msg_type}: field {field} out of range: {detail}")]
+    OutOfRange {
+        /// The message type.
+        msg_type: &'static str,
+        /// Path of the field.
+        field: String,
+        /// The range or bound.
+        detail: String,
+    },
+    /// A field of the right type whose value is not valid: bad hex, bad address, a block whose
+    /// hash does not match its contents.
+    #[error("{msg_type}: field {field} is invalid: {detail}")]
+    InvalidValue {
+        /// The message type.
+        msg_type: &'static str,
+        /// Path of the field.
+        field: String,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+/// Why a message cannot be sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    /// The encoding exceeds the message's size limit.
+    #[error("{msg_type} encodes to {len} bytes, over its limit of {limit}")]
+    TooLarge {
+        /// The message type.
+        msg_type: &'static str,
+        /// Encoded length.
+        len: usize,
+        /// The type's limit.
+        limit: usize,
+    },
+    /// A field over its bound.
+    #[error("{msg_type}: field {field} out of range: {detail}")]
+    OutOfRange {
+        /// The message type.
+        msg_type: &'static str,
+        /// Path of the field.
+        field: String,
+        /// The bound.
+        detail: String,
+    },
+}
+
+/// Parses one datagram strictly. Unknown keys besides `"type"` are ignored, so a newer sender
+/// may add fields; everything else that is off is an error.
+pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    if bytes.len() > MAX_DATAGRAM {
+        return Err(DecodeError::TooLarge { len: bytes.len() });
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| DecodeError::NotUtf8)?;
+    if nesting_depth(text) > MAX_DEPTH {
+        return Err(DecodeError::TooDeep);
+    }
+    let value: Value = serde_json::from_str(text).map_err(|e| DecodeError::NotJson {
+        detail: e.to_string(),
+    })?;
+    let Value::Object(object) = &value else {
+        return Err(DecodeError::NotObject);
+    };
+    let ty = match object.get("type") {
+        None => return Err(DecodeError::MissingType),
+        Some(Value::String(s)) => s,
+        Some(_) => return Err(DecodeError::TypeNotString),
+    };
+    let Some((msg_type, class)) = lookup(ty) else {
+        return Err(DecodeError::UnknownType {
+            found: ty.chars().take(32).collect(),
+        });
+    };
+    if bytes.len() > class.limit() {
+        return Err(DecodeError::Oversized {
+            msg_type,
+            len: bytes.len(),
+            limit: class.limit(),
+        });
+    }
+    let message = decode_fields(msg_type, value)?;
+    message
+        .check_bounds()
+        .map_err(|b| DecodeError::OutOfRange {
+            msg_type,
+            field: b.field,
+            detail: b.detail,
+        })?;
+    Ok(message)
+}
+
+/// Serialises a message to one datagram, refusing one over its limit or with a field over its
+/// bound.
+pub fn encode(message: &Message) -> Result<Vec<u8>, EncodeError> {
+    let msg_type = message.type_name();
+    message
+        .check_bounds()
+        .map_err(|b| EncodeError::OutOfRange {
+            msg_type,
+            field: b.field,
+            detail: b.detail,
+        })?;
+    // Serialising our own types cannot fail: every map key is a string.
+    let bytes = serde_json::to_vec(message).expect("messages always serialise");
+    let limit = message.size_class().limit();
+    if bytes.len() > limit {
+        return Err(EncodeError::TooLarge {
+            msg_type,
+            len: bytes.len(),
+            limit,
+        });
+    }
+    Ok(bytes)
+}
+
+/// Deserialises one message's fields and sorts serde's error into a [`DecodeError`] variant.
+fn fields<T: DeserializeOwned>(msg_type: &'static str, value: Value) -> Result<T, DecodeError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let detail = e.inner().to_string();
+        classify(msg_type, &path, detail)
+    })
+}
+
+fn classify(msg_type: &'static str, path: &str, detail: String) -> DecodeError {
+    let join = |name: &str| match path {
+        "." | "" => name.to_owned(),
+        p => format!("{p}.{name}"),
+    };
+    if let Some(rest) = detail.strip_prefix("missing field `") {
+        let name = rest.split('`').next().unwrap_or(rest);
+        return DecodeError::MissingField {
+            msg_type,
+            field: join(name),
+        };
+    }
+    let field = match path {
+        "." | "" => "(message)".to_owned(),
+        p => p.to_owned(),
+    };
+    // serde reports integers outside the target type as "invalid value: integer …" and integers
+    // too large for u64 (which JSON parsing turned into floats) as "invalid type: floating point".
+    let integer_expected = detail.contains("expected u") || detail.contains("expected i");
+    if detail.starts_with("invalid value: integer")
+        || (detail.starts_with("invalid type: floating point") && integer_expected)
+    {
+        DecodeError::OutOfRange {
+            msg_type,
+            field,
+            detail,
+        }
+    } else if detail.starts_with("invalid type") {
+        DecodeError::WrongType {
+            msg_type,
+            field,
+            detail,
+        }
+    } else {
+        DecodeError::InvalidValue {
+            msg_type,
+            field,
+            detail,
+        }
+    }
+}
+
+/// Deepest nesting of arrays and objects in `text`, ignoring brackets inside strings. A
+/// malformed text may give a wrong depth; the JSON parser rejects it next anyway.
+fn nesting_depth(text: &str) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for b in text.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
