@@ -1,2 +1,23 @@
-//! The votechain peer: a full node. Its sans-IO node state machine and tokio shell are issue 5's
-//! work; today the crate holds only the binary's command line (`src/main.rs`).
+//! The votechain peer: a full node, as a sans-IO state machine and a tokio shell.
+//!
+//! - [`config`]: every tunable with its default.
+//! - [`console`]: the console command language.
+//! - [`peers`]: known peers, their freshness and bans.
+//! - [`dedup`]: "relayed once per id" caches.
+//! - [`join`]: registration with the tracker, heartbeats, re-registration.
+//! - [`sync`]: the pipelined block downloader.
+//! - [`node`]: the state machine tying them together.
+//! - [`recover`]: rebuilding the chain from the store at start-up.
+//! - [`view`]: what the console prints.
+//! - [`shell`]: the tokio shell: socket, timer, miner threads, console, store.
+
+pub mod config;
+pub mod console;
+pub mod dedup;
+pub mod join;
+pub mod node;
+pub mod peers;
+pub mod recover;
+pub mod shell;
+pub mod sync;
+pub mod view;

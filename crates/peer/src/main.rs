@@ -1,45 +1,71 @@
-//! `peer <tracker_port> <local_port>`: a full votechain node. The command line is final; the
-//! node itself is issue 5's work, and until it lands this binary says so and exits non-zero
-//! rather than pretending to run.
+//! `peer <tracker_port> <local_port>`: a full votechain node. This file only parses arguments,
+//! sets up logging, opens the store, binds the socket and hands over to [`shell::run`]; exit
+//! codes are decided here (0 clean stop, 1 runtime error, 2 usage error from clap).
 
+use anyhow::Context;
 use clap::Parser;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use votechain_chain::{ChainConfig, Store};
+use votechain_peer::config::{MiningMode, NodeConfig};
+use votechain_peer::node::Node;
+use votechain_peer::{recover, shell};
 
 /// A full votechain node: registers with the tracker, finds peers by gossip, syncs and validates
-/// the chain, accepts signed votes, mines them into blocks and relays blocks and votes.
+/// the chain, accepts signed votes, mines them into blocks and relays blocks and votes. Type
+/// `help` on its console (stdin) for the commands.
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Cli {
-    /// UDP port of the election's tracker.
+    /// UDP port of the election's tracker (0: no tracker, use --seed peers only).
     tracker_port: u16,
-    /// UDP port this peer listens on.
+    /// UDP port this peer listens on (0 picks a free one; the readiness line shows which).
     local_port: u16,
     /// Host of the tracker.
     #[arg(long, default_value = "127.0.0.1")]
     tracker_host: String,
-    /// Address to bind the peer's socket to.
+    /// Address to bind the peer's socket to; peers are told this address (127.0.0.1 when it is
+    /// unspecified, e.g. 0.0.0.0).
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
-    /// Miner name written into the blocks this peer mines.
+    /// Miner and display name [default: peer-<local_port>].
     #[arg(long)]
     name: Option<String>,
     /// Where the chain and voter keys are kept [default: ./votechain-data/<local_port>].
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// A peer to gossip with at start-up (host:port); works without any tracker. Repeatable.
+    /// A peer to gossip with and fetch the election from (host:port); works without any
+    /// tracker. Repeatable.
     #[arg(long = "seed")]
     seeds: Vec<String>,
     /// Mine continuously, even with no votes pending.
     #[arg(long, conflicts_with = "no_mine")]
     mine: bool,
-    /// Never mine.
+    /// Never mine. (By default a peer mines whenever votes are pending.)
     #[arg(long)]
     no_mine: bool,
     /// Mining threads.
     #[arg(long, default_value_t = 1)]
     miner_threads: usize,
+    /// Seconds between our GOSSIP announcements.
+    #[arg(long, default_value_t = 30)]
+    gossip_interval: u64,
+    /// Seconds of silence after which a gossip-learned peer is dropped.
+    #[arg(long, default_value_t = 60)]
+    peer_silence: u64,
+    /// Seconds between periodic consensus rounds (STATS to peers, catch up).
+    #[arg(long, default_value_t = 60)]
+    consensus_interval: u64,
+    /// Blocks per sync request (1-64).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=64))]
+    sync_batch: u32,
+    /// Sync requests in flight at once.
+    #[arg(long, default_value_t = 8)]
+    sync_window: usize,
+    /// Do not read console commands from stdin.
+    #[arg(long)]
+    no_console: bool,
     /// More log output (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -47,9 +73,169 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    eprintln!(
-        "peer: the full node is not implemented yet (issue 5); parsed {:?}",
-        (cli.tracker_port, cli.local_port)
-    );
-    ExitCode::FAILURE
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("peer: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("peer: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn resolve(host_port: &str) -> anyhow::Result<SocketAddr> {
+    host_port
+        .to_socket_addrs()
+        .with_context(|| format!("resolving {host_port}"))?
+        .find(SocketAddr::is_ipv4)
+        .with_context(|| format!("{host_port} has no IPv4 address"))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let socket = bind(SocketAddr::new(cli.bind, cli.local_port))?;
+    let local = socket.local_addr()?;
+    let advertised = if local.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], local.port()))
+    } else {
+        local
+    };
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("votechain-data").join(local.port().to_string()));
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let store_path = data_dir.join("chain.log");
+    let (store, recovered) =
+        Store::open(&store_path).with_context(|| format!("opening {}", store_path.display()))?;
+    if let Some(reason) = &recovered.cut_reason {
+        tracing::warn!(
+            bytes = recovered.cut_bytes,
+            reason,
+            "cut a torn tail off the store"
+        );
+    }
+    let rebuilt = recover::rebuild(
+        recovered.blocks,
+        recovered.votes,
+        ChainConfig::default(),
+        shell::now_ms(),
+    )
+    .map_err(anyhow::Error::msg)
+    .with_context(|| format!("rebuilding the chain from {}", store_path.display()))?;
+    let chain = rebuilt.map(|(chain, report)| {
+        tracing::info!(
+            height = chain.height(),
+            blocks = report.blocks,
+            pending = report.pending,
+            skipped = report.skipped,
+            "resumed from disk"
+        );
+        chain
+    });
+
+    let mut cfg = NodeConfig::new(advertised);
+    if cli.tracker_port != 0 {
+        cfg.tracker = Some(resolve(&format!(
+            "{}:{}",
+            cli.tracker_host, cli.tracker_port
+        ))?);
+    }
+    cfg.seeds = cli
+        .seeds
+        .iter()
+        .map(|s| resolve(s))
+        .collect::<anyhow::Result<_>>()?;
+    if let Some(name) = cli.name.clone() {
+        cfg.name = name;
+    }
+    cfg.mining = match (cli.mine, cli.no_mine) {
+        (true, _) => MiningMode::Always,
+        (_, true) => MiningMode::Off,
+        _ => MiningMode::WhenPending,
+    };
+    cfg.gossip_interval_ms = cli.gossip_interval.max(1) * 1000;
+    cfg.peer_silence_ms = cli.peer_silence.max(1) * 1000;
+    cfg.consensus_interval_ms = cli.consensus_interval.max(1) * 1000;
+    cfg.sync_batch = cli.sync_batch;
+    cfg.sync_window = cli.sync_window.max(1);
+    if cfg.tracker.is_none() && cfg.seeds.is_empty() && chain.is_none() {
+        anyhow::bail!("no tracker (port 0), no --seed and no stored chain: nothing to join");
+    }
+
+    let node = Node::new(cfg, rand::random(), chain);
+    eprintln!("peer listening on {local} data {}", data_dir.display());
+    let shell_cfg = shell::ShellConfig {
+        data_dir,
+        miner_threads: cli.miner_threads,
+        console: !cli.no_console,
+    };
+    shell::run(socket, node, store, shell_cfg, shutdown_signal()).await
+}
+
+/// Binds the UDP socket with enlarged buffers: the default receive buffer drops bursts.
+fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    const BUFFER: usize = 8 << 20;
+    for (what, result) in [
+        ("receive", socket.set_recv_buffer_size(BUFFER)),
+        ("send", socket.set_send_buffer_size(BUFFER)),
+    ] {
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not enlarge the {what} buffer");
+        }
+    }
+    if let Ok(size) = socket.recv_buffer_size() {
+        if size < BUFFER {
+            tracing::debug!(
+                size,
+                "kernel capped the receive buffer (raise net.core.rmem_max)"
+            );
+        }
+    }
+    socket.set_nonblocking(true)?;
+    socket
+        .bind(&addr.into())
+        .with_context(|| format!("binding {addr}"))?;
+    Ok(tokio::net::UdpSocket::from_std(socket.into())?)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
 }

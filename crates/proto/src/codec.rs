@@ -224,6 +224,28 @@ pub enum DecodeError {
     },
 }
 
+impl DecodeError {
+    /// A short stable name for the variant, for counters and metrics labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DecodeError::Empty => "empty",
+            DecodeError::TooLarge { .. } => "too_large",
+            DecodeError::NotUtf8 => "not_utf8",
+            DecodeError::TooDeep => "too_deep",
+            DecodeError::NotJson { .. } => "not_json",
+            DecodeError::NotObject => "not_object",
+            DecodeError::MissingType => "missing_type",
+            DecodeError::TypeNotString => "type_not_string",
+            DecodeError::UnknownType { .. } => "unknown_type",
+            DecodeError::Oversized { .. } => "oversized",
+            DecodeError::MissingField { .. } => "missing_field",
+            DecodeError::WrongType { .. } => "wrong_type",
+            DecodeError::OutOfRange { .. } => "out_of_range",
+            DecodeError::InvalidValue { .. } => "invalid_value",
+        }
+    }
+}
+
 /// Why a message cannot be sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EncodeError {

@@ -5,6 +5,7 @@
 //! - [`codec`]: [`decode`] (strict, typed errors, never panics) and [`encode`] (never over the
 //!   size limit).
 //! - [`limits`]: the protocol's size limits and the anti-amplification budget.
+//! - [`ratelimit`]: per-source token buckets in a capped table.
 //! - [`verify`]: stateless address-verification tokens and the set of verified addresses.
 //!
 //! PROTOCOL.md at the repository root documents every message with an example datagram.
@@ -15,6 +16,7 @@
 pub mod codec;
 pub mod limits;
 pub mod message;
+pub mod ratelimit;
 pub mod verify;
 
 pub use codec::{decode, encode, DecodeError, EncodeError, Message, SizeClass, MESSAGE_TYPES};

@@ -1,0 +1,100 @@
+//! The node's tunables, with the defaults a user gets. Every timing and cap lives here so the
+//! simulator and the tests can shrink them, and `peer --help` can show them.
+
+use std::net::SocketAddr;
+
+/// When to mine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MiningMode {
+    /// Never mine.
+    Off,
+    /// Mine while votes are pending (the default).
+    WhenPending,
+    /// Mine continuously, empty blocks included.
+    Always,
+}
+
+/// Everything a node needs to know that is not learned from the network.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Our own address as peers should reach us (announced in GOSSIP).
+    pub me: SocketAddr,
+    /// The tracker, when there is one.
+    pub tracker: Option<SocketAddr>,
+    /// Peers to contact at start-up without a tracker (`--seed`).
+    pub seeds: Vec<SocketAddr>,
+    /// Our display name and miner name.
+    pub name: String,
+    /// When to mine.
+    pub mining: MiningMode,
+    /// First retry delay for tracker registration and ballot requests; doubles per attempt.
+    pub retry_base_ms: u64,
+    /// Longest retry delay.
+    pub retry_cap_ms: u64,
+    /// Re-register when the tracker has not poked us for this long (it restarted or forgot us).
+    pub tracker_silence_ms: u64,
+    /// Interval between our own GOSSIP announcements (the course network uses 30 s).
+    pub gossip_interval_ms: u64,
+    /// Gossip-learned peers silent this long are dropped (the course network uses 60 s).
+    pub peer_silence_ms: u64,
+    /// Peers a GOSSIP is forwarded to.
+    pub gossip_fanout: usize,
+    /// Interval between periodic consensus rounds.
+    pub consensus_interval_ms: u64,
+    /// How long a consensus round collects STATS_REPLY before choosing a chain.
+    pub stats_wait_ms: u64,
+    /// Blocks asked for per REQUEST_CHAIN during sync.
+    pub sync_batch: u32,
+    /// Sync requests in flight at once, over all peers.
+    pub sync_window: usize,
+    /// Sync requests in flight to one peer.
+    pub sync_per_peer: usize,
+    /// First timeout of a sync request; doubles on each stall up to `sync_timeout_cap_ms`.
+    pub sync_timeout_ms: u64,
+    /// Longest sync request timeout.
+    pub sync_timeout_cap_ms: u64,
+    /// Misbehaviour points that get a peer ignored.
+    pub strike_limit: u32,
+    /// How long a misbehaving peer is ignored.
+    pub ban_ms: u64,
+    /// Most peers remembered.
+    pub max_peers: usize,
+    /// Most addresses remembered as verified.
+    pub max_verified: usize,
+    /// Capacity of each dedup cache (blocks, votes, gossip ids).
+    pub dedup_cap: usize,
+    /// Datagrams per second accepted from one source address before dropping.
+    pub rate_per_source: u32,
+}
+
+impl NodeConfig {
+    /// Defaults for a node reachable at `me`.
+    pub fn new(me: SocketAddr) -> NodeConfig {
+        NodeConfig {
+            me,
+            tracker: None,
+            seeds: Vec::new(),
+            name: format!("peer-{}", me.port()),
+            mining: MiningMode::WhenPending,
+            retry_base_ms: 250,
+            retry_cap_ms: 4_000,
+            tracker_silence_ms: 5_000,
+            gossip_interval_ms: 30_000,
+            peer_silence_ms: 60_000,
+            gossip_fanout: 3,
+            consensus_interval_ms: 60_000,
+            stats_wait_ms: 300,
+            sync_batch: 64,
+            sync_window: 8,
+            sync_per_peer: 4,
+            sync_timeout_ms: 500,
+            sync_timeout_cap_ms: 8_000,
+            strike_limit: 10,
+            ban_ms: 120_000,
+            max_peers: 256,
+            max_verified: 4_096,
+            dedup_cap: 65_536,
+            rate_per_source: 20_000,
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The peer console's language: one command per line on stdin (a terminal or a pipe). Parsing is
+//! pure so every command and every error message is unit-tested; the shell reads lines, the node
+//! answers. A bad command gets a one-line explanation and the console goes on.
+
+/// A parsed console command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `vote <voter> <choice…>`: sign `choice` with the named local voter key (created on first
+    /// use) and submit it.
+    Vote {
+        /// Local name of the voter key (`keys/<voter>.key` in the data dir).
+        voter: String,
+        /// The option, as written on the ballot (may contain spaces).
+        choice: String,
+    },
+    /// `tally`: one line per option, `<option> <count>`.
+    Tally,
+    /// `receipt <vote id>`: where a vote stands.
+    Receipt(votechain_chain::Hash),
+    /// `chain [n]`: the most recent `n` blocks of the best chain (default 10).
+    Chain(usize),
+    /// `block <height>`: one block of the best chain in full.
+    Block(u64),
+    /// `peers`: known peers.
+    Peers,
+    /// `stats`: height, tip, counters.
+    Stats,
+    /// `keys`: the local voter keys.
+    Keys,
+    /// `mine on|off`.
+    Mine(bool),
+    /// `consensus`: catch up with the network now.
+    Consensus,
+    /// `help`.
+    Help,
+    /// `quit`: leave the network and stop.
+    Quit,
+}
+
+/// The text `help` prints.
+pub const HELP: &str = "\
+commands:
+  vote <voter> <choice>   sign and submit a vote (the voter's key is created on first use)
+  tally                   votes per option on the best chain
+  receipt <vote id>       pending / in block h with k confirmations / rejected
+  chain [n]               the last n blocks (default 10)
+  block <height>          one block in full
+  peers                   known peers
+  stats                   height, tip hash and counters
+  keys                    local voter keys
+  mine on|off             start or stop mining
+  consensus               catch up with the network now
+  help                    this text
+  quit                    leave the network and stop";
+
+/// True when `name` is usable as a voter key name (it becomes a file name).
+pub fn valid_voter_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        && !name.starts_with('.')
+}
+
+/// Parses one line. `Ok(None)` for a blank line; `Err` carries the message to print.
+pub fn parse(line: &str) -> Result<Option<Command>, String> {
+    let line = line.trim();
+    let Some(word) = line.split_whitespace().next() else {
+        return Ok(None);
+    };
+    let rest = line[word.len()..].trim();
+    let command = match word.to_ascii_lowercase().as_str() {
+        "vote" => {
+            let mut parts = rest.splitn(2, char::is_whitespace);
+            let voter = parts.next().unwrap_or("").to_owned();
+            let choice = parts.next().unwrap_or("").trim().to_owned();
+            if voter.is_empty() || choice.is_empty() {
+                return Err("usage: vote <voter> <choice>".into());
+            }
+            if !valid_voter_name(&voter) {
+                return Err(format!(
+                    "voter name {voter:?} must be 1-32 letters, digits, '_', '-' or '.'"
+                ));
+            }
+            Command::Vote { voter, choice }
+        }
+        "tally" => no_args(rest, Command::Tally)?,
+        "receipt" => {
+            let id = votechain_chain::Hash::from_hex(rest)
+                .map_err(|e| format!("usage: receipt <vote id> (64 hex characters): {e}"))?;
+            Command::Receipt(id)
+        }
+        "chain" if rest.is_empty() => Command::Chain(10),
+        "chain" => Command::Chain(
+            rest.parse()
+                .map_err(|_| "usage: chain [number of blocks]".to_owned())?,
+        ),
+        "block" => Command::Block(
+            rest.parse()
+                .map_err(|_| "usage: block <height>".to_owned())?,
+        ),
+        "peers" => no_args(rest, Command::Peers)?,
+        "stats" => no_args(rest, Command::Stats)?,
+        "keys" => no_args(rest, Command::Keys)?,
+        "mine" => match rest {
+            "on" => Command::Mine(true),
+            "off" => Command::Mine(false),
+            _ => return Err("usage: mine on|off".into()),
+        },
+        "consensus" => no_args(rest, Command::Consensus)?,
+        "help" | "?" => Command::Help,
+        "quit" | "exit" => no_args(rest, Command::Quit)?,
+        other => return Err(format!("unknown command {other:?}; type help")),
+    };
+    Ok(Some(command))
+}
+
+fn no_args(rest: &str, command: Command) -> Result<Command, String> {
+    if rest.is_empty() {
+        Ok(command)
+    } else {
+        Err(format!("{command:?} takes no arguments").to_lowercase())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(line: &str, expected: Result<Option<Command>, &str>) {
+        assert_eq!(parse(line), expected.map_err(str::to_owned), "{line:?}");
+    }
+
+    #[test]
+    fn parses_every_command() {
+        let vote = |v: &str, c: &str| Command::Vote {
+            voter: v.into(),
+            choice: c.into(),
+        };
+        check("", Ok(None));
+        check("   ", Ok(None));
+        check("vote alice Adam", Ok(Some(vote("alice", "Adam"))));
+        check("  VOTE bob  Mary Ann  ", Ok(Some(vote("bob", "Mary Ann"))));
+        check("tally", Ok(Some(Command::Tally)));
+        check(
+            &format!("receipt {}", "ab".repeat(32)),
+            Ok(Some(Command::Receipt(votechain_chain::Hash([0xab; 32])))),
+        );
+        check("chain", Ok(Some(Command::Chain(10))));
+        check("chain 3", Ok(Some(Command::Chain(3))));
+        check("block 0", Ok(Some(Command::Block(0))));
+        check("peers", Ok(Some(Command::Peers)));
+        check("stats", Ok(Some(Command::Stats)));
+        check("keys", Ok(Some(Command::Keys)));
+        check("mine on", Ok(Some(Command::Mine(true))));
+        check("mine off", Ok(Some(Command::Mine(false))));
+        check("consensus", Ok(Some(Command::Consensus)));
+        check("help", Ok(Some(Command::Help)));
+        check("quit", Ok(Some(Command::Quit)));
+    }
+
+    #[test]
+    fn explains_mistakes() {
+        check("vote alice", Err("usage: vote <voter> <choice>"));
+        check(
+            "vote ../x Adam",
+            Err("voter name \"../x\" must be 1-32 letters, digits, '_', '-' or '.'"),
+        );
+        check(
+            "receipt 12",
+            Err(
+                "usage: receipt <vote id> (64 hex characters): expected 64 hex characters, found 2",
+            ),
+        );
+        check("block x", Err("usage: block <height>"));
+        check("mine maybe", Err("usage: mine on|off"));
+        check("tally now", Err("tally takes no arguments"));
+        check(
+            "frobnicate",
+            Err("unknown command \"frobnicate\"; type help"),
+        );
+    }
+}

@@ -1,0 +1,220 @@
+//! The node's side of the tracker protocol: register (answering the tracker's address
+//! challenge), fetch the ballot, answer heartbeats, and register again when the tracker goes
+//! quiet — it restarted, or evicted us while we were unreachable. Retries back off
+//! exponentially up to a cap, so a dead tracker costs a datagram every few seconds.
+
+use crate::config::NodeConfig;
+use std::net::SocketAddr;
+use votechain_proto::{Message, PokeAck, RegisterPeer, RequestBallot};
+
+/// Where registration stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// No tracker configured: the node lives on gossip alone.
+    NoTracker,
+    /// Sending REGISTER_PEER until REGISTER_ACK arrives.
+    Registering,
+    /// Registered; the tracker pokes us.
+    Registered,
+}
+
+/// The tracker client.
+#[derive(Debug)]
+pub struct Join {
+    tracker: Option<SocketAddr>,
+    name: String,
+    phase: Phase,
+    /// Consecutive unanswered attempts, for the backoff.
+    attempts: u32,
+    /// When to send the next REGISTER_PEER or REQUEST_BALLOT.
+    next_try_ms: u64,
+    /// Last time the tracker poked us (or acknowledged us).
+    last_heard_ms: u64,
+    /// True once the ballot arrived (from the tracker or from a stored or gossiped genesis).
+    have_ballot: bool,
+    base_ms: u64,
+    cap_ms: u64,
+    silence_ms: u64,
+}
+
+impl Join {
+    /// A client for `cfg.tracker`, ready to register at once.
+    pub fn new(cfg: &NodeConfig) -> Join {
+        Join {
+            tracker: cfg.tracker,
+            name: cfg.name.clone(),
+            phase: if cfg.tracker.is_some() {
+                Phase::Registering
+            } else {
+                Phase::NoTracker
+            },
+            attempts: 0,
+            next_try_ms: 0,
+            last_heard_ms: 0,
+            have_ballot: false,
+            base_ms: cfg.retry_base_ms,
+            cap_ms: cfg.retry_cap_ms,
+            silence_ms: cfg.tracker_silence_ms,
+        }
+    }
+
+    /// The tracker's address.
+    pub fn tracker(&self) -> Option<SocketAddr> {
+        self.tracker
+    }
+
+    /// True when `addr` is the tracker.
+    pub fn is_tracker(&self, addr: &SocketAddr) -> bool {
+        self.tracker.as_ref() == Some(addr)
+    }
+
+    /// Where registration stands.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Records that the ballot is known, so it is not requested again.
+    pub fn ballot_known(&mut self) {
+        self.have_ballot = true;
+    }
+
+    fn backoff(&mut self, now_ms: u64) {
+        let delay = self
+            .base_ms
+            .saturating_mul(1 << self.attempts.min(16))
+            .min(self.cap_ms);
+        self.attempts += 1;
+        self.next_try_ms = now_ms + delay;
+    }
+
+    /// Timer: what to send the tracker now, if anything.
+    pub fn on_timeout(&mut self, now_ms: u64) -> Vec<Message> {
+        let mut out = Vec::new();
+        if self.phase == Phase::Registered
+            && now_ms.saturating_sub(self.last_heard_ms) > self.silence_ms
+        {
+            tracing::info!(
+                "tracker silent for {} ms: registering again",
+                self.silence_ms
+            );
+            self.phase = Phase::Registering;
+            self.attempts = 0;
+            self.next_try_ms = now_ms;
+        }
+        if now_ms < self.next_try_ms {
+            return out;
+        }
+        match self.phase {
+            Phase::NoTracker => return out,
+            Phase::Registering => out.push(self.register_message()),
+            Phase::Registered if !self.have_ballot => out.push(RequestBallot {}.into()),
+            Phase::Registered => return out,
+        }
+        self.backoff(now_ms);
+        out
+    }
+
+    /// The REGISTER_PEER we send.
+    pub fn register_message(&self) -> Message {
+        RegisterPeer {
+            name: Some(self.name.clone()),
+        }
+        .into()
+    }
+
+    /// The tracker's CHALLENGE was answered; what to resend right after the VERIFY.
+    pub fn after_verify(&self) -> Vec<Message> {
+        match self.phase {
+            Phase::Registering => vec![self.register_message()],
+            Phase::Registered if !self.have_ballot => vec![RequestBallot {}.into()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// REGISTER_ACK arrived; returns what to send next (the ballot request, if needed).
+    pub fn on_register_ack(&mut self, now_ms: u64) -> Vec<Message> {
+        if self.phase == Phase::NoTracker {
+            return Vec::new();
+        }
+        if self.phase != Phase::Registered {
+            tracing::info!("registered with the tracker");
+        }
+        self.phase = Phase::Registered;
+        self.last_heard_ms = now_ms;
+        self.attempts = 0;
+        if self.have_ballot {
+            Vec::new()
+        } else {
+            self.next_try_ms = now_ms;
+            self.on_timeout(now_ms)
+        }
+    }
+
+    /// Any datagram from the tracker shows it still knows us (POKE, UPDATE_PEERS).
+    pub fn on_tracker_heard(&mut self, now_ms: u64) {
+        if self.phase == Phase::Registered {
+            self.last_heard_ms = now_ms;
+        }
+    }
+
+    /// POKE arrived: the answer echoes its nonce.
+    pub fn on_poke(&mut self, now_ms: u64, nonce: Option<u64>) -> Message {
+        self.on_tracker_heard(now_ms);
+        PokeAck { nonce }.into()
+    }
+
+    /// When [`Join::on_timeout`] next has work.
+    pub fn next_deadline(&self) -> Option<u64> {
+        match self.phase {
+            Phase::NoTracker => None,
+            Phase::Registering => Some(self.next_try_ms),
+            Phase::Registered if !self.have_ballot => Some(self.next_try_ms),
+            Phase::Registered => Some(self.last_heard_ms + self.silence_ms + 1),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> NodeConfig {
+        let mut c = NodeConfig::new(SocketAddr::from(([127, 0, 0, 1], 6001)));
+        c.tracker = Some(SocketAddr::from(([127, 0, 0, 1], 5000)));
+        c
+    }
+
+    fn types(msgs: &[Message]) -> Vec<&'static str> {
+        msgs.iter().map(Message::type_name).collect()
+    }
+
+    #[test]
+    fn registers_with_backoff_then_asks_for_the_ballot() {
+        let mut j = Join::new(&cfg());
+        assert_eq!(types(&j.on_timeout(0)), ["REGISTER_PEER"]);
+        assert!(j.on_timeout(100).is_empty(), "backs off");
+        assert_eq!(types(&j.on_timeout(250)), ["REGISTER_PEER"]);
+        assert!(j.on_timeout(600).is_empty(), "second delay is doubled");
+        assert_eq!(types(&j.on_timeout(750)), ["REGISTER_PEER"]);
+        assert_eq!(types(&j.on_register_ack(800)), ["REQUEST_BALLOT"]);
+        j.ballot_known();
+        assert!(j.on_timeout(5_000).is_empty());
+    }
+
+    #[test]
+    fn silent_tracker_triggers_reregistration() {
+        let mut j = Join::new(&cfg());
+        j.ballot_known();
+        j.on_register_ack(0);
+        j.on_poke(1_000, Some(7));
+        assert!(j.on_timeout(5_999).is_empty());
+        assert_eq!(types(&j.on_timeout(6_001)), ["REGISTER_PEER"]);
+        assert_eq!(j.phase(), Phase::Registering);
+    }
+
+    #[test]
+    fn poke_is_answered_with_its_nonce() {
+        let mut j = Join::new(&cfg());
+        assert_eq!(j.on_poke(0, Some(42)), PokeAck { nonce: Some(42) }.into());
+    }
+}

@@ -1,0 +1,542 @@
+//! Blocks: learning the election (the tracker's ballot or a seed's genesis), accepting and
+//! relaying blocks once per hash, serving the chain, consensus rounds (STATS to everyone, pick
+//! the most-work chain reported, fetch it with the downloader), and keeping the miner on the
+//! current tip. Sync blocks are buffered and their signatures verified in one batch.
+
+use super::{Event, Node, Output, Record, Round};
+use crate::config::MiningMode;
+use crate::sync::{SyncAction, Target};
+use std::net::SocketAddr;
+use votechain_chain::validate::verify_blocks;
+use votechain_chain::{AddOutcome, Ballot, Block, ChainState, Connected, Hash, Vote};
+use votechain_proto::{
+    BallotOptions, ChainBlock, GetBlock, GetBlockReply, NewBlock, RequestChain, Stats, StatsReply,
+};
+
+/// Most peers asked for STATS in one round.
+const ROUND_FANOUT: usize = 32;
+/// A block this far above our tip is fetched by a sync, not parent by parent.
+const FAR_AHEAD: u64 = 8;
+
+impl Node {
+    /// BALLOT_OPTIONS from the tracker: check it against its election id, then start the chain.
+    pub(super) fn on_ballot(&mut self, now_ms: u64, m: &BallotOptions) {
+        let ballot = m.ballot();
+        let genesis = match Block::genesis(&ballot) {
+            Ok(g) if g.hash() == m.election => g,
+            Ok(g) => {
+                tracing::warn!(claimed = %m.election, actual = %g.hash(), "tracker ballot does not hash to its election id");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "tracker sent an invalid ballot");
+                return;
+            }
+        };
+        self.join.ballot_known();
+        match &self.chain {
+            Some(c) if c.election() == m.election => {}
+            Some(c) => {
+                let ours = c.election();
+                tracing::error!(%ours, tracker = %m.election, "the tracker runs a different election than our stored chain");
+                self.out.push_back(Output::Event(Event::ElectionMismatch {
+                    ours,
+                    tracker: m.election,
+                }));
+            }
+            None => self.init_chain(now_ms, &ballot, genesis),
+        }
+    }
+
+    fn init_chain(&mut self, now_ms: u64, ballot: &Ballot, genesis: Block) {
+        let chain = match ChainState::new(ballot, Self::chain_config()) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "ballot refused");
+                return;
+            }
+        };
+        let election = chain.election();
+        tracing::info!(%election, title = ballot.title, "election known");
+        self.join.ballot_known();
+        self.chain = Some(chain);
+        self.out.push_back(Output::Persist(Record::Block(genesis)));
+        self.out
+            .push_back(Output::Event(Event::ElectionKnown { election }));
+        self.next_consensus_ms = self.next_consensus_ms.min(now_ms + self.cfg.stats_wait_ms);
+        self.mining_dirty = true;
+    }
+
+    pub(super) fn on_new_block(&mut self, now_ms: u64, from: SocketAddr, block: Block) {
+        if self.chain.is_none() || !self.seen_blocks.insert(block.hash()) {
+            return;
+        }
+        self.add_block(now_ms, Some(from), block, true);
+    }
+
+    /// A block this node mined.
+    pub fn handle_mined(&mut self, now_ms: u64, block: Block) {
+        if self.chain.is_none() || !self.seen_blocks.insert(block.hash()) {
+            return;
+        }
+        let (height, hash) = (block.height(), block.hash());
+        self.job = None;
+        if self.add_block(now_ms, None, block, true) {
+            self.stats.mined += 1;
+            tracing::info!(height, %hash, "mined a block");
+            self.out
+                .push_back(Output::Event(Event::Mined { height, hash }));
+        }
+        self.after_input(now_ms);
+    }
+
+    /// Validates and adds one block; true when it joined the tree.
+    fn add_block(
+        &mut self,
+        now_ms: u64,
+        from: Option<SocketAddr>,
+        block: Block,
+        relay: bool,
+    ) -> bool {
+        let Some(chain) = self.chain.as_mut() else {
+            return false;
+        };
+        let (height, hash) = (block.height(), block.hash());
+        match chain.add_block(block, now_ms) {
+            Ok(AddOutcome::Added(c)) => {
+                self.on_connected(now_ms, c, relay.then_some(from));
+                true
+            }
+            Ok(AddOutcome::Orphan { missing, .. }) => {
+                if let Some(peer) = from {
+                    self.fetch_missing(now_ms, peer, height, hash, missing);
+                }
+                false
+            }
+            Ok(AddOutcome::Duplicate { .. }) => false,
+            Err(e) => {
+                self.invalid_block(now_ms, from, hash, &e.to_string());
+                false
+            }
+        }
+    }
+
+    fn invalid_block(&mut self, now_ms: u64, from: Option<SocketAddr>, hash: Hash, error: &str) {
+        self.stats.invalid_blocks += 1;
+        tracing::warn!(?from, %hash, error, "invalid block");
+        if let Some(peer) = from {
+            let limit = self.cfg.strike_limit;
+            self.strike(peer, limit, now_ms, "sent an invalid block");
+        }
+    }
+
+    /// Persists what joined the tree (in connection order, so a restart replays it), relays it
+    /// when it arrived as news (`relay_from`), and reports a tip change.
+    fn on_connected(&mut self, _now_ms: u64, c: Connected, relay_from: Option<Option<SocketAddr>>) {
+        let Some(chain) = self.chain.as_ref() else {
+            return;
+        };
+        let blocks: Vec<Block> = c
+            .added
+            .iter()
+            .filter_map(|h| chain.block(h).cloned())
+            .collect();
+        for (hash, e) in &c.rejected_orphans {
+            self.stats.invalid_blocks += 1;
+            tracing::warn!(%hash, error = %e, "waiting block turned out invalid");
+        }
+        for block in blocks {
+            self.seen_blocks.insert(block.hash());
+            if let Some(except) = relay_from {
+                self.relay_block(&block, except);
+            }
+            self.out.push_back(Output::Persist(Record::Block(block)));
+        }
+        if let Some(change) = c.tip_change {
+            let chain = self.chain.as_ref().expect("checked above");
+            if !change.left.is_empty() {
+                tracing::info!(
+                    depth = change.left.len(),
+                    returned_votes = change.returned_votes,
+                    "reorganisation"
+                );
+            }
+            self.out.push_back(Output::Event(Event::TipChanged {
+                height: chain.height(),
+                hash: chain.tip_hash(),
+                reorg_depth: change.left.len(),
+            }));
+            self.mining_dirty = true;
+        }
+    }
+
+    fn relay_block(&mut self, block: &Block, except: Option<SocketAddr>) {
+        let Ok(bytes) = votechain_proto::encode(
+            &NewBlock {
+                block: block.clone(),
+            }
+            .into(),
+        ) else {
+            return;
+        };
+        for to in self.peers.active(self.last_now_ms) {
+            if Some(to) != except {
+                self.stats.datagrams_out += 1;
+                self.out.push_back(Output::Send {
+                    to,
+                    bytes: bytes.clone(),
+                });
+            }
+        }
+    }
+
+    /// A block arrived whose parent we lack: ask its sender for the parent, or sync when far ahead.
+    fn fetch_missing(
+        &mut self,
+        now_ms: u64,
+        peer: SocketAddr,
+        height: u64,
+        hash: Hash,
+        missing: Hash,
+    ) {
+        let ours = self.chain.as_ref().map_or(0, ChainState::height);
+        if height > ours + FAR_AHEAD {
+            if !self.sync.is_active() {
+                self.start_sync(Target {
+                    blocks: height + 1,
+                    hash,
+                    peers: vec![peer],
+                });
+            }
+            return;
+        }
+        let ask = GetBlock {
+            height: height.saturating_sub(1),
+            hash: Some(missing),
+        };
+        self.send_request(now_ms, peer, &ask.into());
+    }
+
+    /// CHAIN_BLOCK or GET_BLOCK_REPLY: buffered for batch verification.
+    pub(super) fn on_sync_block(
+        &mut self,
+        now_ms: u64,
+        from: SocketAddr,
+        index: u64,
+        total: Option<u64>,
+        block: Block,
+    ) {
+        if self.chain.is_none() {
+            // Without a tracker the election comes from a seed's genesis block.
+            let from_seed = self.cfg.seeds.contains(&from) && self.join.tracker().is_none();
+            if let (true, 0, Some(ballot)) = (from_seed, block.height(), block.ballot().cloned()) {
+                self.init_chain(now_ms, &ballot, block);
+            }
+            return;
+        }
+        self.sync.on_block(from, index, total);
+        if block.height() != index {
+            self.strike(from, 2, now_ms, "block at the wrong height");
+            return;
+        }
+        if self.seen_blocks.contains(&block.hash()) {
+            return;
+        }
+        self.sync_buffer.push((from, block));
+        if self.sync_buffer.len() >= self.cfg.sync_batch as usize {
+            self.flush_sync_buffer(now_ms);
+        }
+    }
+
+    /// GET_BLOCK_REPLY with no block: the peer's chain is shorter than we thought.
+    pub(super) fn on_short_chain(&mut self, from: SocketAddr, height: u64) {
+        self.sync.on_short(from, height);
+    }
+
+    /// Verifies the buffered sync blocks' signatures in one batch and adds them, lowest first.
+    pub(super) fn flush_sync_buffer(&mut self, now_ms: u64) {
+        if self.sync_buffer.is_empty() {
+            return;
+        }
+        let mut buffered = std::mem::take(&mut self.sync_buffer);
+        buffered.sort_by_key(|(_, b)| b.height());
+        let (senders, blocks): (Vec<SocketAddr>, Vec<Block>) = buffered.into_iter().unzip();
+        for (from, verified) in senders.into_iter().zip(verify_blocks(blocks)) {
+            let Some(chain) = self.chain.as_mut() else {
+                return;
+            };
+            match verified {
+                Ok(vb) => {
+                    let hash = vb.block().hash();
+                    match chain.add_verified(vb, now_ms) {
+                        Ok(AddOutcome::Added(c)) => self.on_connected(now_ms, c, None),
+                        Ok(_) => {}
+                        Err(e) => self.invalid_block(now_ms, Some(from), hash, &e.to_string()),
+                    }
+                }
+                Err((block, e)) => {
+                    self.invalid_block(now_ms, Some(from), block.hash(), &e.to_string())
+                }
+            }
+        }
+        self.check_sync_progress();
+    }
+
+    fn start_sync(&mut self, target: Target) {
+        let from = self.chain.as_ref().map_or(1, |c| c.height() + 1);
+        self.sync_from = from;
+        self.sync_back = 0;
+        self.sync.start(target, from);
+        self.mining_dirty = true;
+    }
+
+    /// Ends the sync when the target is in the tree; steps further back when everything asked
+    /// for arrived but the target still does not connect (the chains forked below our tip).
+    fn check_sync_progress(&mut self) {
+        let (Some(chain), Some(target)) = (self.chain.as_ref(), self.sync.target()) else {
+            return;
+        };
+        if chain.contains(&target.hash) {
+            let height = chain.height();
+            tracing::info!(height, received = self.sync.received, "sync done");
+            self.sync.stop();
+            self.mining_dirty = true;
+            self.out.push_back(Output::Event(Event::Synced { height }));
+            return;
+        }
+        if !self.sync.is_drained() {
+            return;
+        }
+        if self.sync_back >= self.sync_from {
+            tracing::warn!("sync target never connected: giving up on it");
+            let peers = target.peers.clone();
+            self.sync.stop();
+            self.mining_dirty = true;
+            for p in peers {
+                self.strike(
+                    p,
+                    3,
+                    self.last_now_ms,
+                    "served a chain that does not connect",
+                );
+            }
+            return;
+        }
+        let batch = u64::from(self.cfg.sync_batch);
+        let back = (self.sync_back * 2).max(batch).min(self.sync_from);
+        let start = self.sync_from.saturating_sub(back).max(1);
+        tracing::debug!(
+            start,
+            "wanted chain forked below our tip: fetching further back"
+        );
+        self.sync.fetch_first(
+            start,
+            self.sync_from
+                .saturating_sub(self.sync_back)
+                .saturating_sub(start)
+                .max(1),
+        );
+        self.sync_back = back;
+    }
+
+    /// Sends the downloader's requests and applies its strikes.
+    pub(super) fn drive_sync(&mut self, now_ms: u64) {
+        let tip_blocks = self.chain.as_ref().map_or(0, |c| c.height() + 1);
+        for action in self.sync.poll(now_ms, tip_blocks) {
+            match action {
+                SyncAction::Request { peer, start, count } => {
+                    self.send_request(now_ms, peer, &RequestChain { start, count }.into())
+                }
+                SyncAction::Strike(peer) => self.strike(peer, 1, now_ms, "sync request stalled"),
+            }
+        }
+        self.check_sync_progress();
+    }
+
+    pub(super) fn on_request_chain(
+        &mut self,
+        now_ms: u64,
+        from: SocketAddr,
+        _len: usize,
+        r: RequestChain,
+    ) {
+        if !self.is_verified(&from, now_ms) {
+            return self.challenge(now_ms, from);
+        }
+        let Some(chain) = self.chain.as_ref() else {
+            return;
+        };
+        let total = chain.height() + 1;
+        if r.start >= total {
+            let stats = StatsReply {
+                height: total,
+                hash: chain.tip_hash(),
+            };
+            self.send(from, &stats.into());
+            return;
+        }
+        let end = total.min(r.start + u64::from(r.count));
+        let blocks: Vec<Block> = (r.start..end)
+            .filter_map(|h| chain.block_at(h).cloned())
+            .collect();
+        for block in blocks {
+            let index = block.height();
+            self.send(
+                from,
+                &ChainBlock {
+                    index,
+                    total_blocks: total,
+                    block,
+                }
+                .into(),
+            );
+        }
+    }
+
+    pub(super) fn on_get_block(&mut self, now_ms: u64, from: SocketAddr, _len: usize, g: GetBlock) {
+        if !self.is_verified(&from, now_ms) {
+            return self.challenge(now_ms, from);
+        }
+        let block = self.chain.as_ref().and_then(|c| match g.hash {
+            Some(h) => c.block(&h).cloned(),
+            None => c.block_at(g.height).cloned(),
+        });
+        self.send(
+            from,
+            &GetBlockReply {
+                height: g.height,
+                block,
+            }
+            .into(),
+        );
+    }
+
+    pub(super) fn on_stats(&mut self, now_ms: u64, from: SocketAddr, len: usize) {
+        if let Some(chain) = &self.chain {
+            let reply = StatsReply {
+                height: chain.height() + 1,
+                hash: chain.tip_hash(),
+            };
+            self.reply(now_ms, from, len, &reply.into());
+        }
+    }
+
+    pub(super) fn on_stats_reply(
+        &mut self,
+        _now_ms: u64,
+        from: SocketAddr,
+        height: u64,
+        hash: Hash,
+    ) {
+        let Some(peer) = self.peers.get_mut(&from) else {
+            self.stats.ignored += 1;
+            return;
+        };
+        peer.reported = Some((height, hash));
+        self.sync.on_short(from, height);
+        if let Some(round) = &mut self.round {
+            round.replies.insert(from, (height, hash));
+        }
+    }
+
+    /// Asks every peer (up to a fanout) for STATS; the round ends after `stats_wait_ms`.
+    pub(super) fn start_round(&mut self, now_ms: u64) {
+        self.last_round_ms = now_ms;
+        self.next_consensus_ms = now_ms + self.cfg.consensus_interval_ms;
+        if self.chain.is_none() {
+            if self.join.tracker().is_none() {
+                for seed in self.cfg.seeds.clone() {
+                    self.send_request(
+                        now_ms,
+                        seed,
+                        &GetBlock {
+                            height: 0,
+                            hash: None,
+                        }
+                        .into(),
+                    );
+                }
+            }
+            return;
+        }
+        self.round = Some(Round {
+            deadline_ms: now_ms + self.cfg.stats_wait_ms,
+            replies: Default::default(),
+        });
+        for to in self.peers.sample(&mut self.rng, ROUND_FANOUT, now_ms, None) {
+            self.send(to, &Stats {}.into());
+        }
+    }
+
+    /// Chooses the most-work chain reported (most reporters on a tie) and fetches it if it beats
+    /// ours. A liar's claim costs a few stalled requests, then a ban.
+    pub(super) fn finish_round(&mut self, _now_ms: u64) {
+        let Some(round) = self.round.take() else {
+            return;
+        };
+        let Some(chain) = self.chain.as_ref() else {
+            return;
+        };
+        let ours = chain.height() + 1;
+        let mut best: Option<(u64, usize, Hash)> = None;
+        for (height, hash) in round.replies.values() {
+            if *height <= ours || chain.contains(hash) {
+                continue;
+            }
+            let agree = round
+                .replies
+                .values()
+                .filter(|r| **r == (*height, *hash))
+                .count();
+            let candidate = (*height, agree, *hash);
+            if best.is_none_or(|b| (candidate.0, candidate.1) > (b.0, b.1)) {
+                best = Some(candidate);
+            }
+        }
+        let Some((height, _, hash)) = best else {
+            return;
+        };
+        let peers: Vec<SocketAddr> = round
+            .replies
+            .iter()
+            .filter(|(_, r)| **r == (height, hash))
+            .map(|(a, _)| *a)
+            .collect();
+        if self.sync.target().is_some_and(|t| t.hash == hash) {
+            return;
+        }
+        self.start_sync(Target {
+            blocks: height,
+            hash,
+            peers,
+        });
+    }
+
+    /// Keeps the miner on a template for the current tip and pool, or stops it.
+    pub(super) fn update_mining(&mut self, now_ms: u64) {
+        if !self.mining_dirty {
+            return;
+        }
+        self.mining_dirty = false;
+        let template = match (&self.chain, self.mining) {
+            (None, _) | (_, MiningMode::Off) => None,
+            _ if self.sync.is_active() => None,
+            (Some(c), MiningMode::WhenPending) if c.pool().is_empty() => None,
+            (Some(c), _) => c.template(now_ms, &self.cfg.name).ok(),
+        };
+        match template {
+            None => {
+                if self.job.take().is_some() {
+                    self.out.push_back(Output::Mine(None));
+                }
+            }
+            Some(t) => {
+                let key = (t.header().prev, t.votes().iter().map(Vote::id).collect());
+                if self.job.as_ref() != Some(&key) {
+                    self.job = Some(key);
+                    self.out.push_back(Output::Mine(Some(t)));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,575 @@
+//! The peer's sans-IO state machine. Inputs: [`Node::handle_datagram`], [`Node::handle_timeout`],
+//! [`Node::handle_command`], [`Node::handle_mined`]; after each, the shell drains
+//! [`Node::poll_output`] and arms one timer from [`Node::poll_timeout`]. Outputs come in the
+//! order they must take effect: a `Persist` precedes the datagram that acknowledges what it
+//! stores, so nothing acknowledged is lost across a crash.
+//!
+//! Time comes in as `now_ms` (Unix milliseconds) and randomness from a seeded RNG, so the same
+//! inputs give the same outputs — the simulator depends on it.
+
+mod blocks;
+mod gossip;
+mod votes;
+
+use crate::config::{MiningMode, NodeConfig};
+use crate::dedup::DedupCache;
+use crate::join::Join;
+use crate::peers::{PeerTable, Source};
+use crate::sync::{Sync, SyncLimits};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use votechain_chain::{Block, BlockTemplate, ChainConfig, ChainState, Hash, Vote};
+use votechain_proto::limits::unverified_reply_budget;
+use votechain_proto::ratelimit::{Rate, SourceLimiter, Verdict};
+use votechain_proto::{
+    decode, encode, Challenge, DecodeError, LeavePeer, Message, TokenMinter, VerifiedSet, Verify,
+};
+
+pub use votes::SubmitReply;
+
+/// Something the shell must do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send a datagram from the listening socket.
+    Send {
+        /// Destination.
+        to: SocketAddr,
+        /// The encoded message.
+        bytes: Vec<u8>,
+    },
+    /// Append to the store and sync before doing anything that follows.
+    Persist(Record),
+    /// Mine this template from now on (replacing any previous job), or stop mining (`None`).
+    Mine(Option<BlockTemplate>),
+    /// Something worth telling the user or a test.
+    Event(Event),
+}
+
+/// A store record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// A block that joined the block tree.
+    Block(Block),
+    /// A vote accepted into the pending pool.
+    Vote(Vote),
+}
+
+/// Things that happened, for logs, the console and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The election is known: ballot and genesis checked.
+    ElectionKnown {
+        /// The genesis hash.
+        election: Hash,
+    },
+    /// The tracker's ballot does not match the chain we hold.
+    ElectionMismatch {
+        /// The election of our stored chain.
+        ours: Hash,
+        /// The election the tracker serves.
+        tracker: Hash,
+    },
+    /// The best tip changed.
+    TipChanged {
+        /// New height.
+        height: u64,
+        /// New tip hash.
+        hash: Hash,
+        /// Blocks that left the best chain (0 for a plain extension).
+        reorg_depth: usize,
+    },
+    /// This node mined a block.
+    Mined {
+        /// Its height.
+        height: u64,
+        /// Its hash.
+        hash: Hash,
+    },
+    /// Sync reached the chain it was fetching.
+    Synced {
+        /// Our height now.
+        height: u64,
+    },
+    /// A peer is ignored for a while.
+    PeerBanned {
+        /// Who.
+        peer: SocketAddr,
+        /// Why, in words.
+        reason: String,
+    },
+}
+
+/// Counters, for `stats` and tests.
+#[derive(Debug, Clone, Default)]
+pub struct NodeStats {
+    /// Datagrams received.
+    pub datagrams_in: u64,
+    /// Datagrams sent.
+    pub datagrams_out: u64,
+    /// Undecodable datagrams, by error kind.
+    pub decode_errors: BTreeMap<&'static str, u64>,
+    /// Datagrams dropped by the per-source rate limit.
+    pub rate_limited: u64,
+    /// Datagrams dropped because their sender is banned.
+    pub from_banned: u64,
+    /// Well-formed messages this node does not act on (wrong sender, unsolicited, not ours).
+    pub ignored: u64,
+    /// CHALLENGEs sent instead of a reply too large for an unverified address.
+    pub challenges_sent: u64,
+    /// Blocks received that failed validation.
+    pub invalid_blocks: u64,
+    /// Blocks mined here.
+    pub mined: u64,
+}
+
+/// Requests remembered per address so they can be resent right after answering its CHALLENGE.
+const RESEND_PER_ADDR: usize = 4;
+/// How long a request stays resendable.
+const RESEND_TTL_MS: u64 = 10_000;
+/// Shortest gap between two consensus rounds started by CONSENSUS messages.
+const CONSENSUS_MIN_GAP_MS: u64 = 2_000;
+
+/// A consensus round in progress: STATS sent, replies collected until the deadline.
+#[derive(Debug)]
+struct Round {
+    deadline_ms: u64,
+    replies: HashMap<SocketAddr, (u64, Hash)>,
+}
+
+/// The node. See the module docs.
+pub struct Node {
+    cfg: NodeConfig,
+    rng: ChaCha8Rng,
+    minter: TokenMinter,
+    verified: VerifiedSet,
+    limiter: SourceLimiter,
+    peers: PeerTable,
+    join: Join,
+    chain: Option<ChainState>,
+    sync: Sync,
+    /// How far below the sync start to look for the fork point next, when the wanted chain does
+    /// not connect.
+    sync_back: u64,
+    /// Our block count when the current sync started.
+    sync_from: u64,
+    /// Tip or pool changed since the miner's template was last checked.
+    mining_dirty: bool,
+    /// The `now_ms` of the input being handled, for helpers deep in a call chain.
+    last_now_ms: u64,
+    seen_blocks: DedupCache<Hash>,
+    seen_votes: DedupCache<Hash>,
+    seen_gossip: DedupCache<String>,
+    /// Gossip originators we owe a GOSSIP_REPLY once they verify.
+    owed_reply: DedupCache<SocketAddr>,
+    /// Sync blocks waiting to be verified together (signatures in one batch).
+    sync_buffer: Vec<(SocketAddr, Block)>,
+    recent_requests: HashMap<SocketAddr, VecDeque<(u64, Vec<u8>)>>,
+    round: Option<Round>,
+    last_round_ms: u64,
+    next_gossip_ms: u64,
+    next_consensus_ms: u64,
+    next_housekeeping_ms: u64,
+    mining: MiningMode,
+    /// The template being mined: (tip, vote ids), so an unchanged template is not re-sent.
+    job: Option<(Hash, Vec<Hash>)>,
+    out: VecDeque<Output>,
+    stats: NodeStats,
+    started: bool,
+}
+
+impl Node {
+    /// A node with `cfg`, randomness from `seed`, holding `chain` if one was recovered from disk.
+    pub fn new(cfg: NodeConfig, seed: u64, chain: Option<ChainState>) -> Node {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let minter = TokenMinter::new(rng.gen());
+        let limits = SyncLimits {
+            batch: u64::from(cfg.sync_batch),
+            window: cfg.sync_window,
+            per_peer: cfg.sync_per_peer,
+            timeout_ms: cfg.sync_timeout_ms,
+            timeout_cap_ms: cfg.sync_timeout_cap_ms,
+        };
+        let mut join = Join::new(&cfg);
+        if chain.is_some() {
+            join.ballot_known();
+        }
+        let mut peers = PeerTable::new(cfg.max_peers, cfg.me);
+        for seed in &cfg.seeds {
+            peers.add(*seed, Source::Seed, 0);
+        }
+        let rate = Rate {
+            per_s: cfg.rate_per_source,
+            burst: cfg.rate_per_source.max(1),
+        };
+        Node {
+            verified: VerifiedSet::new(cfg.max_verified, 10 * 60_000),
+            limiter: SourceLimiter::new(rate, cfg.max_verified),
+            seen_blocks: DedupCache::new(cfg.dedup_cap),
+            seen_votes: DedupCache::new(cfg.dedup_cap),
+            seen_gossip: DedupCache::new(cfg.dedup_cap),
+            owed_reply: DedupCache::new(256),
+            sync: Sync::new(limits),
+            mining: cfg.mining,
+            peers,
+            join,
+            chain,
+            minter,
+            rng,
+            cfg,
+            sync_back: 0,
+            sync_from: 0,
+            mining_dirty: true,
+            last_now_ms: 0,
+            sync_buffer: Vec::new(),
+            recent_requests: HashMap::new(),
+            round: None,
+            last_round_ms: 0,
+            next_gossip_ms: 0,
+            next_consensus_ms: 0,
+            next_housekeeping_ms: 0,
+            job: None,
+            out: VecDeque::new(),
+            stats: NodeStats::default(),
+            started: false,
+        }
+    }
+
+    /// The chain, once the election is known.
+    pub fn chain(&self) -> Option<&ChainState> {
+        self.chain.as_ref()
+    }
+
+    /// Known peers.
+    pub fn peers(&self) -> &PeerTable {
+        &self.peers
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &NodeStats {
+        &self.stats
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &NodeConfig {
+        &self.cfg
+    }
+
+    /// True while a sync is fetching blocks.
+    pub fn syncing(&self) -> bool {
+        self.sync.is_active()
+    }
+
+    /// Next output for the shell.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When the shell should call [`Node::handle_timeout`] next.
+    pub fn poll_timeout(&self) -> u64 {
+        let mut t = self.next_housekeeping_ms;
+        for d in [
+            self.join.next_deadline(),
+            self.sync.next_deadline(),
+            self.round.as_ref().map(|r| r.deadline_ms),
+            Some(self.next_gossip_ms),
+            Some(self.next_consensus_ms),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            t = t.min(d);
+        }
+        t
+    }
+
+    /// One datagram from `from`.
+    pub fn handle_datagram(&mut self, now_ms: u64, from: SocketAddr, bytes: &[u8]) {
+        self.last_now_ms = now_ms;
+        self.stats.datagrams_in += 1;
+        if self.limiter.check(from, now_ms) != Verdict::Allowed {
+            self.stats.rate_limited += 1;
+            return;
+        }
+        if self.peers.is_banned(&from, now_ms) {
+            self.stats.from_banned += 1;
+            return;
+        }
+        let message = match decode(bytes) {
+            Ok(m) => m,
+            Err(e) => return self.dropped(from, &e, now_ms),
+        };
+        self.peers.heard(&from, now_ms);
+        self.verified.touch(&from, now_ms);
+        let len = bytes.len();
+        match message {
+            Message::Challenge(c) => self.on_challenge(from, c.token),
+            Message::Verify(v) => self.on_verify(now_ms, from, &v.token),
+            Message::RegisterAck(m) if self.join.is_tracker(&from) => {
+                self.on_peer_list(now_ms, &m.peer_list);
+                let next = self.join.on_register_ack(now_ms);
+                self.send_requests(now_ms, from, next);
+            }
+            Message::UpdatePeers(m) if self.join.is_tracker(&from) => {
+                self.join.on_tracker_heard(now_ms);
+                self.on_peer_list(now_ms, &m.peer_list);
+            }
+            Message::BallotOptions(m) if self.join.is_tracker(&from) => self.on_ballot(now_ms, &m),
+            Message::Poke(p) if self.join.is_tracker(&from) => {
+                let ack = self.join.on_poke(now_ms, p.nonce);
+                self.send(from, &ack);
+            }
+            Message::Gossip(g) => self.on_gossip(now_ms, from, g),
+            Message::GossipReply(g) => self.on_gossip_reply(now_ms, from, g),
+            Message::NewBlock(m) => self.on_new_block(now_ms, from, m.block),
+            Message::RequestChain(r) => self.on_request_chain(now_ms, from, len, r),
+            Message::ChainBlock(c) => {
+                self.on_sync_block(now_ms, from, c.index, Some(c.total_blocks), c.block)
+            }
+            Message::GetBlock(g) => self.on_get_block(now_ms, from, len, g),
+            Message::GetBlockReply(r) => match r.block {
+                Some(block) => self.on_sync_block(now_ms, from, r.height, None, block),
+                None => self.on_short_chain(from, r.height),
+            },
+            Message::Stats(_) => self.on_stats(now_ms, from, len),
+            Message::StatsReply(s) => self.on_stats_reply(now_ms, from, s.height, s.hash),
+            Message::Consensus(_) => {
+                if now_ms >= self.last_round_ms + CONSENSUS_MIN_GAP_MS {
+                    self.start_round(now_ms);
+                }
+            }
+            Message::SubmitVote(s) => self.on_submit_vote(now_ms, from, len, s.vote),
+            Message::NewVote(v) => self.on_new_vote(now_ms, from, v.vote),
+            Message::GetReceipt(g) => self.on_get_receipt(now_ms, from, len, g.vote_id),
+            other => {
+                tracing::debug!(%from, kind = other.type_name(), "ignored message");
+                self.stats.ignored += 1;
+            }
+        }
+        self.after_input(now_ms);
+    }
+
+    /// The timer fired (or the shell woke up anyway).
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        self.last_now_ms = now_ms;
+        if !self.started {
+            self.started = true;
+            self.on_start(now_ms);
+        }
+        let to_tracker = self.join.on_timeout(now_ms);
+        if let Some(tracker) = self.join.tracker() {
+            self.send_requests(now_ms, tracker, to_tracker);
+        }
+        if now_ms >= self.next_gossip_ms {
+            self.announce(now_ms);
+            self.next_gossip_ms = now_ms + self.cfg.gossip_interval_ms;
+        }
+        if self.round.as_ref().is_some_and(|r| now_ms >= r.deadline_ms) {
+            self.finish_round(now_ms);
+        }
+        if now_ms >= self.next_consensus_ms {
+            self.start_round(now_ms);
+        }
+        self.flush_sync_buffer(now_ms);
+        if now_ms >= self.next_housekeeping_ms {
+            self.housekeeping(now_ms);
+            self.next_housekeeping_ms = now_ms + 1_000;
+        }
+        self.after_input(now_ms);
+    }
+
+    /// The shell read every datagram that was waiting: verify the buffered sync blocks as one
+    /// batch now rather than waiting for a full batch.
+    pub fn end_of_burst(&mut self, now_ms: u64) {
+        self.last_now_ms = now_ms;
+        self.flush_sync_buffer(now_ms);
+        self.after_input(now_ms);
+    }
+
+    /// Work common to every input: drive the downloader and keep the miner on the right
+    /// template. Buffered sync blocks wait for a full batch or [`Node::end_of_burst`].
+    fn after_input(&mut self, now_ms: u64) {
+        self.drive_sync(now_ms);
+        self.update_mining(now_ms);
+    }
+
+    fn on_start(&mut self, now_ms: u64) {
+        // Without a tracker, the election comes from a seed's genesis block.
+        if self.chain.is_none() && self.join.tracker().is_none() {
+            for seed in self.cfg.seeds.clone() {
+                self.send_request(
+                    now_ms,
+                    seed,
+                    &votechain_proto::GetBlock {
+                        height: 0,
+                        hash: None,
+                    }
+                    .into(),
+                );
+            }
+        }
+        self.next_consensus_ms = now_ms + self.cfg.stats_wait_ms;
+    }
+
+    fn housekeeping(&mut self, now_ms: u64) {
+        for gone in self.peers.expire(now_ms, self.cfg.peer_silence_ms) {
+            tracing::info!(peer = %gone, "peer silent too long: dropped");
+            self.sync.forget_peer(&gone);
+        }
+        self.verified.expire(now_ms);
+        self.limiter.sweep(now_ms);
+        self.recent_requests.retain(|_, q| {
+            q.retain(|(t, _)| now_ms.saturating_sub(*t) <= RESEND_TTL_MS);
+            !q.is_empty()
+        });
+    }
+
+    fn dropped(&mut self, from: SocketAddr, e: &DecodeError, now_ms: u64) {
+        tracing::debug!(%from, error = %e, "undecodable datagram dropped");
+        *self.stats.decode_errors.entry(e.kind()).or_default() += 1;
+        // Garbage from a known peer counts against it; from strangers it only costs a counter.
+        self.strike(from, 1, now_ms, "undecodable datagram");
+    }
+
+    /// Gives `peer` misbehaviour points; bans it at the limit.
+    fn strike(&mut self, peer: SocketAddr, points: u32, now_ms: u64, reason: &str) {
+        if self.peers.strike(
+            &peer,
+            points,
+            self.cfg.strike_limit,
+            self.cfg.ban_ms,
+            now_ms,
+        ) {
+            tracing::warn!(%peer, reason, "peer banned for {} s", self.cfg.ban_ms / 1000);
+            self.sync.forget_peer(&peer);
+            self.out.push_back(Output::Event(Event::PeerBanned {
+                peer,
+                reason: reason.to_owned(),
+            }));
+        }
+    }
+
+    /// Encodes and queues `message` to `to`. Encoding our own messages fails only if a bound is
+    /// broken, which is a bug worth a log line, not a crash.
+    fn send(&mut self, to: SocketAddr, message: &Message) -> Option<usize> {
+        match encode(message) {
+            Ok(bytes) => {
+                let len = bytes.len();
+                self.stats.datagrams_out += 1;
+                self.out.push_back(Output::Send { to, bytes });
+                Some(len)
+            }
+            Err(e) => {
+                tracing::error!(%to, error = %e, "could not encode a message");
+                None
+            }
+        }
+    }
+
+    /// Sends a request and remembers it, so it can be resent at once if `to` challenges us.
+    fn send_request(&mut self, now_ms: u64, to: SocketAddr, message: &Message) {
+        let Ok(bytes) = encode(message) else {
+            return;
+        };
+        if self.recent_requests.len() < self.cfg.max_verified
+            || self.recent_requests.contains_key(&to)
+        {
+            let q = self.recent_requests.entry(to).or_default();
+            if q.len() >= RESEND_PER_ADDR {
+                q.pop_front();
+            }
+            q.push_back((now_ms, bytes.clone()));
+        }
+        self.stats.datagrams_out += 1;
+        self.out.push_back(Output::Send { to, bytes });
+    }
+
+    fn send_requests(&mut self, now_ms: u64, to: SocketAddr, messages: Vec<Message>) {
+        for m in messages {
+            self.send_request(now_ms, to, &m);
+        }
+    }
+
+    /// Answers a request of `request_len` bytes from `to`. An unverified address gets the reply
+    /// only if it fits the anti-amplification budget, and a CHALLENGE otherwise.
+    fn reply(&mut self, now_ms: u64, to: SocketAddr, request_len: usize, message: &Message) {
+        if self.verified.contains(&to, now_ms) {
+            self.send(to, message);
+            return;
+        }
+        match encode(message) {
+            Ok(bytes) if bytes.len() <= unverified_reply_budget(request_len) => {
+                self.stats.datagrams_out += 1;
+                self.out.push_back(Output::Send { to, bytes });
+            }
+            _ => self.challenge(now_ms, to),
+        }
+    }
+
+    /// Asks `to` to prove it receives our datagrams.
+    fn challenge(&mut self, now_ms: u64, to: SocketAddr) {
+        self.stats.challenges_sent += 1;
+        let token = self.minter.token(&to, now_ms);
+        self.send(to, &Challenge { token }.into());
+    }
+
+    fn is_verified(&self, addr: &SocketAddr, now_ms: u64) -> bool {
+        self.verified.contains(addr, now_ms)
+    }
+
+    /// CHALLENGE: answer only addresses we recently asked something (so a spoofed CHALLENGE
+    /// cannot make us send to a victim), then resend what we asked.
+    fn on_challenge(&mut self, from: SocketAddr, token: String) {
+        let Some(pending) = self.recent_requests.remove(&from) else {
+            self.stats.ignored += 1;
+            return;
+        };
+        self.send(from, &Verify { token }.into());
+        for (_, bytes) in pending {
+            self.stats.datagrams_out += 1;
+            self.out.push_back(Output::Send { to: from, bytes });
+        }
+    }
+
+    fn on_verify(&mut self, now_ms: u64, from: SocketAddr, token: &str) {
+        if !self.minter.check(&from, token, now_ms) {
+            self.stats.ignored += 1;
+            return;
+        }
+        self.verified.insert(from, now_ms);
+        if self.owed_reply.contains(&from) {
+            self.peers.add(from, Source::Gossip, now_ms);
+            self.send_gossip_reply(now_ms, from);
+        }
+    }
+
+    /// Leaving: tell the tracker (the shell calls this on quit, Ctrl-C and SIGTERM).
+    pub fn leave(&mut self) {
+        if let Some(tracker) = self.join.tracker() {
+            self.send(tracker, &LeavePeer {}.into());
+        }
+        self.out.push_back(Output::Mine(None));
+    }
+
+    /// Mining on or off (the console's `mine`).
+    pub fn set_mining(&mut self, now_ms: u64, on: bool) {
+        self.mining_dirty = true;
+        self.mining = match (on, self.cfg.mining) {
+            (false, _) => MiningMode::Off,
+            (true, MiningMode::Off) => MiningMode::Always,
+            (true, mode) => mode,
+        };
+        self.update_mining(now_ms);
+    }
+
+    /// The console's `consensus`: a round now.
+    pub fn consensus_now(&mut self, now_ms: u64) {
+        self.start_round(now_ms);
+        self.after_input(now_ms);
+    }
+
+    fn chain_config() -> ChainConfig {
+        ChainConfig::default()
+    }
+}

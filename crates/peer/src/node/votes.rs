@@ -1,0 +1,142 @@
+//! Votes: accepting them (from a client's SUBMIT_VOTE, a peer's NEW_VOTE or the console),
+//! persisting each before acknowledging it, relaying it once per id, and answering receipts.
+
+use super::{Node, Output, Record};
+use std::net::SocketAddr;
+use votechain_chain::{Hash, Receipt as ChainReceipt, SubmitOutcome, Vote};
+use votechain_proto::{NewVote, Receipt, ReceiptStatus};
+
+/// What happened to a vote submitted locally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmitReply {
+    /// Accepted and stored; pending until mined.
+    Pending(Hash),
+    /// Already pending or in the chain.
+    Duplicate(Hash),
+    /// Refused, with the reason.
+    Rejected(Hash, String),
+    /// The election is not known yet (no ballot).
+    NoElection,
+}
+
+impl Node {
+    /// The console's vote path: the shell signed `vote` with a local key.
+    pub fn submit_vote(&mut self, now_ms: u64, vote: Vote) -> SubmitReply {
+        self.last_now_ms = now_ms;
+        let reply = self.accept_vote(now_ms, vote, None);
+        self.after_input(now_ms);
+        reply
+    }
+
+    /// Validates, stores and relays a vote. `from` is the peer it came from (not relayed back).
+    fn accept_vote(&mut self, now_ms: u64, vote: Vote, from: Option<SocketAddr>) -> SubmitReply {
+        let Some(chain) = self.chain.as_mut() else {
+            return SubmitReply::NoElection;
+        };
+        match chain.submit_vote(vote.clone()) {
+            Ok(SubmitOutcome::Accepted { id, .. }) => {
+                self.seen_votes.insert(id);
+                // Stored before anything acknowledges or relays it.
+                self.out
+                    .push_back(Output::Persist(Record::Vote(vote.clone())));
+                self.relay_vote(now_ms, vote, from);
+                self.mining_dirty = true;
+                SubmitReply::Pending(id)
+            }
+            Ok(SubmitOutcome::Duplicate { id }) => SubmitReply::Duplicate(id),
+            Err(rejected) => SubmitReply::Rejected(rejected.id, rejected.reason.to_string()),
+        }
+    }
+
+    fn relay_vote(&mut self, now_ms: u64, vote: Vote, except: Option<SocketAddr>) {
+        let Ok(bytes) = votechain_proto::encode(&NewVote { vote }.into()) else {
+            return;
+        };
+        for to in self.peers.active(now_ms) {
+            if Some(to) != except {
+                self.stats.datagrams_out += 1;
+                self.out.push_back(Output::Send {
+                    to,
+                    bytes: bytes.clone(),
+                });
+            }
+        }
+    }
+
+    /// SUBMIT_VOTE from a client: answered with a RECEIPT after the vote is stored.
+    pub(super) fn on_submit_vote(&mut self, now_ms: u64, from: SocketAddr, len: usize, vote: Vote) {
+        let status = match self.accept_vote(now_ms, vote.clone(), Some(from)) {
+            SubmitReply::Pending(_) => ReceiptStatus::Pending,
+            SubmitReply::Duplicate(id) => self.receipt_status(&id, true),
+            SubmitReply::Rejected(_, reason) => ReceiptStatus::Rejected {
+                reason: clip(reason),
+            },
+            SubmitReply::NoElection => ReceiptStatus::Rejected {
+                reason: "this peer does not know the election yet".into(),
+            },
+        };
+        let receipt = Receipt {
+            vote_id: vote.id(),
+            status,
+        };
+        self.reply(now_ms, from, len, &receipt.into());
+    }
+
+    /// NEW_VOTE from a peer: accepted silently, relayed once.
+    pub(super) fn on_new_vote(&mut self, now_ms: u64, from: SocketAddr, vote: Vote) {
+        if self.seen_votes.insert(vote.id()) {
+            self.accept_vote(now_ms, vote, Some(from));
+        }
+    }
+
+    /// GET_RECEIPT: the Merkle proof only goes to verified addresses (it makes the reply large).
+    pub(super) fn on_get_receipt(&mut self, now_ms: u64, from: SocketAddr, len: usize, id: Hash) {
+        let with_proof = self.is_verified(&from, now_ms);
+        let receipt = Receipt {
+            vote_id: id,
+            status: self.receipt_status(&id, with_proof),
+        };
+        self.reply(now_ms, from, len, &receipt.into());
+    }
+
+    /// The wire form of a vote's receipt.
+    pub fn receipt_status(&self, id: &Hash, with_proof: bool) -> ReceiptStatus {
+        let Some(chain) = self.chain.as_ref() else {
+            return ReceiptStatus::Unknown;
+        };
+        match chain.receipt(id) {
+            ChainReceipt::Pending => ReceiptStatus::Pending,
+            ChainReceipt::Unknown => ReceiptStatus::Unknown,
+            ChainReceipt::Rejected { reason } => ReceiptStatus::Rejected {
+                reason: clip(reason.to_string()),
+            },
+            ChainReceipt::InBlock {
+                height,
+                block,
+                confirmations,
+                index,
+                proof,
+            } => ReceiptStatus::Confirmed {
+                height,
+                block,
+                confirmations,
+                index: index as u32,
+                vote_count: chain.block(&block).map_or(0, |b| b.votes().len() as u32),
+                proof: if with_proof { proof } else { Vec::new() },
+            },
+        }
+    }
+}
+
+/// Cuts a reason to the protocol's bound, on a character boundary.
+fn clip(mut reason: String) -> String {
+    let max = votechain_proto::limits::MAX_REASON;
+    if reason.len() > max {
+        let mut cut = max;
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        reason.truncate(cut);
+    }
+    reason
+}

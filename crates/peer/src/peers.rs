@@ -1,0 +1,235 @@
+//! The peers this node knows: where they came from, when they were last heard, and whether they
+//! are ignored for misbehaving. Capped; silent peers expire; a banned peer's datagrams are
+//! dropped until its ban ends.
+
+use rand::seq::IteratorRandom;
+use rand::Rng;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// How a peer became known; a tracker or seed entry is kept even when silent, so a node can
+/// always re-contact its entry points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Listed by the tracker.
+    Tracker,
+    /// Given on the command line with `--seed`.
+    Seed,
+    /// Learned from GOSSIP or GOSSIP_REPLY.
+    Gossip,
+}
+
+/// What is known about one peer.
+#[derive(Debug, Clone)]
+pub struct PeerInfo {
+    /// How it became known.
+    pub source: Source,
+    /// Its display name, once it told us.
+    pub name: Option<String>,
+    /// When we last received a datagram from it (0 = never).
+    pub last_heard_ms: u64,
+    /// When it was added.
+    pub added_ms: u64,
+    /// Misbehaviour points since its last ban.
+    pub strikes: u32,
+    /// Ignored until this time.
+    pub banned_until_ms: u64,
+    /// The best chain it last reported: (number of blocks, tip hash).
+    pub reported: Option<(u64, votechain_chain::Hash)>,
+}
+
+/// Known peers, capped.
+#[derive(Debug)]
+pub struct PeerTable {
+    peers: HashMap<SocketAddr, PeerInfo>,
+    cap: usize,
+    me: SocketAddr,
+}
+
+impl PeerTable {
+    /// An empty table of at most `cap` peers, never containing `me`.
+    pub fn new(cap: usize, me: SocketAddr) -> PeerTable {
+        PeerTable {
+            peers: HashMap::new(),
+            cap: cap.max(1),
+            me,
+        }
+    }
+
+    /// Adds `addr` (or upgrades its source); false when it is us or the table is full.
+    pub fn add(&mut self, addr: SocketAddr, source: Source, now_ms: u64) -> bool {
+        if addr == self.me {
+            return false;
+        }
+        if let Some(p) = self.peers.get_mut(&addr) {
+            if source != Source::Gossip {
+                p.source = source;
+            }
+            return true;
+        }
+        if self.peers.len() >= self.cap {
+            return false;
+        }
+        self.peers.insert(
+            addr,
+            PeerInfo {
+                source,
+                name: None,
+                last_heard_ms: 0,
+                added_ms: now_ms,
+                strikes: 0,
+                banned_until_ms: 0,
+                reported: None,
+            },
+        );
+        true
+    }
+
+    /// Notes a datagram from `addr`; false when `addr` is unknown.
+    pub fn heard(&mut self, addr: &SocketAddr, now_ms: u64) -> bool {
+        match self.peers.get_mut(addr) {
+            Some(p) => {
+                p.last_heard_ms = now_ms;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The entry for `addr`.
+    pub fn get(&self, addr: &SocketAddr) -> Option<&PeerInfo> {
+        self.peers.get(addr)
+    }
+
+    /// The entry for `addr`, mutably.
+    pub fn get_mut(&mut self, addr: &SocketAddr) -> Option<&mut PeerInfo> {
+        self.peers.get_mut(addr)
+    }
+
+    /// True when `addr` is banned at `now_ms`.
+    pub fn is_banned(&self, addr: &SocketAddr, now_ms: u64) -> bool {
+        self.peers
+            .get(addr)
+            .is_some_and(|p| p.banned_until_ms > now_ms)
+    }
+
+    /// Adds `points` strikes to `addr`; at `limit` strikes it is banned for `ban_ms` and its
+    /// strikes reset. Returns true when this call banned it.
+    pub fn strike(
+        &mut self,
+        addr: &SocketAddr,
+        points: u32,
+        limit: u32,
+        ban_ms: u64,
+        now_ms: u64,
+    ) -> bool {
+        let Some(p) = self.peers.get_mut(addr) else {
+            return false;
+        };
+        p.strikes += points;
+        if p.strikes >= limit {
+            p.strikes = 0;
+            p.banned_until_ms = now_ms + ban_ms;
+            p.reported = None;
+            return true;
+        }
+        false
+    }
+
+    /// Removes gossip-learned peers silent for longer than `silence_ms` (a peer never heard from
+    /// counts from when it was added). Returns the removed addresses.
+    pub fn expire(&mut self, now_ms: u64, silence_ms: u64) -> Vec<SocketAddr> {
+        let stale: Vec<SocketAddr> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| {
+                p.source == Source::Gossip
+                    && now_ms.saturating_sub(p.last_heard_ms.max(p.added_ms)) > silence_ms
+            })
+            .map(|(a, _)| *a)
+            .collect();
+        for a in &stale {
+            self.peers.remove(a);
+        }
+        stale
+    }
+
+    /// Forgets `addr`.
+    pub fn remove(&mut self, addr: &SocketAddr) {
+        self.peers.remove(addr);
+    }
+
+    /// Up to `n` distinct peers that are not banned, chosen at random, never `except`.
+    pub fn sample<R: Rng>(
+        &self,
+        rng: &mut R,
+        n: usize,
+        now_ms: u64,
+        except: Option<SocketAddr>,
+    ) -> Vec<SocketAddr> {
+        self.peers
+            .iter()
+            .filter(|(a, p)| p.banned_until_ms <= now_ms && Some(**a) != except)
+            .map(|(a, _)| *a)
+            .choose_multiple(rng, n)
+    }
+
+    /// Every peer that is not banned.
+    pub fn active(&self, now_ms: u64) -> Vec<SocketAddr> {
+        self.peers
+            .iter()
+            .filter(|(_, p)| p.banned_until_ms <= now_ms)
+            .map(|(a, _)| *a)
+            .collect()
+    }
+
+    /// All entries, for the console's `peers` command.
+    pub fn iter(&self) -> impl Iterator<Item = (&SocketAddr, &PeerInfo)> {
+        self.peers.iter()
+    }
+
+    /// Number of peers known.
+    pub fn len(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// True when no peer is known.
+    pub fn is_empty(&self) -> bool {
+        self.peers.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn a(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    #[test]
+    fn caps_skips_self_and_expires_only_gossip_peers() {
+        let mut t = PeerTable::new(2, a(1));
+        assert!(!t.add(a(1), Source::Gossip, 0));
+        assert!(t.add(a(2), Source::Gossip, 0));
+        assert!(t.add(a(3), Source::Tracker, 0));
+        assert!(!t.add(a(4), Source::Gossip, 0));
+        assert!(t.heard(&a(2), 10_000));
+        assert_eq!(t.expire(70_001, 60_000), vec![a(2)]);
+        assert_eq!(t.len(), 1, "the tracker-listed peer stays");
+    }
+
+    #[test]
+    fn strikes_lead_to_a_timed_ban() {
+        let mut t = PeerTable::new(8, a(1));
+        t.add(a(2), Source::Gossip, 0);
+        assert!(!t.strike(&a(2), 2, 3, 1_000, 0));
+        assert!(t.strike(&a(2), 1, 3, 1_000, 5));
+        assert!(t.is_banned(&a(2), 500));
+        assert!(!t.is_banned(&a(2), 1_005));
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        assert!(t.sample(&mut rng, 3, 500, None).is_empty());
+        assert_eq!(t.sample(&mut rng, 3, 2_000, None), vec![a(2)]);
+    }
+}

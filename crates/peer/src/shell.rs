@@ -1,0 +1,278 @@
+//! The tokio shell around [`Node`]: one loop over the UDP socket, one timer armed from
+//! `poll_timeout`, mined blocks from the miner threads, console lines from stdin, and shutdown.
+//! It carries out the node's outputs in order — a `Persist` is appended and synced before any
+//! datagram that follows it is sent — and is the only place that touches the socket, the store,
+//! key files, threads and the clock.
+
+use crate::console::{self, Command};
+use crate::node::{Node, Output, Record};
+use crate::view;
+use anyhow::Context;
+use std::future::Future;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::io::AsyncBufReadExt;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use votechain_chain::{
+    Block, BlockTemplate, MineOutcome, MinerControl, MiningJob, Store, Vote, VoterKey,
+};
+
+/// Datagrams handled before the shell carries out outputs, so a flood cannot grow the output
+/// queue without bound.
+const BURST: usize = 256;
+
+/// What the shell needs besides the node.
+#[derive(Debug, Clone)]
+pub struct ShellConfig {
+    /// Data directory (voter keys live in `keys/` below it).
+    pub data_dir: PathBuf,
+    /// Mining threads.
+    pub miner_threads: usize,
+    /// Read console commands from stdin.
+    pub console: bool,
+}
+
+/// Wall-clock Unix milliseconds: the node's `now_ms`.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Runs the node until `shutdown` resolves or the console says `quit`; then leaves the network.
+pub async fn run(
+    socket: UdpSocket,
+    mut node: Node,
+    mut store: Store,
+    config: ShellConfig,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let (mined_tx, mut mined_rx) = mpsc::unbounded_channel::<Block>();
+    let mut miner = Miner {
+        control: MinerControl::new(),
+        threads: config.miner_threads.max(1),
+        found: mined_tx,
+    };
+    let (line_tx, mut line_rx) = mpsc::channel::<String>(64);
+    if config.console {
+        tokio::spawn(read_console(line_tx));
+    }
+    tokio::pin!(shutdown);
+    let mut buf = vec![0u8; 65_536];
+    node.handle_timeout(now_ms());
+    loop {
+        carry_out(&mut node, &socket, &mut store, &mut miner).await?;
+        let wake = instant_at(node.poll_timeout());
+        tokio::select! {
+            _ = &mut shutdown => break,
+            received = socket.recv_from(&mut buf) => {
+                match received {
+                    Ok((n, from)) => node.handle_datagram(now_ms(), from, &buf[..n]),
+                    // ICMP errors from earlier sends surface here (e.g. connection refused by
+                    // a peer that went away): not ours to die of.
+                    Err(e) => tracing::debug!(error = %e, "recv error"),
+                }
+                for _ in 0..BURST {
+                    match socket.try_recv_from(&mut buf) {
+                        Ok((n, from)) => node.handle_datagram(now_ms(), from, &buf[..n]),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                        Err(e) => tracing::debug!(error = %e, "recv error"),
+                    }
+                }
+                node.end_of_burst(now_ms());
+            }
+            _ = tokio::time::sleep_until(wake.into()) => node.handle_timeout(now_ms()),
+            Some(block) = mined_rx.recv() => node.handle_mined(now_ms(), block),
+            Some(line) = line_rx.recv() => {
+                if !console_line(&mut node, &config.data_dir, &line) {
+                    break;
+                }
+            }
+        }
+    }
+    tracing::info!("leaving the network");
+    node.leave();
+    carry_out(&mut node, &socket, &mut store, &mut miner).await?;
+    miner.control.cancel();
+    Ok(())
+}
+
+/// Performs the node's outputs in order.
+async fn carry_out(
+    node: &mut Node,
+    socket: &UdpSocket,
+    store: &mut Store,
+    miner: &mut Miner,
+) -> anyhow::Result<()> {
+    while let Some(output) = node.poll_output() {
+        match output {
+            Output::Send { to, bytes } => {
+                if let Err(e) = socket.send_to(&bytes, to).await {
+                    tracing::debug!(%to, error = %e, "send failed");
+                }
+            }
+            Output::Persist(Record::Block(b)) => store
+                .append_block(&b)
+                .context("writing a block to the store")?,
+            Output::Persist(Record::Vote(v)) => store
+                .append_vote(&v)
+                .context("writing a vote to the store")?,
+            Output::Mine(job) => miner.start(job),
+            Output::Event(e) => tracing::info!(event = ?e, "node event"),
+        }
+    }
+    Ok(())
+}
+
+fn instant_at(deadline_ms: u64) -> Instant {
+    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms()).min(3_600_000))
+}
+
+/// The miner threads: a new template cancels the old job and starts fresh workers.
+struct Miner {
+    control: MinerControl,
+    threads: usize,
+    found: mpsc::UnboundedSender<Block>,
+}
+
+impl Miner {
+    fn start(&mut self, template: Option<BlockTemplate>) {
+        let Some(template) = template else {
+            self.control.cancel();
+            return;
+        };
+        // Creating the job supersedes the previous one; its workers stop within microseconds.
+        let job = MiningJob::new(template, &self.control);
+        for i in 0..self.threads {
+            let worker = job.worker(i, self.threads);
+            let found = self.found.clone();
+            std::thread::spawn(move || {
+                if let MineOutcome::Found(block) = worker.run() {
+                    // The receiver is gone only when the shell is shutting down.
+                    let _ = found.send(*block);
+                }
+            });
+        }
+    }
+}
+
+async fn read_console(lines: mpsc::Sender<String>) {
+    let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    // End of input (a closed pipe, /dev/null) ends the console, not the peer.
+    while let Ok(Some(line)) = stdin.next_line().await {
+        if lines.send(line).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// Prints to stdout; a closed stdout is not an error worth dying of.
+fn say(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
+}
+
+/// Runs one console line; false on `quit`.
+fn console_line(node: &mut Node, data_dir: &Path, line: &str) -> bool {
+    let command = match console::parse(line) {
+        Ok(Some(c)) => c,
+        Ok(None) => return true,
+        Err(message) => {
+            say(&message);
+            return true;
+        }
+    };
+    let now = now_ms();
+    match command {
+        Command::Vote { voter, choice } => {
+            let Some(election) = node.chain().map(|c| c.election()) else {
+                say(view::NO_ELECTION);
+                return true;
+            };
+            match voter_key(data_dir, &voter) {
+                Ok(key) => {
+                    let vote = Vote::sign(key.signing_key(), election, &choice);
+                    let reply = node.submit_vote(now, vote);
+                    say(&view::submit(&reply));
+                }
+                Err(e) => say(&format!("voter key {voter}: {e:#}")),
+            }
+        }
+        Command::Tally => say(&view::tally(node)),
+        Command::Receipt(id) => say(&view::receipt(&node.receipt_status(&id, false))),
+        Command::Chain(n) => say(&view::chain(node, n)),
+        Command::Block(h) => say(&view::block(node, h)),
+        Command::Peers => say(&view::peers(node, now)),
+        Command::Stats => say(&view::stats(node)),
+        Command::Keys => say(&list_keys(data_dir)),
+        Command::Mine(on) => {
+            node.set_mining(now, on);
+            say(if on { "mining on" } else { "mining off" });
+        }
+        Command::Consensus => {
+            node.consensus_now(now);
+            say("consensus round started");
+        }
+        Command::Help => say(console::HELP),
+        Command::Quit => return false,
+    }
+    true
+}
+
+fn keys_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("keys")
+}
+
+/// Loads the voter's key file, creating it (mode 0600) on first use.
+fn voter_key(data_dir: &Path, voter: &str) -> anyhow::Result<VoterKey> {
+    let dir = keys_dir(data_dir);
+    let path = dir.join(format!("{voter}.key"));
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            return VoterKey::from_file_str(&text)
+                .with_context(|| format!("reading {}", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let key = VoterKey::generate(&mut rand::rngs::OsRng);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(key.to_file_string().as_bytes())?;
+    file.sync_all()?;
+    tracing::info!(voter, public = %key.public(), "new voter key");
+    Ok(key)
+}
+
+fn list_keys(data_dir: &Path) -> String {
+    let Ok(entries) = std::fs::read_dir(keys_dir(data_dir)) else {
+        return "no voter keys yet (vote creates one)".into();
+    };
+    let mut rows: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e
+                .file_name()
+                .to_string_lossy()
+                .strip_suffix(".key")?
+                .to_owned();
+            let text = std::fs::read_to_string(e.path()).ok()?;
+            let key = VoterKey::from_file_str(&text).ok()?;
+            Some(format!("{name} {}", key.public()))
+        })
+        .collect();
+    rows.sort();
+    if rows.is_empty() {
+        return "no voter keys yet (vote creates one)".into();
+    }
+    rows.join("\n")
+}

@@ -1,0 +1,170 @@
+//! What the console prints, as pure functions of the node's state, so the formats are tested
+//! and the shell only writes strings.
+
+use crate::node::{Node, SubmitReply};
+use crate::peers::Source;
+use votechain_proto::ReceiptStatus;
+
+/// Text shown while the node does not know the election yet.
+pub const NO_ELECTION: &str = "the election is not known yet (waiting for the ballot)";
+
+/// `tally`: one line per option, `<option> <count>`, in ballot order.
+pub fn tally(node: &Node) -> String {
+    let Some(chain) = node.chain() else {
+        return NO_ELECTION.into();
+    };
+    let tally = chain.tally();
+    tally
+        .lines
+        .iter()
+        .map(|l| format!("{} {}", l.option, l.votes))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The answer to `vote`.
+pub fn submit(reply: &SubmitReply) -> String {
+    match reply {
+        SubmitReply::Pending(id) => format!("vote {id} pending"),
+        SubmitReply::Duplicate(id) => format!("vote {id} already known"),
+        SubmitReply::Rejected(id, reason) => format!("vote {id} rejected: {reason}"),
+        SubmitReply::NoElection => NO_ELECTION.into(),
+    }
+}
+
+/// `receipt <id>`.
+pub fn receipt(status: &ReceiptStatus) -> String {
+    match status {
+        ReceiptStatus::Pending => "pending".into(),
+        ReceiptStatus::Unknown => "unknown".into(),
+        ReceiptStatus::Rejected { reason } => format!("rejected: {reason}"),
+        ReceiptStatus::Confirmed {
+            height,
+            block,
+            confirmations,
+            ..
+        } => {
+            format!("in block {height} ({block}) with {confirmations} confirmations")
+        }
+    }
+}
+
+/// `chain [n]`: the last `n` blocks, newest first.
+pub fn chain(node: &Node, n: usize) -> String {
+    let Some(chain) = node.chain() else {
+        return NO_ELECTION.into();
+    };
+    let top = chain.height();
+    (0..=top)
+        .rev()
+        .take(n.max(1))
+        .filter_map(|h| chain.block_at(h))
+        .map(|b| {
+            format!(
+                "{:>6} {} votes={} miner={}",
+                b.height(),
+                b.hash(),
+                b.votes().len(),
+                if b.height() == 0 {
+                    "(genesis)"
+                } else {
+                    b.miner()
+                }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `block <height>`: the block as indented JSON, exactly as on the wire.
+pub fn block(node: &Node, height: u64) -> String {
+    let Some(chain) = node.chain() else {
+        return NO_ELECTION.into();
+    };
+    match chain.block_at(height) {
+        Some(b) => serde_json::to_string_pretty(b).unwrap_or_else(|e| e.to_string()),
+        None => format!(
+            "no block at height {height} (the tip is at {})",
+            chain.height()
+        ),
+    }
+}
+
+/// `peers`.
+pub fn peers(node: &Node, now_ms: u64) -> String {
+    let mut rows: Vec<String> = node
+        .peers()
+        .iter()
+        .map(|(addr, p)| {
+            let source = match p.source {
+                Source::Tracker => "tracker",
+                Source::Seed => "seed",
+                Source::Gossip => "gossip",
+            };
+            let heard = if p.last_heard_ms == 0 {
+                "never heard".to_owned()
+            } else {
+                format!(
+                    "heard {:.1}s ago",
+                    now_ms.saturating_sub(p.last_heard_ms) as f64 / 1000.0
+                )
+            };
+            let banned = if p.banned_until_ms > now_ms {
+                " BANNED"
+            } else {
+                ""
+            };
+            format!(
+                "{addr} {source} {} {heard}{banned}",
+                p.name.as_deref().unwrap_or("-")
+            )
+        })
+        .collect();
+    rows.sort();
+    if rows.is_empty() {
+        return "no peers known".into();
+    }
+    rows.join("\n")
+}
+
+/// `stats`: the chain summary (as STATS_REPLY reports it) and the node's counters.
+pub fn stats(node: &Node) -> String {
+    let s = node.stats();
+    let mut out = match node.chain() {
+        Some(c) => {
+            let cs = c.stats();
+            format!(
+                "height {} (blocks {}) tip {}\npending votes {} orphans {} side blocks {}",
+                c.height(),
+                c.height() + 1,
+                c.tip_hash(),
+                cs.pending,
+                cs.orphans,
+                cs.side_blocks
+            )
+        }
+        None => NO_ELECTION.into(),
+    };
+    out.push_str(&format!(
+        "\npeers {} syncing {} mined {}\ndatagrams in {} out {} rate-limited {} from-banned {} ignored {} invalid-blocks {} challenges {}",
+        node.peers().len(),
+        node.syncing(),
+        s.mined,
+        s.datagrams_in,
+        s.datagrams_out,
+        s.rate_limited,
+        s.from_banned,
+        s.ignored,
+        s.invalid_blocks,
+        s.challenges_sent
+    ));
+    if !s.decode_errors.is_empty() {
+        let errors: Vec<String> = s
+            .decode_errors
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        out.push_str(&format!("\nundecodable {}", errors.join(" ")));
+    }
+    out
+}
