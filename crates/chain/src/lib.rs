@@ -6,6 +6,9 @@
 //! - [`vote`], [`keys`]: Ed25519-signed votes and voter key files.
 //! - [`header`], [`merkle`], [`block`]: the 136-byte header with its midstate-friendly layout,
 //!   the vote Merkle tree, and blocks whose hash always matches their contents.
+//! - [`validate`]: every block and vote rule as a typed error; batch signature checks.
+//! - [`state`], [`pool`], [`tally`], [`receipt`]: the block tree with fork choice by cumulative
+//!   work and reorganisations, the pending pool, the tally and vote receipts.
 //!
 //! Architecture invariant: nothing here opens a socket, reads the clock, seeds an RNG or spawns a
 //! thread. Time (`now_ms`) and randomness come in as arguments. The store is the one module that
@@ -18,6 +21,14 @@ pub mod header;
 pub mod keys;
 pub mod limits;
 pub mod merkle;
+pub mod miner;
+mod orphans;
+pub mod pool;
+pub mod receipt;
+pub mod state;
+pub mod store;
+pub mod tally;
+pub mod validate;
 pub mod vote;
 
 pub use ballot::{Ballot, BallotError};
@@ -25,4 +36,14 @@ pub use block::{Block, BlockFormatError, BlockTemplate};
 pub use hash::{sha256, Hash, HexError, PublicKey, Signature};
 pub use header::{work, BlockHeader, Midstate, HEADER_LEN};
 pub use keys::{KeyFileError, VoterKey};
+pub use miner::{MineOutcome, MinerControl, MiningJob, Worker};
+pub use store::{Recovered, Store};
+pub use pool::Pool;
+pub use receipt::{Receipt, RejectReason};
+pub use state::{
+    AddOutcome, ChainConfig, ChainState, ChainStats, Connected, SubmitOutcome, TipChange,
+    VoteRejected,
+};
+pub use tally::{Tally, TallyLine};
+pub use validate::{ValidationError, VerifiedBlock, VoteError};
 pub use vote::{SignatureError, Vote};

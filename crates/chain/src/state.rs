@@ -1,0 +1,511 @@
+//! The chain state of one election: every valid block in a tree keyed by hash and rooted at
+//! genesis, the best chain chosen by cumulative work, the pending pool, orphans waiting for their
+//! parent, the running tally and the receipts.
+//!
+//! Invariants, which make the rest simple:
+//! - Every block in the tree is fully valid on its own branch: it is validated when it arrives
+//!   (with the voters of its branch, not of the best chain), so switching branches never fails
+//!   half-way and never needs to re-validate.
+//! - The best tip has the most cumulative work; on a tie the block seen first stays best.
+//! - The pool holds only votes valid on top of the best tip: no voter in the pool has a vote in the
+//!   best chain, and no two pool votes share a voter. A reorganisation puts the votes of the blocks
+//!   that left back in front of the pool unless the new branch holds them, so no vote is lost.
+//! - Every table is capped by [`ChainConfig`] except the best chain itself, which is the data.
+//!
+//! This file holds the tree and the fork choice; the submodule `votes.rs` keeps the vote-level
+//! bookkeeping of the best chain (indexes, tally, pool admission, receipts).
+
+use crate::ballot::{Ballot, BallotError};
+use crate::block::{Block, BlockFormatError, BlockTemplate};
+use crate::hash::{Hash, PublicKey};
+use crate::header::work;
+use crate::limits::MAX_VOTES_PER_BLOCK;
+use crate::orphans::Orphans;
+use crate::pool::Pool;
+use crate::receipt::Rejections;
+use crate::tally::Counts;
+use crate::validate::{check_header, check_timestamp, check_work, ValidationError, VerifiedBlock};
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, HashMap};
+
+mod branch;
+mod votes;
+
+use branch::BranchVoters;
+
+pub use votes::{SubmitOutcome, VoteRejected};
+
+/// Caps of every table the chain state keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainConfig {
+    /// Most votes in the pending pool; a full pool evicts its oldest vote. Default 100,000: about
+    /// 30 MB, and more than any ballot roll ([`crate::limits::MAX_VOTERS`]) needs.
+    pub max_pending_votes: usize,
+    /// Most blocks waiting for their parent; the oldest is evicted. Default 4,096: a sync window
+    /// of blocks arriving out of order fits with room to spare.
+    pub max_orphans: usize,
+    /// Most blocks off the best chain; the side-branch tip with the least work (the newest on a
+    /// tie) is evicted. Default 10,000: deep honest forks fit, while a flood of cheap forks off an
+    /// old block cannot grow memory without bound.
+    pub max_side_blocks: usize,
+    /// How many recent rejections receipts remember. Default 10,000.
+    pub max_rejections: usize,
+}
+
+impl Default for ChainConfig {
+    fn default() -> ChainConfig {
+        ChainConfig {
+            max_pending_votes: 100_000,
+            max_orphans: 4_096,
+            max_side_blocks: 10_000,
+            max_rejections: 10_000,
+        }
+    }
+}
+
+/// A block in the tree with what the state derives from it.
+#[derive(Debug, Clone)]
+struct Node {
+    block: Block,
+    /// Vote ids in block order, computed once: indexes, receipts and reorganisations need them.
+    ids: Vec<Hash>,
+    /// Work from genesis to this block.
+    cum_work: u128,
+    /// Arrival order, the fork-choice tie-breaker.
+    seq: u64,
+    /// Children in the tree; a side block with none is a side tip, the only kind evicted.
+    children: u32,
+}
+
+impl Node {
+    fn leaf_key(&self) -> (u128, Reverse<u64>, Hash) {
+        (self.cum_work, Reverse(self.seq), self.block.hash())
+    }
+}
+
+/// What [`ChainState::add_block`] did with a block that is not invalid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddOutcome {
+    /// The block is in the tree, possibly with orphans that were waiting for it.
+    Added(Connected),
+    /// The parent is unknown: the block waits in the orphan pool.
+    Orphan {
+        /// The block to fetch so this one can connect (its first ancestor not held anywhere).
+        missing: Hash,
+        /// An older orphan evicted to make room.
+        evicted: Option<Hash>,
+    },
+    /// Already known: in the tree, or waiting as an orphan when `orphan` is true.
+    Duplicate {
+        /// True when the known copy is an orphan.
+        orphan: bool,
+    },
+}
+
+/// The effects of adding one block and the orphans it let connect.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Connected {
+    /// Blocks added to the tree: the block itself first, then orphans in connection order.
+    pub added: Vec<Hash>,
+    /// How the best chain changed, if it did.
+    pub tip_change: Option<TipChange>,
+    /// Waiting orphans that turned out invalid when their parent arrived (or descend from one).
+    pub rejected_orphans: Vec<(Hash, ValidationError)>,
+    /// Side blocks evicted because side branches were full (possibly one just added).
+    pub evicted: Vec<Hash>,
+}
+
+/// A change of the best chain: a simple extension has an empty `left`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TipChange {
+    /// Blocks that left the best chain, old tip first.
+    pub left: Vec<Hash>,
+    /// Blocks that joined it, lowest first; the last is the new tip.
+    pub joined: Vec<Hash>,
+    /// Votes of the blocks that left which went back to the pending pool.
+    pub returned_votes: usize,
+}
+
+/// Counters for logs and metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChainStats {
+    /// Blocks in the tree, genesis included.
+    pub blocks: usize,
+    /// Blocks in the tree that are not on the best chain.
+    pub side_blocks: usize,
+    /// Side blocks evicted so far.
+    pub side_evicted: u64,
+    /// Orphans waiting.
+    pub orphans: usize,
+    /// Orphans evicted so far.
+    pub orphans_evicted: u64,
+    /// Votes pending.
+    pub pending: usize,
+    /// Pending votes evicted so far.
+    pub pending_evicted: u64,
+    /// Rejections remembered for receipts.
+    pub rejections: usize,
+}
+
+/// The block tree, best chain, pool, orphans and tally of one election. See the module docs.
+#[derive(Debug, Clone)]
+pub struct ChainState {
+    config: ChainConfig,
+    ballot: Ballot,
+    election: Hash,
+    nodes: HashMap<Hash, Node>,
+    /// The best chain by height: `chain[0]` is genesis, the last is the tip.
+    chain: Vec<Hash>,
+    /// Vote id → (height, index) for every vote on the best chain.
+    chain_votes: HashMap<Hash, (u64, usize)>,
+    /// Voter → vote id for every vote on the best chain.
+    chain_voters: HashMap<PublicKey, Hash>,
+    counts: Counts,
+    pool: Pool,
+    rejections: Rejections,
+    orphans: Orphans,
+    /// Side tips ordered by eviction priority: least work first, newest first on a tie.
+    side_leaves: BTreeSet<(u128, Reverse<u64>, Hash)>,
+    n_side: usize,
+    side_evicted: u64,
+    /// The branch voters of the last side block added: syncing a competing branch adds its
+    /// blocks in order, and each then costs O(votes) instead of a walk back to the fork.
+    side_cache: Option<(Hash, BranchVoters)>,
+    next_seq: u64,
+}
+
+impl ChainState {
+    /// A chain holding only the genesis block of `ballot`.
+    pub fn new(ballot: &Ballot, config: ChainConfig) -> Result<ChainState, BallotError> {
+        let genesis = Block::genesis(ballot)?;
+        let election = genesis.hash();
+        let node = Node {
+            block: genesis,
+            ids: Vec::new(),
+            cum_work: 0,
+            seq: 0,
+            children: 0,
+        };
+        Ok(ChainState {
+            counts: Counts::new(ballot),
+            pool: Pool::new(config.max_pending_votes),
+            rejections: Rejections::new(config.max_rejections),
+            orphans: Orphans::new(config.max_orphans),
+            config,
+            ballot: ballot.clone(),
+            election,
+            nodes: HashMap::from([(election, node)]),
+            chain: vec![election],
+            chain_votes: HashMap::new(),
+            chain_voters: HashMap::new(),
+            side_leaves: BTreeSet::new(),
+            n_side: 0,
+            side_evicted: 0,
+            side_cache: None,
+            next_seq: 1,
+        })
+    }
+
+    /// Validates `block` against its branch (signatures included, except for votes already
+    /// verified in the pending pool) and adds it, then connects any orphans waiting for it.
+    /// `now_ms` is the local clock, for the future-timestamp rule.
+    pub fn add_block(&mut self, block: Block, now_ms: u64) -> Result<AddOutcome, ValidationError> {
+        self.add(block, false, now_ms)
+    }
+
+    /// [`ChainState::add_block`] for a block whose signatures [`crate::validate::verify_blocks`]
+    /// already checked (sync verifies many blocks' signatures in one batch).
+    pub fn add_verified(
+        &mut self,
+        block: VerifiedBlock,
+        now_ms: u64,
+    ) -> Result<AddOutcome, ValidationError> {
+        self.add(block.into_block(), true, now_ms)
+    }
+
+    fn add(
+        &mut self,
+        block: Block,
+        verified: bool,
+        now_ms: u64,
+    ) -> Result<AddOutcome, ValidationError> {
+        let hash = block.hash();
+        if self.nodes.contains_key(&hash) {
+            return Ok(AddOutcome::Duplicate { orphan: false });
+        }
+        if self.orphans.contains(&hash) {
+            return Ok(AddOutcome::Duplicate { orphan: true });
+        }
+        if block.height() == 0 {
+            return Err(ValidationError::ForeignGenesis(hash));
+        }
+        // The cheap parent-free rules guard the orphan pool against junk.
+        check_work(block.header(), &hash, self.ballot.difficulty)?;
+        check_timestamp(block.header(), now_ms)?;
+        if !self.nodes.contains_key(&block.prev()) {
+            let evicted = self.orphans.insert(block, verified);
+            return Ok(AddOutcome::Orphan {
+                missing: self.orphans.missing_ancestor(&hash),
+                evicted,
+            });
+        }
+        let mut report = Connected::default();
+        self.connect(block, verified, now_ms, &mut report)?;
+        // Orphans waiting for a block just added can now connect, and theirs after them.
+        let mut ready = vec![hash];
+        while let Some(parent) = ready.pop() {
+            let parent_in_tree = self.nodes.contains_key(&parent);
+            for (child, verified) in self.orphans.take_children(&parent) {
+                let child_hash = child.hash();
+                let result = if parent_in_tree {
+                    self.connect(child, verified, now_ms, &mut report)
+                } else {
+                    Err(ValidationError::InvalidParent(parent))
+                };
+                match result {
+                    Ok(()) => ready.push(child_hash),
+                    Err(e) => {
+                        report.rejected_orphans.push((child_hash, e));
+                        // Its own waiting children descend from an invalid block.
+                        ready.push(child_hash);
+                    }
+                }
+            }
+        }
+        Ok(AddOutcome::Added(report))
+    }
+
+    /// Validates `block` (whose parent is in the tree) on its branch, inserts it and moves the
+    /// best tip if it now has the most work.
+    fn connect(
+        &mut self,
+        block: Block,
+        verified: bool,
+        now_ms: u64,
+        report: &mut Connected,
+    ) -> Result<(), ValidationError> {
+        let hash = block.hash();
+        let parent_hash = block.prev();
+        let parent = self
+            .nodes
+            .get(&parent_hash)
+            .ok_or(ValidationError::UnknownParent(parent_hash))?;
+        let difficulty = self.ballot.difficulty;
+        check_header(
+            block.header(),
+            &hash,
+            parent.block.header(),
+            &parent_hash,
+            difficulty,
+            now_ms,
+        )?;
+        let cum_work = parent.cum_work + work(difficulty);
+        let mut branch = self.branch_voters(&parent_hash);
+        let ids = match self.check_votes(&block, &branch, verified) {
+            Ok(ids) => ids,
+            Err(e) => {
+                // Keep a side branch's walk for the next sibling.
+                if !branch.side.is_empty() {
+                    self.side_cache = Some((parent_hash, branch));
+                }
+                return Err(e);
+            }
+        };
+        // First seen wins a tie: only strictly more work moves the tip.
+        let becomes_best = cum_work > self.nodes[self.tip_hash_ref()].cum_work;
+        if !becomes_best {
+            for (vote, id) in block.votes().iter().zip(&ids) {
+                branch.side.insert(vote.voter, *id);
+            }
+        }
+        let node = Node {
+            block,
+            ids,
+            cum_work,
+            seq: self.next_seq,
+            children: 0,
+        };
+        self.next_seq += 1;
+        // The new block starts as a side tip; the fork choice below may bring it onto the chain.
+        if let Some(parent) = self.nodes.get_mut(&parent_hash) {
+            parent.children += 1;
+            if parent.children == 1 {
+                self.side_leaves.remove(&parent.leaf_key());
+            }
+        }
+        self.side_leaves.insert(node.leaf_key());
+        self.n_side += 1;
+        self.nodes.insert(hash, node);
+        report.added.push(hash);
+        if becomes_best {
+            self.switch_to(hash, report);
+        } else {
+            self.side_cache = Some((hash, branch));
+            self.evict_side(report);
+        }
+        Ok(())
+    }
+
+    /// Makes `new_tip` (in the tree, with more work than the tip) the best tip.
+    fn switch_to(&mut self, new_tip: Hash, report: &mut Connected) {
+        let mut joined = Vec::new();
+        let mut at = new_tip;
+        while self.chain.get(self.nodes[&at].block.height() as usize) != Some(&at) {
+            joined.push(at);
+            at = self.nodes[&at].block.prev();
+        }
+        joined.reverse();
+        let fork_height = self.nodes[&at].block.height();
+        let mut left = Vec::new();
+        let mut left_votes = Vec::new();
+        while self.chain.len() as u64 > fork_height + 1 {
+            let Some(hash) = self.chain.pop() else { break };
+            left_votes.push(self.disconnect_best(&hash));
+            left.push(hash);
+        }
+        for hash in &joined {
+            self.connect_best(*hash);
+        }
+        if !left.is_empty() {
+            // Side branches now fork at different places; the cached walk is stale.
+            self.side_cache = None;
+        }
+        // Back to the front of the pool, keeping chain order: push the last vote first.
+        let mut returned = 0;
+        for votes in left_votes {
+            for (id, vote) in votes.into_iter().rev() {
+                returned += usize::from(self.return_vote(id, vote));
+            }
+        }
+        self.close_if_over();
+        report.merge(left, joined, returned);
+    }
+
+    fn tip_hash_ref(&self) -> &Hash {
+        // The chain always holds genesis.
+        self.chain
+            .last()
+            .expect("the best chain holds at least genesis")
+    }
+
+    /// A template for the next block on the best tip: the oldest pending votes (none once the
+    /// ballot is closed), stamped `now_ms` but never before the tip.
+    pub fn template(&self, now_ms: u64, miner: &str) -> Result<BlockTemplate, BlockFormatError> {
+        let tip = self.tip();
+        let votes = if self.closed_at(tip.height() + 1) {
+            Vec::new()
+        } else {
+            self.pool.select(MAX_VOTES_PER_BLOCK)
+        };
+        let timestamp = now_ms.max(tip.header().timestamp_ms);
+        BlockTemplate::new(
+            tip.hash(),
+            tip.height(),
+            self.ballot.difficulty,
+            timestamp,
+            miner,
+            votes,
+        )
+    }
+
+    /// True when a block at `height` may carry no votes.
+    fn closed_at(&self, height: u64) -> bool {
+        self.ballot.closing_height.is_some_and(|c| height > c)
+    }
+
+    /// The ballot.
+    pub fn ballot(&self) -> &Ballot {
+        &self.ballot
+    }
+    /// The election id: the genesis hash.
+    pub fn election(&self) -> Hash {
+        self.election
+    }
+    /// The best tip.
+    pub fn tip(&self) -> &Block {
+        &self.nodes[self.tip_hash_ref()].block
+    }
+    /// The best tip's hash.
+    pub fn tip_hash(&self) -> Hash {
+        *self.tip_hash_ref()
+    }
+    /// The best tip's height.
+    pub fn height(&self) -> u64 {
+        self.chain.len() as u64 - 1
+    }
+    /// Cumulative work of the best chain.
+    pub fn cumulative_work(&self) -> u128 {
+        self.nodes[self.tip_hash_ref()].cum_work
+    }
+    /// Cumulative work from genesis to `hash`, if it is in the tree.
+    pub fn work_of(&self, hash: &Hash) -> Option<u128> {
+        self.nodes.get(hash).map(|n| n.cum_work)
+    }
+    /// A block in the tree, on any branch.
+    pub fn block(&self, hash: &Hash) -> Option<&Block> {
+        self.nodes.get(hash).map(|n| &n.block)
+    }
+    /// True when `hash` is in the tree.
+    pub fn contains(&self, hash: &Hash) -> bool {
+        self.nodes.contains_key(hash)
+    }
+    /// True when `hash` waits in the orphan pool.
+    pub fn is_orphan(&self, hash: &Hash) -> bool {
+        self.orphans.contains(hash)
+    }
+    /// The best chain's block at `height`.
+    pub fn block_at(&self, height: u64) -> Option<&Block> {
+        let hash = self.chain.get(usize::try_from(height).ok()?)?;
+        Some(&self.nodes[hash].block)
+    }
+    /// The best chain from genesis to the tip.
+    pub fn best_chain(&self) -> impl Iterator<Item = &Block> {
+        self.chain.iter().map(|h| &self.nodes[h].block)
+    }
+    /// True when `hash` is on the best chain.
+    pub fn on_best_chain(&self, hash: &Hash) -> bool {
+        self.nodes
+            .get(hash)
+            .is_some_and(|n| self.chain.get(n.block.height() as usize) == Some(hash))
+    }
+    /// The pending pool.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+    /// Counters for logs and metrics.
+    pub fn stats(&self) -> ChainStats {
+        ChainStats {
+            blocks: self.nodes.len(),
+            side_blocks: self.n_side,
+            side_evicted: self.side_evicted,
+            orphans: self.orphans.len(),
+            orphans_evicted: self.orphans.evicted(),
+            pending: self.pool.len(),
+            pending_evicted: self.pool.evicted(),
+            rejections: self.rejections.len(),
+        }
+    }
+}
+
+impl Connected {
+    /// Folds one step of tip movement into the net change since the call began: a block that
+    /// joins and then leaves again (or the reverse) cancels out.
+    fn merge(&mut self, left: Vec<Hash>, joined: Vec<Hash>, returned: usize) {
+        let change = self.tip_change.get_or_insert_with(TipChange::default);
+        change.returned_votes += returned;
+        for hash in left {
+            if change.joined.last() == Some(&hash) {
+                change.joined.pop();
+            } else {
+                change.left.push(hash);
+            }
+        }
+        for hash in joined {
+            if change.left.last() == Some(&hash) {
+                change.left.pop();
+            } else {
+                change.joined.push(hash);
+            }
+        }
+    }
+}
