@@ -10,6 +10,7 @@
 //! - [`recover`]: rebuilding the chain from the store at start-up.
 //! - [`view`]: what the console prints.
 //! - [`shell`]: the tokio shell: socket, timer, miner threads, console, store.
+//! - [`start`]: binding the socket and opening the store, shared by every launcher.
 
 pub mod config;
 pub mod console;
@@ -19,5 +20,6 @@ pub mod node;
 pub mod peers;
 pub mod recover;
 pub mod shell;
+pub mod start;
 pub mod sync;
 pub mod view;

@@ -7,10 +7,8 @@ use clap::Parser;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use votechain_chain::{ChainConfig, Store};
 use votechain_peer::config::{MiningMode, NodeConfig};
-use votechain_peer::node::Node;
-use votechain_peer::{recover, shell};
+use votechain_peer::{shell, start};
 
 /// A full votechain node: registers with the tracker, finds peers by gossip, syncs and validates
 /// the chain, accepts signed votes, mines them into blocks and relays blocks and votes. Type
@@ -113,7 +111,7 @@ fn resolve(host_port: &str) -> anyhow::Result<SocketAddr> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let socket = bind(SocketAddr::new(cli.bind, cli.local_port))?;
+    let socket = start::bind_udp(SocketAddr::new(cli.bind, cli.local_port))?;
     let local = socket.local_addr()?;
     let advertised = if local.ip().is_unspecified() {
         SocketAddr::from(([127, 0, 0, 1], local.port()))
@@ -124,37 +122,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .data_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("votechain-data").join(local.port().to_string()));
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
-    let store_path = data_dir.join("chain.log");
-    let (store, recovered) =
-        Store::open(&store_path).with_context(|| format!("opening {}", store_path.display()))?;
-    if let Some(reason) = &recovered.cut_reason {
-        tracing::warn!(
-            bytes = recovered.cut_bytes,
-            reason,
-            "cut a torn tail off the store"
-        );
-    }
-    let rebuilt = recover::rebuild(
-        recovered.blocks,
-        recovered.votes,
-        ChainConfig::default(),
-        shell::now_ms(),
-    )
-    .map_err(anyhow::Error::msg)
-    .with_context(|| format!("rebuilding the chain from {}", store_path.display()))?;
-    let chain = rebuilt.map(|(chain, report)| {
-        tracing::info!(
-            height = chain.height(),
-            blocks = report.blocks,
-            pending = report.pending,
-            skipped = report.skipped,
-            "resumed from disk"
-        );
-        chain
-    });
-
     let mut cfg = NodeConfig::new(advertised);
     if cli.tracker_port != 0 {
         cfg.tracker = Some(resolve(&format!(
@@ -180,46 +147,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     cfg.consensus_interval_ms = cli.consensus_interval.max(1) * 1000;
     cfg.sync_batch = cli.sync_batch;
     cfg.sync_window = cli.sync_window.max(1);
-    if cfg.tracker.is_none() && cfg.seeds.is_empty() && chain.is_none() {
-        anyhow::bail!("no tracker (port 0), no --seed and no stored chain: nothing to join");
-    }
-
-    let node = Node::new(cfg, rand::random(), chain);
+    let (node, store) = start::open_node(cfg, &data_dir, rand::random(), shell::now_ms())?;
     eprintln!("peer listening on {local} data {}", data_dir.display());
     let shell_cfg = shell::ShellConfig {
         data_dir,
         miner_threads: cli.miner_threads,
-        console: !cli.no_console,
+        console: if cli.no_console {
+            shell::ConsoleInput::None
+        } else {
+            shell::ConsoleInput::Stdin
+        },
+        console_out: None,
+        events: None,
     };
     shell::run(socket, node, store, shell_cfg, shutdown_signal()).await
-}
-
-/// Binds the UDP socket with enlarged buffers: the default receive buffer drops bursts.
-fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::UdpSocket> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    const BUFFER: usize = 8 << 20;
-    for (what, result) in [
-        ("receive", socket.set_recv_buffer_size(BUFFER)),
-        ("send", socket.set_send_buffer_size(BUFFER)),
-    ] {
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "could not enlarge the {what} buffer");
-        }
-    }
-    if let Ok(size) = socket.recv_buffer_size() {
-        if size < BUFFER {
-            tracing::debug!(
-                size,
-                "kernel capped the receive buffer (raise net.core.rmem_max)"
-            );
-        }
-    }
-    socket.set_nonblocking(true)?;
-    socket
-        .bind(&addr.into())
-        .with_context(|| format!("binding {addr}"))?;
-    Ok(tokio::net::UdpSocket::from_std(socket.into())?)
 }
 
 async fn shutdown_signal() {

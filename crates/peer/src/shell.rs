@@ -5,7 +5,7 @@
 //! key files, threads and the clock.
 
 use crate::console::{self, Command};
-use crate::node::{Node, Output, Record};
+use crate::node::{Event, Node, Output, Record};
 use crate::view;
 use anyhow::Context;
 use std::future::Future;
@@ -23,15 +23,30 @@ use votechain_chain::{
 /// queue without bound.
 const BURST: usize = 256;
 
+/// Where console commands come from.
+#[derive(Debug)]
+pub enum ConsoleInput {
+    /// No console.
+    None,
+    /// Lines from stdin (a terminal or a pipe); end of input ends the console, not the peer.
+    Stdin,
+    /// Lines from another task (the one-command election multiplexes one terminal this way).
+    Channel(mpsc::Receiver<String>),
+}
+
 /// What the shell needs besides the node.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ShellConfig {
     /// Data directory (voter keys live in `keys/` below it).
     pub data_dir: PathBuf,
     /// Mining threads.
     pub miner_threads: usize,
-    /// Read console commands from stdin.
-    pub console: bool,
+    /// Where console commands come from.
+    pub console: ConsoleInput,
+    /// Where console answers go; stdout when `None`.
+    pub console_out: Option<mpsc::UnboundedSender<String>>,
+    /// Receives every node event with its time (benchmarks and tests measure with it).
+    pub events: Option<mpsc::UnboundedSender<(u64, Event)>>,
 }
 
 /// Wall-clock Unix milliseconds: the node's `now_ms`.
@@ -55,15 +70,25 @@ pub async fn run(
         threads: config.miner_threads.max(1),
         found: mined_tx,
     };
-    let (line_tx, mut line_rx) = mpsc::channel::<String>(64);
-    if config.console {
-        tokio::spawn(read_console(line_tx));
-    }
+    let mut line_rx = match config.console {
+        ConsoleInput::None => mpsc::channel::<String>(1).1,
+        ConsoleInput::Stdin => {
+            let (tx, rx) = mpsc::channel::<String>(64);
+            tokio::spawn(read_console(tx));
+            rx
+        }
+        ConsoleInput::Channel(rx) => rx,
+    };
+    let console = Console {
+        data_dir: config.data_dir.clone(),
+        out: config.console_out.clone(),
+    };
+    let events = config.events.clone();
     tokio::pin!(shutdown);
     let mut buf = vec![0u8; 65_536];
     node.handle_timeout(now_ms());
     loop {
-        carry_out(&mut node, &socket, &mut store, &mut miner).await?;
+        carry_out(&mut node, &socket, &mut store, &mut miner, &events).await?;
         let wake = instant_at(node.poll_timeout());
         tokio::select! {
             _ = &mut shutdown => break,
@@ -86,7 +111,7 @@ pub async fn run(
             _ = tokio::time::sleep_until(wake.into()) => node.handle_timeout(now_ms()),
             Some(block) = mined_rx.recv() => node.handle_mined(now_ms(), block),
             Some(line) = line_rx.recv() => {
-                if !console_line(&mut node, &config.data_dir, &line) {
+                if !console.line(&mut node, &line) {
                     break;
                 }
             }
@@ -94,7 +119,7 @@ pub async fn run(
     }
     tracing::info!("leaving the network");
     node.leave();
-    carry_out(&mut node, &socket, &mut store, &mut miner).await?;
+    carry_out(&mut node, &socket, &mut store, &mut miner, &events).await?;
     miner.control.cancel();
     Ok(())
 }
@@ -105,6 +130,7 @@ async fn carry_out(
     socket: &UdpSocket,
     store: &mut Store,
     miner: &mut Miner,
+    events: &Option<mpsc::UnboundedSender<(u64, Event)>>,
 ) -> anyhow::Result<()> {
     while let Some(output) = node.poll_output() {
         match output {
@@ -120,6 +146,15 @@ async fn carry_out(
                 .append_vote(&v)
                 .context("writing a vote to the store")?,
             Output::Mine(job) => miner.start(job),
+            Output::Event(e) if events.is_some() => {
+                if let Some(tx) = events {
+                    let _ = tx.send((now_ms(), e));
+                }
+            }
+            // A sync moves the tip thousands of times a second: that is debug detail.
+            Output::Event(e @ Event::TipChanged { .. }) if node.syncing() => {
+                tracing::debug!(event = ?e, "node event")
+            }
             Output::Event(e) => tracing::info!(event = ?e, "node event"),
         }
     }
@@ -168,15 +203,37 @@ async fn read_console(lines: mpsc::Sender<String>) {
     }
 }
 
-/// Prints to stdout; a closed stdout is not an error worth dying of.
-fn say(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{text}");
-    let _ = out.flush();
+/// The console: runs command lines against the node and writes the answers.
+struct Console {
+    data_dir: PathBuf,
+    out: Option<mpsc::UnboundedSender<String>>,
+}
+
+impl Console {
+    /// Writes one answer; a closed stdout is not an error worth dying of.
+    fn say(&self, text: &str) {
+        match &self.out {
+            Some(tx) => {
+                let _ = tx.send(text.to_owned());
+            }
+            None => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{text}");
+                let _ = out.flush();
+            }
+        }
+    }
+
+    /// Runs one console line; false on `quit`.
+    fn line(&self, node: &mut Node, line: &str) -> bool {
+        let say = |t: &str| self.say(t);
+        let data_dir = self.data_dir.as_path();
+        console_line(node, data_dir, line, say)
+    }
 }
 
 /// Runs one console line; false on `quit`.
-fn console_line(node: &mut Node, data_dir: &Path, line: &str) -> bool {
+fn console_line(node: &mut Node, data_dir: &Path, line: &str, say: impl Fn(&str)) -> bool {
     let command = match console::parse(line) {
         Ok(Some(c)) => c,
         Ok(None) => return true,

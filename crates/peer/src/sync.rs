@@ -67,7 +67,7 @@ pub enum SyncAction {
         /// How many blocks.
         count: u32,
     },
-    /// `peer` stalled or answered badly: one strike.
+    /// `peer` delivered nothing of a request before its deadline.
     Strike(SocketAddr),
 }
 
@@ -221,7 +221,9 @@ impl Sync {
         let Some(target) = &self.target else {
             return actions;
         };
-        // Stalled requests: strike the peer, requeue what is missing, wait longer next time.
+        // Stalled requests: requeue what is missing and wait longer next time. Only a request
+        // that delivered nothing earns its peer a strike (once per poll): partial delivery is
+        // loss or a slow peer, while a peer that claimed a chain and serves none of it is lying.
         let mut stalled = Vec::new();
         self.inflight.retain(|r| {
             if now_ms >= r.deadline_ms {
@@ -232,7 +234,10 @@ impl Sync {
             }
         });
         for r in stalled {
-            actions.push(SyncAction::Strike(r.peer));
+            let strike = SyncAction::Strike(r.peer);
+            if !r.received.iter().any(|x| *x) && !actions.contains(&strike) {
+                actions.push(strike);
+            }
             if let Some(m) = r.missing() {
                 self.queue.push_front(m);
             }
@@ -346,9 +351,20 @@ mod tests {
         s.on_block(a(1), 0, None);
         s.on_block(a(1), 1, None);
         let actions = s.poll(100, 2);
-        assert!(actions.contains(&SyncAction::Strike(a(1))));
+        assert!(
+            !actions.contains(&SyncAction::Strike(a(1))),
+            "partial delivery is no lie"
+        );
         assert_eq!(requests(&actions), [(2, 2, 3)]);
         assert_eq!(s.next_deadline(), Some(300), "timeout doubled");
+        let actions = s.poll(300, 2);
+        assert_eq!(
+            actions
+                .iter()
+                .filter(|x| **x == SyncAction::Strike(a(2)))
+                .count(),
+            1
+        );
     }
 
     #[test]

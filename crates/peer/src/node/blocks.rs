@@ -15,6 +15,9 @@ use votechain_proto::{
 
 /// Most peers asked for STATS in one round.
 const ROUND_FANOUT: usize = 32;
+/// Strike points for a sync request that delivered nothing: a peer claiming a chain it does not
+/// serve is banned after four such timeouts (about 7.5 s with the default timeouts).
+const STALL_POINTS: u32 = 3;
 /// A block this far above our tip is fetched by a sync, not parent by parent.
 const FAR_AHEAD: u64 = 8;
 
@@ -304,7 +307,8 @@ impl Node {
             self.out.push_back(Output::Event(Event::Synced { height }));
             return;
         }
-        if !self.sync.is_drained() {
+        // Blocks still waiting for batch verification may be exactly the ones that connect.
+        if !self.sync.is_drained() || !self.sync_buffer.is_empty() {
             return;
         }
         if self.sync_back >= self.sync_from {
@@ -347,7 +351,12 @@ impl Node {
                 SyncAction::Request { peer, start, count } => {
                     self.send_request(now_ms, peer, &RequestChain { start, count }.into())
                 }
-                SyncAction::Strike(peer) => self.strike(peer, 1, now_ms, "sync request stalled"),
+                SyncAction::Strike(peer) => self.strike(
+                    peer,
+                    STALL_POINTS,
+                    now_ms,
+                    "claimed a chain it does not serve",
+                ),
             }
         }
         self.check_sync_progress();
