@@ -166,17 +166,26 @@ mod tests {
         assert_eq!(demo().check(), Ok(()));
     }
 
+    /// A way to break a ballot, and the error it must cause.
+    type Case = (Box<dyn Fn(&mut Ballot)>, BallotError);
+
     #[test]
     fn each_rule_is_enforced() {
-        let cases: Vec<(Box<dyn Fn(&mut Ballot)>, BallotError)> = vec![
+        let cases: Vec<Case> = vec![
             (Box::new(|b| b.title.clear()), BallotError::BadTitle),
             (Box::new(|b| b.title = "a\nb".into()), BallotError::BadTitle),
-            (Box::new(|b| b.options.truncate(1)), BallotError::OptionCount(1)),
+            (
+                Box::new(|b| b.options.truncate(1)),
+                BallotError::OptionCount(1),
+            ),
             (
                 Box::new(|b| b.options = (0..33).map(|i| i.to_string()).collect()),
                 BallotError::OptionCount(33),
             ),
-            (Box::new(|b| b.options[1] = "".into()), BallotError::BadOption("".into())),
+            (
+                Box::new(|b| b.options[1] = "".into()),
+                BallotError::BadOption("".into()),
+            ),
             (
                 Box::new(|b| b.options[1] = "x".repeat(65)),
                 BallotError::BadOption("x".repeat(65)),
@@ -194,7 +203,10 @@ mod tests {
                 BallotError::DuplicateVoter(PublicKey([1; 32])),
             ),
             (Box::new(|b| b.difficulty = 65), BallotError::Difficulty(65)),
-            (Box::new(|b| b.closing_height = Some(0)), BallotError::ClosingHeight),
+            (
+                Box::new(|b| b.closing_height = Some(0)),
+                BallotError::ClosingHeight,
+            ),
         ];
         for (break_it, expected) in cases {
             let mut b = demo();

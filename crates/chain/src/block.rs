@@ -146,7 +146,11 @@ impl BlockTemplate {
             miner_hash: sha256(&[miner.as_bytes()]),
             nonce: 0,
         };
-        Ok(BlockTemplate { header, miner: miner.to_owned(), votes })
+        Ok(BlockTemplate {
+            header,
+            miner: miner.to_owned(),
+            votes,
+        })
     }
 
     /// The header with nonce 0.
@@ -166,7 +170,10 @@ impl BlockTemplate {
 
     /// The finished block with `nonce`. It may or may not meet the difficulty.
     pub fn seal(&self, nonce: u64) -> Block {
-        let header = BlockHeader { nonce, ..self.header };
+        let header = BlockHeader {
+            nonce,
+            ..self.header
+        };
         Block {
             hash: header.hash(),
             header,
@@ -249,7 +256,10 @@ impl TryFrom<BlockWire> for Block {
             .seal(w.nonce),
         };
         if block.hash != w.hash {
-            return Err(BlockFormatError::HashMismatch { claimed: w.hash, actual: block.hash });
+            return Err(BlockFormatError::HashMismatch {
+                claimed: w.hash,
+                actual: block.hash,
+            });
         }
         Ok(block)
     }
@@ -267,13 +277,19 @@ mod tests {
 
     fn child(votes: Vec<Vote>) -> Block {
         let g = Block::genesis(&ballot()).unwrap();
-        BlockTemplate::new(g.hash(), 0, 4, 1_700_000_000_000, "alice", votes).unwrap().seal(42)
+        BlockTemplate::new(g.hash(), 0, 4, 1_700_000_000_000, "alice", votes)
+            .unwrap()
+            .seal(42)
     }
 
     #[test]
     fn json_round_trip_preserves_block_and_hash() {
         let g = Block::genesis(&ballot()).unwrap();
-        let vote = Vote::sign(VoterKey::from_seed([1; 32]).signing_key(), g.hash(), "Pizza");
+        let vote = Vote::sign(
+            VoterKey::from_seed([1; 32]).signing_key(),
+            g.hash(),
+            "Pizza",
+        );
         for b in [g.clone(), child(vec![vote])] {
             let json = serde_json::to_string(&b).unwrap();
             let back: Block = serde_json::from_str(&json).unwrap();
@@ -308,7 +324,11 @@ mod tests {
             BlockTemplate::new(g.hash(), 0, 4, 0, &long, vec![]).unwrap_err(),
             BlockFormatError::MinerName
         );
-        let vote = Vote::sign(VoterKey::from_seed([1; 32]).signing_key(), g.hash(), "Pizza");
+        let vote = Vote::sign(
+            VoterKey::from_seed([1; 32]).signing_key(),
+            g.hash(),
+            "Pizza",
+        );
         let votes = vec![vote; MAX_VOTES_PER_BLOCK + 1];
         assert_eq!(
             BlockTemplate::new(g.hash(), 0, 4, 0, "m", votes).unwrap_err(),
@@ -343,7 +363,13 @@ mod tests {
 
         let choice = quote_option(0);
         let votes: Vec<Vote> = (0..MAX_VOTES_PER_BLOCK)
-            .map(|i| Vote::sign(VoterKey::from_seed([i as u8; 32]).signing_key(), g.hash(), &choice))
+            .map(|i| {
+                Vote::sign(
+                    VoterKey::from_seed([i as u8; 32]).signing_key(),
+                    g.hash(),
+                    &choice,
+                )
+            })
             .collect();
         let miner = "\"".repeat(MAX_MINER_NAME_BYTES);
         let b = BlockTemplate::new(g.hash(), u64::MAX - 1, 64, u64::MAX, &miner, votes)

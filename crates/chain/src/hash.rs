@@ -140,7 +140,13 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(Hash::from_hex(&h.to_hex()), Ok(h));
-        assert_eq!(Hash::from_hex("ab"), Err(HexError::Length { expected: 64, found: 2 }));
+        assert_eq!(
+            Hash::from_hex("ab"),
+            Err(HexError::Length {
+                expected: 64,
+                found: 2
+            })
+        );
         assert_eq!(Hash::from_hex(&"zz".repeat(32)), Err(HexError::NotHex));
         let json = serde_json::to_string(&h).unwrap();
         assert_eq!(serde_json::from_str::<Hash>(&json).unwrap(), h);

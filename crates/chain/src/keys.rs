@@ -93,11 +93,20 @@ mod tests {
     fn key_file_round_trips_and_checks() {
         let key = VoterKey::from_seed([7; 32]);
         let text = key.to_file_string();
-        assert_eq!(VoterKey::from_file_str(&text).unwrap().public(), key.public());
+        assert_eq!(
+            VoterKey::from_file_str(&text).unwrap().public(),
+            key.public()
+        );
         let other = VoterKey::from_seed([8; 32]).public().to_hex();
         let forged = text.replace(&key.public().to_hex(), &other);
-        assert_eq!(VoterKey::from_file_str(&forged).unwrap_err(), KeyFileError::Mismatch);
-        assert!(matches!(VoterKey::from_file_str("{}"), Err(KeyFileError::Format(_))));
+        assert_eq!(
+            VoterKey::from_file_str(&forged).unwrap_err(),
+            KeyFileError::Mismatch
+        );
+        assert!(matches!(
+            VoterKey::from_file_str("{}"),
+            Err(KeyFileError::Format(_))
+        ));
         assert!(!format!("{key:?}").contains(&hex::encode([7u8; 32])));
     }
 }

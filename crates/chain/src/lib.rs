@@ -37,13 +37,13 @@ pub use hash::{sha256, Hash, HexError, PublicKey, Signature};
 pub use header::{work, BlockHeader, Midstate, HEADER_LEN};
 pub use keys::{KeyFileError, VoterKey};
 pub use miner::{MineOutcome, MinerControl, MiningJob, Worker};
-pub use store::{Recovered, Store};
 pub use pool::Pool;
 pub use receipt::{Receipt, RejectReason};
 pub use state::{
     AddOutcome, ChainConfig, ChainState, ChainStats, Connected, SubmitOutcome, TipChange,
     VoteRejected,
 };
+pub use store::{Recovered, Store};
 pub use tally::{Tally, TallyLine};
 pub use validate::{ValidationError, VerifiedBlock, VoteError};
 pub use vote::{SignatureError, Vote};

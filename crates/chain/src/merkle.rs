@@ -73,7 +73,11 @@ pub fn verify(id: &Hash, index: usize, n: usize, path: &[Hash], root: &Hash) -> 
             let Some(s) = siblings.next() else {
                 return false;
             };
-            acc = if i % 2 == 0 { node(&acc, s) } else { node(s, &acc) };
+            acc = if i % 2 == 0 {
+                node(&acc, s)
+            } else {
+                node(s, &acc)
+            };
         }
         i /= 2;
         width = width.div_ceil(2);
@@ -97,7 +101,10 @@ mod tests {
             for (i, id) in ids.iter().enumerate() {
                 let p = proof(&ids, i).unwrap();
                 assert!(verify(id, i, n, &p, &r), "n={n} i={i}");
-                assert!(!verify(id, (i + 1) % n, n, &p, &r) || n == 1, "wrong index n={n} i={i}");
+                assert!(
+                    !verify(id, (i + 1) % n, n, &p, &r) || n == 1,
+                    "wrong index n={n} i={i}"
+                );
                 assert!(!verify(&sha256(&[b"x"]), i, n, &p, &r));
             }
             assert!(proof(&ids, n).is_none());

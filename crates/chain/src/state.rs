@@ -12,14 +12,14 @@
 //!   that left back in front of the pool unless the new branch holds them, so no vote is lost.
 //! - Every table is capped by [`ChainConfig`] except the best chain itself, which is the data.
 //!
-//! This file holds the tree and the fork choice; the submodule `votes.rs` keeps the vote-level
-//! bookkeeping of the best chain (indexes, tally, pool admission, receipts).
+//! This file holds the tree and the fork choice. Submodules: `branch.rs` validates a block
+//! against its own branch and caps side branches; `votes.rs` keeps the vote-level bookkeeping of
+//! the best chain (indexes, tally, pool admission, receipts); `queries.rs` is the read side.
 
 use crate::ballot::{Ballot, BallotError};
-use crate::block::{Block, BlockFormatError, BlockTemplate};
+use crate::block::Block;
 use crate::hash::{Hash, PublicKey};
 use crate::header::work;
-use crate::limits::MAX_VOTES_PER_BLOCK;
 use crate::orphans::Orphans;
 use crate::pool::Pool;
 use crate::receipt::Rejections;
@@ -29,6 +29,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap};
 
 mod branch;
+mod queries;
 mod votes;
 
 use branch::BranchVoters;
@@ -251,25 +252,25 @@ impl ChainState {
         }
         let mut report = Connected::default();
         self.connect(block, verified, now_ms, &mut report)?;
-        // Orphans waiting for a block just added can now connect, and theirs after them.
-        let mut ready = vec![hash];
-        while let Some(parent) = ready.pop() {
-            let parent_in_tree = self.nodes.contains_key(&parent);
+        // Orphans waiting for a block just added can now connect, and theirs after them. The
+        // descendants of an orphan found invalid are invalid too. A parent evicted as a side tip
+        // since it connected is simply not there: its children go back to waiting.
+        let mut ready = vec![(hash, true)];
+        while let Some((parent, parent_valid)) = ready.pop() {
+            if parent_valid && !self.nodes.contains_key(&parent) {
+                continue;
+            }
             for (child, verified) in self.orphans.take_children(&parent) {
                 let child_hash = child.hash();
-                let result = if parent_in_tree {
+                let result = if parent_valid {
                     self.connect(child, verified, now_ms, &mut report)
                 } else {
                     Err(ValidationError::InvalidParent(parent))
                 };
-                match result {
-                    Ok(()) => ready.push(child_hash),
-                    Err(e) => {
-                        report.rejected_orphans.push((child_hash, e));
-                        // Its own waiting children descend from an invalid block.
-                        ready.push(child_hash);
-                    }
+                if let Err(e) = &result {
+                    report.rejected_orphans.push((child_hash, e.clone()));
                 }
+                ready.push((child_hash, result.is_ok()));
             }
         }
         Ok(AddOutcome::Added(report))
@@ -386,104 +387,6 @@ impl ChainState {
         self.chain
             .last()
             .expect("the best chain holds at least genesis")
-    }
-
-    /// A template for the next block on the best tip: the oldest pending votes (none once the
-    /// ballot is closed), stamped `now_ms` but never before the tip.
-    pub fn template(&self, now_ms: u64, miner: &str) -> Result<BlockTemplate, BlockFormatError> {
-        let tip = self.tip();
-        let votes = if self.closed_at(tip.height() + 1) {
-            Vec::new()
-        } else {
-            self.pool.select(MAX_VOTES_PER_BLOCK)
-        };
-        let timestamp = now_ms.max(tip.header().timestamp_ms);
-        BlockTemplate::new(
-            tip.hash(),
-            tip.height(),
-            self.ballot.difficulty,
-            timestamp,
-            miner,
-            votes,
-        )
-    }
-
-    /// True when a block at `height` may carry no votes.
-    fn closed_at(&self, height: u64) -> bool {
-        self.ballot.closing_height.is_some_and(|c| height > c)
-    }
-
-    /// The ballot.
-    pub fn ballot(&self) -> &Ballot {
-        &self.ballot
-    }
-    /// The election id: the genesis hash.
-    pub fn election(&self) -> Hash {
-        self.election
-    }
-    /// The best tip.
-    pub fn tip(&self) -> &Block {
-        &self.nodes[self.tip_hash_ref()].block
-    }
-    /// The best tip's hash.
-    pub fn tip_hash(&self) -> Hash {
-        *self.tip_hash_ref()
-    }
-    /// The best tip's height.
-    pub fn height(&self) -> u64 {
-        self.chain.len() as u64 - 1
-    }
-    /// Cumulative work of the best chain.
-    pub fn cumulative_work(&self) -> u128 {
-        self.nodes[self.tip_hash_ref()].cum_work
-    }
-    /// Cumulative work from genesis to `hash`, if it is in the tree.
-    pub fn work_of(&self, hash: &Hash) -> Option<u128> {
-        self.nodes.get(hash).map(|n| n.cum_work)
-    }
-    /// A block in the tree, on any branch.
-    pub fn block(&self, hash: &Hash) -> Option<&Block> {
-        self.nodes.get(hash).map(|n| &n.block)
-    }
-    /// True when `hash` is in the tree.
-    pub fn contains(&self, hash: &Hash) -> bool {
-        self.nodes.contains_key(hash)
-    }
-    /// True when `hash` waits in the orphan pool.
-    pub fn is_orphan(&self, hash: &Hash) -> bool {
-        self.orphans.contains(hash)
-    }
-    /// The best chain's block at `height`.
-    pub fn block_at(&self, height: u64) -> Option<&Block> {
-        let hash = self.chain.get(usize::try_from(height).ok()?)?;
-        Some(&self.nodes[hash].block)
-    }
-    /// The best chain from genesis to the tip.
-    pub fn best_chain(&self) -> impl Iterator<Item = &Block> {
-        self.chain.iter().map(|h| &self.nodes[h].block)
-    }
-    /// True when `hash` is on the best chain.
-    pub fn on_best_chain(&self, hash: &Hash) -> bool {
-        self.nodes
-            .get(hash)
-            .is_some_and(|n| self.chain.get(n.block.height() as usize) == Some(hash))
-    }
-    /// The pending pool.
-    pub fn pool(&self) -> &Pool {
-        &self.pool
-    }
-    /// Counters for logs and metrics.
-    pub fn stats(&self) -> ChainStats {
-        ChainStats {
-            blocks: self.nodes.len(),
-            side_blocks: self.n_side,
-            side_evicted: self.side_evicted,
-            orphans: self.orphans.len(),
-            orphans_evicted: self.orphans.evicted(),
-            pending: self.pool.len(),
-            pending_evicted: self.pool.evicted(),
-            rejections: self.rejections.len(),
-        }
     }
 }
 

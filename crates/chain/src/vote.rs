@@ -99,20 +99,38 @@ mod tests {
         assert_eq!(v.verify_signature(), Ok(()));
         let mut other_election = v.clone();
         other_election.election = sha256(&[b"f"]);
-        assert_eq!(other_election.verify_signature(), Err(SignatureError::BadSignature));
+        assert_eq!(
+            other_election.verify_signature(),
+            Err(SignatureError::BadSignature)
+        );
         let mut other_choice = v.clone();
         other_choice.choice = "Bob".into();
-        assert_eq!(other_choice.verify_signature(), Err(SignatureError::BadSignature));
+        assert_eq!(
+            other_choice.verify_signature(),
+            Err(SignatureError::BadSignature)
+        );
         let mut other_voter = v.clone();
         other_voter.voter = PublicKey(key(2).verifying_key().to_bytes());
-        assert_eq!(other_voter.verify_signature(), Err(SignatureError::BadSignature));
+        assert_eq!(
+            other_voter.verify_signature(),
+            Err(SignatureError::BadSignature)
+        );
     }
 
     #[test]
     fn id_is_deterministic_and_distinct() {
         let e = sha256(&[b"e"]);
-        assert_eq!(Vote::sign(&key(1), e, "A").id(), Vote::sign(&key(1), e, "A").id());
-        assert_ne!(Vote::sign(&key(1), e, "A").id(), Vote::sign(&key(1), e, "B").id());
-        assert_ne!(Vote::sign(&key(1), e, "A").id(), Vote::sign(&key(2), e, "A").id());
+        assert_eq!(
+            Vote::sign(&key(1), e, "A").id(),
+            Vote::sign(&key(1), e, "A").id()
+        );
+        assert_ne!(
+            Vote::sign(&key(1), e, "A").id(),
+            Vote::sign(&key(1), e, "B").id()
+        );
+        assert_ne!(
+            Vote::sign(&key(1), e, "A").id(),
+            Vote::sign(&key(2), e, "A").id()
+        );
     }
 }

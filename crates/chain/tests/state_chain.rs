@@ -101,10 +101,16 @@ fn first_seen_wins_a_tie_and_more_work_reorganises() {
     for blk in &a {
         added(s.add_block(blk.clone(), NOW));
     }
+    assert!(!s.contested());
     added(s.add_block(b[0].clone(), NOW));
+    assert!(
+        !s.contested(),
+        "a side branch with less work does not contest the tip"
+    );
     let c = added(s.add_block(b[1].clone(), NOW));
     assert_eq!(c.tip_change, None, "equal work: the first seen stays best");
     assert_eq!(s.tip_hash(), a[1].hash());
+    assert!(s.contested(), "an equal-work side tip contests the tip");
     assert_eq!(s.stats().side_blocks, 2);
     let c = added(s.add_block(b[2].clone(), NOW));
     assert_eq!(
@@ -116,6 +122,7 @@ fn first_seen_wins_a_tie_and_more_work_reorganises() {
         })
     );
     assert_eq!(s.tip_hash(), b[2].hash());
+    assert!(!s.contested(), "one more block settles the tie");
     assert_eq!(s.cumulative_work(), 3 * votechain_chain::work(DIFFICULTY));
     assert!(s.on_best_chain(&b[0].hash()) && !s.on_best_chain(&a[0].hash()));
     assert_eq!(s.stats().side_blocks, 2);
@@ -460,4 +467,48 @@ fn side_branches_are_capped_by_work() {
     let other = mine_chain(&main[1], 1, "other");
     let c = added(s.add_block(other[0].clone(), NOW));
     assert_eq!(c.evicted, vec![shallow[0].hash()], "more work stays");
+}
+
+#[test]
+fn side_branch_in_order_sees_its_own_voters_only() {
+    let mut s = state();
+    let g = s.tip().clone();
+    let e = s.election();
+    let a1 = mine(&g, vec![vote(e, 1, "Alice")]);
+    let a2 = mine(&a1, vec![]);
+    added(s.add_block(a1.clone(), NOW));
+    added(s.add_block(a2.clone(), NOW));
+    // A competing branch from genesis, added in order as a sync would.
+    let s1 = mine(&g, vec![vote(e, 2, "Bob")]);
+    added(s.add_block(s1.clone(), NOW));
+    let s2 = mine(&s1, vec![vote(e, 3, "Bob")]);
+    added(s.add_block(s2.clone(), NOW));
+    let repeat = mine(&s2, vec![vote(e, 2, "Carol")]);
+    let why = VoteError::AlreadyVoted {
+        voter: key(2).public(),
+        earlier: s1.votes()[0].id(),
+    };
+    assert_eq!(
+        s.add_block(repeat, NOW),
+        Err(ValidationError::Vote {
+            index: 0,
+            error: why
+        })
+    );
+    // Voter 1 voted on the best chain above the fork, not on this branch.
+    let s3 = mine(&s2, vec![vote(e, 1, "Bob")]);
+    let c = added(s.add_block(s3.clone(), NOW));
+    assert_eq!(c.tip_change.unwrap().left, vec![a2.hash(), a1.hash()]);
+    assert_eq!(
+        s.receipt(&a1.votes()[0].id()),
+        Receipt::Rejected {
+            reason: VoteError::AlreadyVoted {
+                voter: key(1).public(),
+                earlier: s3.votes()[0].id()
+            }
+            .into()
+        }
+    );
+    let lines: Vec<u64> = s.tally().lines.iter().map(|l| l.votes).collect();
+    assert_eq!(lines, vec![0, 3, 0]);
 }

@@ -8,7 +8,10 @@
 //! - no voter appears twice in the best chain, and no pending voter is in it;
 //! - once everything is delivered, no orphan is left and every block is in the tree.
 //!
-//! Each voter has exactly one signed vote, so no vote can be legitimately displaced.
+//! In the first property each voter has exactly one signed vote, so no vote can be legitimately
+//! displaced. In the second each voter signed two different votes and both travel: then a vote may
+//! be displaced by its voter's other vote, and the property is that no voter is lost — everyone
+//! who ever had a vote accepted still has exactly one on the best chain or pending.
 
 mod state_support;
 
@@ -21,15 +24,19 @@ use votechain_chain::tally::recount;
 use votechain_chain::{
     merkle, AddOutcome, Block, ChainState, Hash, PublicKey, Receipt, SubmitOutcome, Vote,
 };
+use votechain_chain::{RejectReason, VoteError, VoteRejected};
 
 const VOTERS: u32 = 40;
 
-fn votes() -> &'static [Vote] {
+/// Every voter's vote, then (for the second property) every voter's alternative vote.
+fn all_votes() -> &'static [Vote] {
     static VOTES: OnceLock<Vec<Vote>> = OnceLock::new();
     VOTES.get_or_init(|| {
         let election = Block::genesis(&ballot()).unwrap().hash();
-        (0..VOTERS)
-            .map(|i| vote(election, i, OPTIONS[i as usize % OPTIONS.len()]))
+        let choice = |i: u32, alt: u32| OPTIONS[(i + alt) as usize % OPTIONS.len()];
+        (0..2)
+            .flat_map(|alt| (0..VOTERS).map(move |i| (alt, i)))
+            .map(|(alt, i)| vote(election, i, choice(i, alt)))
             .collect()
     })
 }
@@ -52,8 +59,9 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        5 => (any::<Index>(), 0..4usize, any::<Index>(), prop::bool::weighted(0.3))
-            .prop_map(|(parent, n_votes, first_voter, hold)| Op::Mine { parent, n_votes, first_voter, hold }),
+        5 => (any::<Index>(), 0..4usize, any::<Index>(), prop::bool::weighted(0.3)).prop_map(
+            |(parent, n_votes, first_voter, hold)| Op::Mine { parent, n_votes, first_voter, hold }
+        ),
         2 => any::<Index>().prop_map(Op::Submit),
         1 => Just(Op::Release),
     ]
@@ -61,6 +69,8 @@ fn op() -> impl Strategy<Value = Op> {
 
 struct World {
     s: ChainState,
+    /// The votes in play: one per voter, or two.
+    votes: &'static [Vote],
     made: Vec<Block>,
     index: HashMap<Hash, usize>,
     held: Vec<Block>,
@@ -71,7 +81,13 @@ struct World {
 }
 
 impl World {
-    fn new() -> World {
+    fn new(alternatives: bool) -> World {
+        let all = all_votes();
+        let votes = if alternatives {
+            all
+        } else {
+            &all[..VOTERS as usize]
+        };
         let s = state();
         let g = s.tip().clone();
         World {
@@ -79,6 +95,7 @@ impl World {
             add_order: vec![g.hash()],
             made: vec![g],
             s,
+            votes,
             held: Vec::new(),
             accepted: HashSet::new(),
         }
@@ -106,7 +123,7 @@ impl World {
             } => {
                 let p = parent.index(self.made.len());
                 let taken = self.branch_voters(p);
-                let all = votes();
+                let all = self.votes;
                 let start = first_voter.index(all.len());
                 let chosen: Vec<Vote> = (0..all.len())
                     .map(|k| &all[(start + k) % all.len()])
@@ -124,13 +141,20 @@ impl World {
                 }
             }
             Op::Submit(i) => {
-                let v = votes()[i.index(votes().len())].clone();
+                let v = self.votes[i.index(self.votes.len())].clone();
                 match self.s.submit_vote(v) {
                     Ok(SubmitOutcome::Accepted { id, evicted: None }) => {
                         self.accepted.insert(id);
                     }
                     Ok(SubmitOutcome::Duplicate { .. }) => {}
-                    other => panic!("a voter's only vote cannot be refused: {other:?}"),
+                    // Only the voter's other vote, on the chain or pending, may stand in the way.
+                    Err(VoteRejected {
+                        reason:
+                            RejectReason::VoterPending { .. }
+                            | RejectReason::Invalid(VoteError::AlreadyVoted { .. }),
+                        ..
+                    }) if self.votes.len() > VOTERS as usize => {}
+                    other => panic!("unexpected refusal: {other:?}"),
                 }
             }
             Op::Release => {
@@ -169,15 +193,23 @@ impl World {
                 self.accepted.insert(v.id());
             }
         }
+        let mut pending_voters = HashSet::new();
         for id in s.pool().ids() {
-            assert!(!chain_voters.contains(&s.pool().get(id).unwrap().voter));
+            let voter = s.pool().get(id).unwrap().voter;
+            assert!(!chain_voters.contains(&voter) && pending_voters.insert(voter));
         }
+        let voter_of: HashMap<Hash, PublicKey> =
+            self.votes.iter().map(|v| (v.id(), v.voter)).collect();
         for id in &self.accepted {
             let r = s.receipt(id);
-            assert!(
-                matches!(r, Receipt::Pending | Receipt::InBlock { .. }),
-                "vote {id} lost: {r:?}"
-            );
+            let kept = matches!(r, Receipt::Pending | Receipt::InBlock { .. });
+            if self.votes.len() == VOTERS as usize {
+                assert!(kept, "vote {id} lost: {r:?}");
+            } else {
+                let voter = voter_of[id];
+                let stands = chain_voters.contains(&voter) || pending_voters.contains(&voter);
+                assert!(kept || stands, "voter of {id} lost: {r:?}");
+            }
         }
 
         let best = self
@@ -219,7 +251,17 @@ proptest! {
 
     #[test]
     fn tally_recount_and_no_vote_lost(ops in prop::collection::vec(op(), 1..40)) {
-        let mut w = World::new();
+        let mut w = World::new(false);
+        for op in ops {
+            w.apply(op);
+            w.check();
+        }
+        w.check_final();
+    }
+
+    #[test]
+    fn with_competing_votes_no_voter_is_lost(ops in prop::collection::vec(op(), 1..40)) {
+        let mut w = World::new(true);
         for op in ops {
             w.apply(op);
             w.check();

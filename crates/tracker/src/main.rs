@@ -1,1 +1,226 @@
-fn main() {}
+//! `tracker <port>`: the rendezvous point of one election. Parses flags, builds the ballot,
+//! sets up logging, binds, prints one readiness line and runs the registry until Ctrl-C or
+//! SIGTERM. Exit codes are decided in `main` alone: 0 after a clean shutdown, 1 on a runtime
+//! failure (cannot bind, cannot read a file), 2 on bad usage (clap's own errors included).
+
+use anyhow::Context as _;
+use clap::Parser;
+use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tracing::info;
+use votechain_chain::{Ballot, Block};
+use votechain_tracker::ballot::{parse_options, parse_voter_roll};
+use votechain_tracker::config::*;
+
+/// Rendezvous point of one votechain election: peers register here (after proving their
+/// address), receive the peer list and the ballot, and are heartbeated every interval; a peer
+/// that misses too many heartbeats is evicted and every change is announced to all peers.
+///
+/// Once bound it prints one line on stderr, `tracker listening on ADDR election HASH` (HASH is
+/// the election id, the genesis block's hash), then logs joins, leaves and evictions. Ctrl-C
+/// or SIGTERM stops it cleanly.
+#[derive(Parser, Debug)]
+#[command(
+    name = "tracker",
+    version,
+    after_help = "Logging: RUST_LOG (e.g. RUST_LOG=debug) when -v is not given.\n\
+                  Exit status: 0 clean shutdown, 1 runtime error, 2 usage error."
+)]
+struct Cli {
+    /// UDP port to listen on; 0 picks a free port (the readiness line shows which).
+    port: u16,
+
+    /// Address to bind. The default keeps a demo on this machine; use 0.0.0.0 (or ::) to accept
+    /// peers from other machines.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+
+    /// The ballot's options, comma-separated.
+    #[arg(long, default_value = DEMO_OPTIONS)]
+    ballot: String,
+
+    /// The ballot's title.
+    #[arg(long, default_value = DEMO_TITLE)]
+    title: String,
+
+    /// Voter roll: only these keys may vote. One voter per line, either a public key as 64 hex
+    /// characters or a voter key file's JSON (only "public" is read); blank lines and lines
+    /// starting with # are ignored. Without it anyone may vote.
+    #[arg(long, value_name = "FILE")]
+    voters: Option<PathBuf>,
+
+    /// Proof of work per block, in leading zero bits (16 ≈ 65,536 hashes: milliseconds).
+    #[arg(long, value_name = "BITS", default_value_t = DEFAULT_DIFFICULTY)]
+    difficulty: u32,
+
+    /// Milliseconds between two POKEs to a peer (and between two UPDATE_PEERS rounds).
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_HEARTBEAT_MS)]
+    heartbeat_ms: u64,
+
+    /// Consecutive unanswered POKEs after which a peer is evicted.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_MISSED)]
+    max_missed: u32,
+
+    /// Most registered peers; further registrations are refused (and logged).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PEERS)]
+    max_peers: usize,
+
+    /// Most addresses in one peer list (lists also stop at 1,200 bytes; beyond either, each
+    /// list is a random sample).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_LIST)]
+    max_list: usize,
+
+    /// Datagrams per second accepted from one source address, sustained.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_RATE_PER_S)]
+    rate: u32,
+
+    /// Datagrams one source address may send in a burst.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_RATE_BURST)]
+    burst: u32,
+
+    /// More logging: -v debug (every dropped datagram), -vv trace.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+/// A failure with the exit code it deserves.
+enum Failure {
+    Usage(anyhow::Error),
+    Runtime(anyhow::Error),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(e)) => {
+            let _ = writeln!(std::io::stderr(), "tracker: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(e)) => {
+            let _ = writeln!(std::io::stderr(), "tracker: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    let config = build_config(&cli)?;
+    let election = Block::genesis(&config.ballot)
+        .map_err(|e| Failure::Usage(anyhow::anyhow!("invalid ballot: {e}")))?
+        .hash();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")
+        .map_err(Failure::Runtime)?;
+    runtime.block_on(async {
+        let addr = SocketAddr::new(cli.bind, cli.port);
+        let socket = tokio::net::UdpSocket::bind(addr)
+            .await
+            .with_context(|| format!("binding UDP {addr}"))
+            .map_err(Failure::Runtime)?;
+        // Signal handlers go in before the readiness line, so a signal sent right after it
+        // is a clean shutdown.
+        let shutdown = shutdown_signal().map_err(Failure::Runtime)?;
+        let local = socket
+            .local_addr()
+            .context("reading the bound address")
+            .map_err(Failure::Runtime)?;
+        let _ = writeln!(
+            std::io::stderr(),
+            "tracker listening on {local} election {election}"
+        );
+        info!(
+            title = %config.ballot.title,
+            options = ?config.ballot.options,
+            voters = config.ballot.voters.as_ref().map_or(0, Vec::len),
+            difficulty = config.ballot.difficulty,
+            "serving election {election}"
+        );
+        votechain_tracker::run(socket, config, shutdown)
+            .await
+            .map(drop)
+            .map_err(|e| match e {
+                votechain_tracker::RunError::Config(e) => Failure::Usage(e.into()),
+                e => Failure::Runtime(e.into()),
+            })
+    })
+}
+
+fn build_config(cli: &Cli) -> Result<Config, Failure> {
+    let voters = match &cli.voters {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading voter roll {}", path.display()))
+                .map_err(Failure::Runtime)?;
+            let roll = parse_voter_roll(&text)
+                .with_context(|| format!("in {}", path.display()))
+                .map_err(Failure::Usage)?;
+            Some(roll)
+        }
+    };
+    let ballot = Ballot {
+        title: cli.title.clone(),
+        options: parse_options(&cli.ballot),
+        voters,
+        difficulty: cli.difficulty,
+        closing_height: None,
+    };
+    let mut config = Config::new(ballot);
+    config.heartbeat_ms = cli.heartbeat_ms;
+    config.max_missed = cli.max_missed;
+    config.max_peers = cli.max_peers;
+    config.max_list = cli.max_list;
+    config.rate_per_s = cli.rate;
+    config.rate_burst = cli.burst;
+    config.max_verified = config.max_verified.max(cli.max_peers);
+    config
+        .check()
+        .map_err(|e| Failure::Usage(anyhow::Error::new(e)))?;
+    Ok(config)
+}
+
+/// Logs to stderr: `-v` sets the level when given, otherwise `RUST_LOG`, otherwise info.
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match verbose {
+        0 => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        1 => EnvFilter::new("debug"),
+        _ => EnvFilter::new("trace"),
+    };
+    use std::io::IsTerminal as _;
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(filter)
+        .init();
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed when this returns.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+        let mut terminate =
+            signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => info!("interrupted: shutting down"),
+                _ = terminate.recv() => info!("terminated: shutting down"),
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            info!("interrupted: shutting down");
+        })
+    }
+}

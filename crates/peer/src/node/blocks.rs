@@ -148,6 +148,8 @@ impl Node {
             self.stats.invalid_blocks += 1;
             tracing::warn!(%hash, error = %e, "waiting block turned out invalid");
         }
+        // A new side block can tie with the tip (see `update_mining`), not only a tip change.
+        self.mining_dirty |= !blocks.is_empty();
         for block in blocks {
             self.seen_blocks.insert(block.hash());
             if let Some(except) = relay_from {
@@ -530,7 +532,9 @@ impl Node {
         let template = match (&self.chain, self.mining) {
             (None, _) | (_, MiningMode::Off) => None,
             _ if self.sync.is_active() => None,
-            (Some(c), MiningMode::WhenPending) if c.pool().is_empty() => None,
+            // With nothing pending a peer still mines while the tip is tied with a side branch:
+            // otherwise two equal forks would stand forever.
+            (Some(c), MiningMode::WhenPending) if c.pool().is_empty() && !c.contested() => None,
             (Some(c), _) => c.template(now_ms, &self.cfg.name).ok(),
         };
         match template {

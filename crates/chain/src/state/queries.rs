@@ -1,0 +1,118 @@
+//! The read side of the chain state: the block template a miner works on, the tip, blocks by
+//! hash or height, the best chain, the pool and the counters. Nothing here changes the state.
+
+use super::{ChainState, ChainStats};
+use crate::ballot::Ballot;
+use crate::block::{Block, BlockFormatError, BlockTemplate};
+use crate::hash::Hash;
+use crate::limits::MAX_VOTES_PER_BLOCK;
+use crate::pool::Pool;
+
+impl ChainState {
+    /// A template for the next block on the best tip: the oldest pending votes (none once the
+    /// ballot is closed), stamped `now_ms` but never before the tip.
+    pub fn template(&self, now_ms: u64, miner: &str) -> Result<BlockTemplate, BlockFormatError> {
+        let tip = self.tip();
+        let votes = if self.closed_at(tip.height() + 1) {
+            Vec::new()
+        } else {
+            self.pool.select(MAX_VOTES_PER_BLOCK)
+        };
+        let timestamp = now_ms.max(tip.header().timestamp_ms);
+        BlockTemplate::new(
+            tip.hash(),
+            tip.height(),
+            self.ballot.difficulty,
+            timestamp,
+            miner,
+            votes,
+        )
+    }
+
+    /// True when a block at `height` may carry no votes.
+    pub(super) fn closed_at(&self, height: u64) -> bool {
+        self.ballot.closing_height.is_some_and(|c| height > c)
+    }
+
+    /// The ballot.
+    pub fn ballot(&self) -> &Ballot {
+        &self.ballot
+    }
+    /// The election id: the genesis hash.
+    pub fn election(&self) -> Hash {
+        self.election
+    }
+    /// The best tip.
+    pub fn tip(&self) -> &Block {
+        &self.nodes[self.tip_hash_ref()].block
+    }
+    /// The best tip's hash.
+    pub fn tip_hash(&self) -> Hash {
+        *self.tip_hash_ref()
+    }
+    /// The best tip's height.
+    pub fn height(&self) -> u64 {
+        self.chain.len() as u64 - 1
+    }
+    /// Cumulative work of the best chain.
+    pub fn cumulative_work(&self) -> u128 {
+        self.nodes[self.tip_hash_ref()].cum_work
+    }
+    /// Cumulative work from genesis to `hash`, if it is in the tree.
+    pub fn work_of(&self, hash: &Hash) -> Option<u128> {
+        self.nodes.get(hash).map(|n| n.cum_work)
+    }
+    /// A block in the tree, on any branch.
+    pub fn block(&self, hash: &Hash) -> Option<&Block> {
+        self.nodes.get(hash).map(|n| &n.block)
+    }
+    /// True when `hash` is in the tree.
+    pub fn contains(&self, hash: &Hash) -> bool {
+        self.nodes.contains_key(hash)
+    }
+    /// True when `hash` waits in the orphan pool.
+    pub fn is_orphan(&self, hash: &Hash) -> bool {
+        self.orphans.contains(hash)
+    }
+    /// The best chain's block at `height`.
+    pub fn block_at(&self, height: u64) -> Option<&Block> {
+        let hash = self.chain.get(usize::try_from(height).ok()?)?;
+        Some(&self.nodes[hash].block)
+    }
+    /// The best chain from genesis to the tip.
+    pub fn best_chain(&self) -> impl Iterator<Item = &Block> {
+        self.chain.iter().map(|h| &self.nodes[h].block)
+    }
+    /// True when `hash` is on the best chain.
+    pub fn on_best_chain(&self, hash: &Hash) -> bool {
+        self.nodes
+            .get(hash)
+            .is_some_and(|n| self.chain.get(n.block.height() as usize) == Some(hash))
+    }
+    /// True when a side branch has as much work as the best chain: the network is split on a
+    /// tie that only one more block on either side resolves, so a peer that mines only for
+    /// pending votes should mine now too. Side tips are ordered by work, so this is O(log n).
+    pub fn contested(&self) -> bool {
+        self.side_leaves
+            .last()
+            .is_some_and(|(work, _, _)| *work >= self.cumulative_work())
+    }
+
+    /// The pending pool.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+    /// Counters for logs and metrics.
+    pub fn stats(&self) -> ChainStats {
+        ChainStats {
+            blocks: self.nodes.len(),
+            side_blocks: self.n_side,
+            side_evicted: self.side_evicted,
+            orphans: self.orphans.len(),
+            orphans_evicted: self.orphans.evicted(),
+            pending: self.pool.len(),
+            pending_evicted: self.pool.evicted(),
+            rejections: self.rejections.len(),
+        }
+    }
+}

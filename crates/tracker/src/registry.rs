@@ -1,0 +1,546 @@
+//! The tracker's sans-IO core: the registry of one election's peers as a deterministic state
+//! machine. Datagrams and timer expiries go in with the time (`handle_datagram`,
+//! `handle_timeout`); datagrams to send, membership events and the next wake-up come out
+//! (`poll_transmit`, `poll_event`, `poll_timeout`), drained after every input. Randomness
+//! (token secret, POKE nonces, peer-list samples) comes from the RNG the caller passes in.
+//!
+//! The protocol it implements (PROTOCOL.md, "Tracker"):
+//! - REGISTER_PEER from an unverified address gets a CHALLENGE; VERIFY echoing its token from
+//!   the same address verifies it (checked statelessly); REGISTER_PEER again registers it and
+//!   gets a REGISTER_ACK with a peer list. A spoofed source never sees the token, so it never
+//!   registers and never gets a list.
+//! - REQUEST_BALLOT gets BALLOT_OPTIONS when the address is verified, a CHALLENGE otherwise.
+//! - Each member gets a POKE with a fresh nonce every heartbeat interval; a POKE_ACK echoing
+//!   the current or previous nonce from the member's address answers it. After `max_missed`
+//!   consecutive unanswered POKEs the member is evicted.
+//! - LEAVE_PEER from a member's address removes it at once.
+//! - Any membership change is announced to every member with UPDATE_PEERS, at most one round
+//!   per heartbeat interval.
+//! - An unverified address never gets more than one datagram per request, of at most
+//!   [`unverified_reply_budget`] bytes.
+//!
+//! Architecture invariant: no IO, no clock, no global RNG, no tokio.
+
+use crate::config::{Config, ConfigError};
+use crate::peers::PeerTable;
+use crate::stats::Stats;
+use rand::rngs::StdRng;
+use rand::{Rng, RngCore};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use tracing::debug;
+use votechain_chain::{Ballot, Block, Hash};
+use votechain_proto::limits::{unverified_reply_budget, MAX_SMALL};
+use votechain_proto::ratelimit::{Bucket, Rate, SourceLimiter, Verdict};
+use votechain_proto::{
+    decode, encode, BallotOptions, Challenge, Message, Poke, PokeAck, RegisterAck, RegisterPeer,
+    TokenMinter, UpdatePeers, VerifiedSet,
+};
+
+#[cfg(test)]
+mod tests;
+
+/// How many distinct random peer lists one UPDATE_PEERS round draws when the membership does
+/// not fit one list; each member gets one of them at random. Bounds the round's cost while
+/// still giving different members different neighbours.
+const UPDATE_SAMPLES: usize = 32;
+
+/// How often the verified set and the rate-limit table are swept of idle entries.
+const MAINTENANCE_EVERY_MS: u64 = 10_000;
+
+/// One datagram to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Where to.
+    pub destination: SocketAddr,
+    /// The encoded message.
+    pub payload: Vec<u8>,
+}
+
+/// A membership change, for logs and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A verified address registered.
+    Joined {
+        /// The member's address.
+        addr: SocketAddr,
+        /// The name it gave, if any.
+        name: Option<String>,
+        /// Members after the change.
+        n_peers: usize,
+    },
+    /// A member sent LEAVE_PEER.
+    Left {
+        /// The former member's address.
+        addr: SocketAddr,
+        /// The name it registered with, if any.
+        name: Option<String>,
+        /// Members after the change.
+        n_peers: usize,
+    },
+    /// A member missed `missed` consecutive heartbeats.
+    Evicted {
+        /// The former member's address.
+        addr: SocketAddr,
+        /// The name it registered with, if any.
+        name: Option<String>,
+        /// Consecutive POKEs it left unanswered.
+        missed: u32,
+        /// Members after the change.
+        n_peers: usize,
+    },
+    /// A verified address could not register: the registry holds `max_peers` members.
+    Refused {
+        /// The address refused.
+        addr: SocketAddr,
+        /// The cap that was reached.
+        max_peers: usize,
+    },
+}
+
+/// The registry of one election. See the module docs for the protocol.
+pub struct Registry<R = StdRng> {
+    config: Config,
+    /// Hash of the ballot's genesis block: the election id.
+    election: Hash,
+    /// BALLOT_OPTIONS, encoded once: every verified asker gets the same bytes.
+    ballot_datagram: Vec<u8>,
+    /// Bytes a peer list may take inside REGISTER_ACK or UPDATE_PEERS.
+    list_budget: usize,
+    minter: TokenMinter,
+    /// Addresses that echoed a CHALLENGE and have not registered (or left since).
+    verified: VerifiedSet,
+    /// Rate-limit buckets of unregistered sources.
+    sources: SourceLimiter,
+    peers: PeerTable,
+    rng: R,
+    /// A membership change not yet announced.
+    announce_pending: bool,
+    /// When the last UPDATE_PEERS round went out.
+    last_announce_ms: Option<u64>,
+    next_maintenance_ms: u64,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    stats: Stats,
+}
+
+impl<R: RngCore> Registry<R> {
+    /// A registry for `config`, drawing its token secret and every later random choice from
+    /// `rng`.
+    pub fn new(config: Config, mut rng: R) -> Result<Registry<R>, ConfigError> {
+        config.check()?;
+        let election = Block::genesis(&config.ballot)?.hash();
+        let ballot_datagram = encode(&BallotOptions::new(&config.ballot, election).into())?;
+        let envelope = encode(&UpdatePeers { peer_list: vec![] }.into())?
+            .len()
+            .max(encode(&RegisterAck { peer_list: vec![] }.into())?.len());
+        let mut secret = [0u8; 32];
+        rng.fill_bytes(&mut secret);
+        let rate = rate_of(&config);
+        Ok(Registry {
+            election,
+            ballot_datagram,
+            list_budget: MAX_SMALL - envelope,
+            minter: TokenMinter::new(secret),
+            verified: VerifiedSet::new(config.max_verified, config.verified_ttl_ms),
+            sources: SourceLimiter::new(rate, config.max_sources),
+            peers: PeerTable::default(),
+            rng,
+            announce_pending: false,
+            last_announce_ms: None,
+            next_maintenance_ms: MAINTENANCE_EVERY_MS,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+            config,
+        })
+    }
+
+    /// The election id: the hash of the ballot's genesis block.
+    pub fn election(&self) -> Hash {
+        self.election
+    }
+
+    /// The election's ballot.
+    pub fn ballot(&self) -> &Ballot {
+        &self.config.ballot
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Counters since start.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Number of registered peers.
+    pub fn n_peers(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// True when `addr` is registered.
+    pub fn is_registered(&self, addr: &SocketAddr) -> bool {
+        self.peers.contains(addr)
+    }
+
+    /// Registered peers, in no particular order.
+    pub fn peers(&self) -> &[SocketAddr] {
+        self.peers.members()
+    }
+
+    /// Takes one datagram received from `from` at `now_ms`.
+    pub fn handle_datagram(&mut self, now_ms: u64, from: SocketAddr, datagram: &[u8]) {
+        self.stats.datagrams_in += 1;
+        self.stats.bytes_in += datagram.len() as u64;
+        self.maintain(now_ms);
+        if !is_answerable(&from) {
+            self.stats.bad_source += 1;
+            return;
+        }
+        // The rate check comes before decoding, so a flooding source costs a hash lookup.
+        let within_rate = match self.peers.get_mut(&from) {
+            Some(peer) => peer.bucket.take(rate_of(&self.config), now_ms),
+            None => match self.sources.check(from, now_ms) {
+                Verdict::Allowed => true,
+                Verdict::Limited => {
+                    self.stats.rate_limited += 1;
+                    return;
+                }
+                Verdict::TableFull => {
+                    self.stats.source_table_full += 1;
+                    return;
+                }
+            },
+        };
+        let message = match decode(datagram) {
+            Ok(message) => message,
+            Err(error) => {
+                debug!(%from, len = datagram.len(), %error, "dropped undecodable datagram");
+                *self.stats.decode_errors.entry(error.kind()).or_default() += 1;
+                return;
+            }
+        };
+        // A member over its rate still has its POKE_ACKs read: otherwise a flood spoofing its
+        // address would drain its bucket and get it evicted. They cause no reply.
+        if !within_rate && !matches!(message, Message::PokeAck(_)) {
+            self.stats.rate_limited += 1;
+            return;
+        }
+        match message {
+            Message::RegisterPeer(m) => self.on_register(now_ms, from, datagram.len(), m),
+            Message::Verify(m) => self.on_verify(now_ms, from, &m.token),
+            Message::RequestBallot(_) => self.on_request_ballot(now_ms, from, datagram.len()),
+            Message::PokeAck(m) => self.on_poke_ack(from, m),
+            Message::LeavePeer(_) => self.on_leave(from),
+            other => {
+                debug!(%from, msg_type = other.type_name(), "dropped message the tracker does not handle");
+                *self.stats.unhandled.entry(other.type_name()).or_default() += 1;
+            }
+        }
+        self.maybe_announce(now_ms);
+    }
+
+    /// Runs every heartbeat and announcement due at `now_ms`. Calling it early is harmless.
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        self.maintain(now_ms);
+        while let Some((addr, due_ms)) = self.peers.pop_due(now_ms) {
+            self.heartbeat(now_ms, addr, due_ms);
+        }
+        self.maybe_announce(now_ms);
+    }
+
+    /// The next datagram to send, if any.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next membership event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Registry::handle_timeout`] must next be called; `None` when nothing is scheduled
+    /// (no members and nothing to announce): an idle tracker sleeps until a datagram arrives.
+    pub fn poll_timeout(&mut self) -> Option<u64> {
+        let granularity = self.config.timer_granularity_ms;
+        let poke = self
+            .peers
+            .next_due()
+            .map(|due| due.div_ceil(granularity) * granularity);
+        let announce = self.announce_pending.then(|| self.next_announce_ms());
+        match (poke, announce) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn on_register(&mut self, now_ms: u64, from: SocketAddr, request_len: usize, m: RegisterPeer) {
+        if self.peers.contains(&from) {
+            // A repeat (the first REGISTER_ACK was lost). It proves nothing about liveness — a
+            // spoofer could send it — so the heartbeat state is left alone.
+            self.send_peer_list_ack(from);
+            return;
+        }
+        if !self.verified.touch(&from, now_ms) {
+            self.challenge(now_ms, from, request_len);
+            return;
+        }
+        if self.peers.len() >= self.config.max_peers {
+            self.stats.refused_full += 1;
+            self.events.push_back(Event::Refused {
+                addr: from,
+                max_peers: self.config.max_peers,
+            });
+            return;
+        }
+        let bucket = Bucket::full(rate_of(&self.config), now_ms);
+        self.peers.insert(
+            from,
+            m.name.clone(),
+            now_ms + self.config.heartbeat_ms,
+            bucket,
+        );
+        self.sources.remove(&from);
+        self.stats.joined += 1;
+        self.events.push_back(Event::Joined {
+            addr: from,
+            name: m.name,
+            n_peers: self.peers.len(),
+        });
+        self.send_peer_list_ack(from);
+        self.announce_pending = true;
+    }
+
+    fn on_verify(&mut self, now_ms: u64, from: SocketAddr, token: &str) {
+        if self.minter.check(&from, token, now_ms) {
+            self.verified.insert(from, now_ms);
+            self.stats.verified += 1;
+        } else {
+            self.stats.bad_tokens += 1;
+        }
+    }
+
+    fn on_request_ballot(&mut self, now_ms: u64, from: SocketAddr, request_len: usize) {
+        if self.peers.contains(&from) || self.verified.touch(&from, now_ms) {
+            let payload = self.ballot_datagram.clone();
+            self.stats.ballots_sent += 1;
+            self.send(from, payload);
+        } else {
+            self.challenge(now_ms, from, request_len);
+        }
+    }
+
+    fn on_poke_ack(&mut self, from: SocketAddr, ack: PokeAck) {
+        let Some(peer) = self.peers.get_mut(&from) else {
+            self.stats.poke_acks_unknown += 1;
+            return;
+        };
+        match ack.nonce {
+            None => self.stats.poke_acks_no_nonce += 1,
+            Some(n) if peer.nonce == Some(n) => {
+                peer.acked = true;
+                peer.missed = 0;
+                self.stats.poke_acks_ok += 1;
+            }
+            Some(n) if peer.prev_nonce == Some(n) => {
+                // The answer to the previous POKE, late: the peer was alive then, so the
+                // streak of misses is broken; the current POKE is still unanswered.
+                peer.prev_nonce = None;
+                peer.missed = 0;
+                self.stats.poke_acks_ok += 1;
+            }
+            Some(_) => self.stats.poke_acks_wrong_nonce += 1,
+        }
+    }
+
+    fn on_leave(&mut self, from: SocketAddr) {
+        if let Some(peer) = self.peers.remove(&from) {
+            self.stats.left += 1;
+            self.events.push_back(Event::Left {
+                addr: from,
+                name: peer.name,
+                n_peers: self.peers.len(),
+            });
+            self.announce_pending = true;
+        } else {
+            self.stats.leave_ignored += 1;
+        }
+    }
+
+    /// One member's heartbeat, due at `due_ms`: count the last POKE if unanswered, evict after
+    /// `max_missed`, otherwise send a fresh POKE and schedule the next.
+    fn heartbeat(&mut self, now_ms: u64, addr: SocketAddr, due_ms: u64) {
+        let interval = self.config.heartbeat_ms;
+        let max_missed = self.config.max_missed;
+        let nonce = self.rng.next_u64();
+        let Some(peer) = self.peers.get_mut(&addr) else {
+            return;
+        };
+        if !peer.acked {
+            peer.missed += 1;
+        }
+        if peer.missed >= max_missed {
+            let missed = peer.missed;
+            let name = self.peers.remove(&addr).and_then(|p| p.name);
+            self.stats.evicted += 1;
+            self.events.push_back(Event::Evicted {
+                addr,
+                name,
+                missed,
+                n_peers: self.peers.len(),
+            });
+            self.announce_pending = true;
+            return;
+        }
+        peer.prev_nonce = peer.nonce;
+        peer.nonce = Some(nonce);
+        peer.acked = false;
+        // After a stall (the process was stopped), skip the missed slots rather than poking
+        // in a burst to catch up.
+        let mut next = due_ms + interval;
+        if next <= now_ms {
+            next = now_ms + interval;
+        }
+        self.peers.reschedule(addr, next);
+        self.stats.pokes_sent += 1;
+        self.send_message(addr, &Poke { nonce: Some(nonce) }.into());
+    }
+
+    /// When the next UPDATE_PEERS round may go out.
+    fn next_announce_ms(&self) -> u64 {
+        self.last_announce_ms
+            .map_or(0, |t| t + self.config.heartbeat_ms)
+    }
+
+    fn maybe_announce(&mut self, now_ms: u64) {
+        if !self.announce_pending || now_ms < self.next_announce_ms() {
+            return;
+        }
+        self.announce_pending = false;
+        self.last_announce_ms = Some(now_ms);
+        let n = self.peers.len();
+        if n == 0 {
+            return;
+        }
+        self.stats.update_rounds += 1;
+        let first = self.encode_list(None, false);
+        let mut pool = vec![first.0];
+        if !first.1 {
+            // The membership does not fit one list: draw several samples and hand them out at
+            // random, so members learn different neighbours.
+            while pool.len() < UPDATE_SAMPLES.min(n) {
+                pool.push(self.encode_list(None, false).0);
+            }
+        }
+        for i in 0..n {
+            let addr = self.peers.members()[i];
+            let payload = pool[self.rng.gen_range(0..pool.len())].clone();
+            self.stats.updates_sent += 1;
+            self.send(addr, payload);
+        }
+    }
+
+    /// Encodes a REGISTER_ACK (`ack`) or UPDATE_PEERS with a random sample of members, `first`
+    /// leading. Also says whether the sample holds every member.
+    fn encode_list(&mut self, first: Option<SocketAddr>, ack: bool) -> (Vec<u8>, bool) {
+        let mut list =
+            self.peers
+                .sample(&mut self.rng, first, self.config.max_list, self.list_budget);
+        let complete = list.len() == self.peers.len();
+        // A socket bound to `::` sees IPv4 peers as `::ffff:a.b.c.d`; advertise the IPv4 form,
+        // which every peer can use (it is never longer, so the sample still fits).
+        for addr in &mut list {
+            addr.set_ip(addr.ip().to_canonical());
+        }
+        loop {
+            let message: Message = match ack {
+                true => RegisterAck {
+                    peer_list: list.clone(),
+                }
+                .into(),
+                false => UpdatePeers {
+                    peer_list: list.clone(),
+                }
+                .into(),
+            };
+            match encode(&message) {
+                Ok(bytes) => return (bytes, complete && list.len() == self.peers.len()),
+                // The sample is sized to fit, so this only runs if the size arithmetic and
+                // the encoder ever disagree; an empty list always fits.
+                Err(_) => {
+                    list.pop();
+                }
+            }
+        }
+    }
+
+    fn send_peer_list_ack(&mut self, to: SocketAddr) {
+        let (payload, _) = self.encode_list(Some(to), true);
+        self.stats.acks_sent += 1;
+        self.send(to, payload);
+    }
+
+    /// Answers a request of `request_len` bytes from an unverified address: one small
+    /// CHALLENGE, within the anti-amplification budget.
+    fn challenge(&mut self, now_ms: u64, to: SocketAddr, request_len: usize) {
+        let token = self.minter.token(&to, now_ms);
+        // A token minted by our minter always has the shape CHALLENGE requires.
+        let Ok(payload) = encode(&Challenge { token }.into()) else {
+            return;
+        };
+        if payload.len() > unverified_reply_budget(request_len) {
+            self.stats.over_budget += 1;
+            return;
+        }
+        self.stats.challenges_sent += 1;
+        self.send(to, payload);
+    }
+
+    fn send_message(&mut self, to: SocketAddr, message: &Message) {
+        match encode(message) {
+            Ok(payload) => self.send(to, payload),
+            // Our own messages are built within their bounds; log rather than panic if not.
+            Err(error) => debug!(%to, %error, "could not encode {}", message.type_name()),
+        }
+    }
+
+    fn send(&mut self, to: SocketAddr, payload: Vec<u8>) {
+        self.stats.datagrams_out += 1;
+        self.stats.bytes_out += payload.len() as u64;
+        self.transmits.push_back(Transmit {
+            destination: to,
+            payload,
+        });
+    }
+
+    /// Sweeps idle entries from the verified set and the rate-limit table now and then.
+    fn maintain(&mut self, now_ms: u64) {
+        if now_ms < self.next_maintenance_ms {
+            return;
+        }
+        self.next_maintenance_ms = now_ms + MAINTENANCE_EVERY_MS;
+        self.verified.expire(now_ms);
+        self.sources.sweep(now_ms);
+    }
+}
+
+fn rate_of(config: &Config) -> Rate {
+    Rate {
+        per_s: config.rate_per_s,
+        burst: config.rate_burst,
+    }
+}
+
+/// False for source addresses no reply can reach: port 0, the unspecified address, multicast
+/// and broadcast. Datagrams "from" them are forged or broken.
+fn is_answerable(addr: &SocketAddr) -> bool {
+    let ip = addr.ip();
+    let broadcast = match ip {
+        std::net::IpAddr::V4(v4) => v4.is_broadcast(),
+        std::net::IpAddr::V6(_) => false,
+    };
+    addr.port() != 0 && !ip.is_unspecified() && !ip.is_multicast() && !broadcast
+}

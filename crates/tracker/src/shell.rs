@@ -1,0 +1,214 @@
+//! The tracker's tokio shell: one task, one `select!` loop over the UDP socket, one timer armed
+//! from [`Registry::poll_timeout`], and the caller's shutdown future. It owns the clock and the
+//! RNG seed; everything the tracker decides is decided by the [`Registry`].
+//!
+//! Replies go out from the listening socket. When the registry has nothing scheduled (no
+//! members), no timer is armed and the task sleeps in the socket: an idle tracker uses no CPU.
+
+use crate::config::{Config, ConfigError};
+use crate::registry::{Event, Registry};
+use crate::stats::Stats;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+/// Receive buffer asked of the kernel. 10,000 members answer 10,000 POKEs a second; a burst
+/// of them (or of registrations) must not overflow the default ~200 KiB buffer.
+pub const RECV_BUFFER_BYTES: usize = 8 << 20;
+
+/// Send buffer asked of the kernel, for UPDATE_PEERS rounds to every member.
+const SEND_BUFFER_BYTES: usize = 4 << 20;
+
+/// Datagrams read in one go after the socket wakes the loop, before outputs are flushed and
+/// the timer re-armed: amortises the `select!` under load without starving the timer.
+const RECV_BATCH: usize = 256;
+
+/// Largest datagram read: above the protocol's 65,507-byte limit (and any IPv6 UDP payload
+/// without jumbograms), so an oversized datagram is counted as oversized, never truncated into
+/// something that decodes.
+const RECV_BUF_LEN: usize = 65_536;
+
+/// Why the tracker stopped other than by its shutdown future.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The configuration cannot drive a registry.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The socket failed in a way that will not pass (not a per-datagram error).
+    #[error("socket error: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Serves the election of `config` on `socket` until `shutdown` completes; returns the
+/// registry's counters. Per-datagram errors (undecodable, unsendable) are logged and counted,
+/// never returned.
+pub async fn run(
+    socket: UdpSocket,
+    config: Config,
+    shutdown: impl Future,
+) -> Result<Stats, RunError> {
+    let mut registry = Registry::new(config, StdRng::from_entropy())?;
+    enlarge_buffers(&socket);
+    let start = Instant::now();
+    let now_ms = move || start.elapsed().as_millis() as u64;
+    let mut buf = vec![0u8; RECV_BUF_LEN];
+    let mut refusals = RefusalLog::default();
+    let timer = tokio::time::sleep_until(start);
+    tokio::pin!(timer, shutdown);
+    let mut armed: Option<u64> = None;
+    loop {
+        flush(&socket, &mut registry).await;
+        while let Some(event) = registry.poll_event() {
+            log_event(&event, &mut refusals);
+        }
+        let next = registry.poll_timeout();
+        if next != armed {
+            if let Some(t) = next {
+                timer.as_mut().reset(start + Duration::from_millis(t));
+            }
+            armed = next;
+        }
+        tokio::select! {
+            // Shutdown first, then the timer: a flood of datagrams cannot starve heartbeats.
+            biased;
+            _ = &mut shutdown => break,
+            _ = &mut timer, if armed.is_some() => {
+                armed = None;
+                registry.handle_timeout(now_ms());
+            }
+            received = socket.recv_from(&mut buf) => {
+                match received {
+                    Ok((len, from)) => registry.handle_datagram(now_ms(), from, &buf[..len]),
+                    Err(e) if is_transient(&e) => debug!("recv: {e}"),
+                    Err(e) => return Err(e.into()),
+                }
+                for _ in 0..RECV_BATCH {
+                    match socket.try_recv_from(&mut buf) {
+                        Ok((len, from)) => registry.handle_datagram(now_ms(), from, &buf[..len]),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) if is_transient(&e) => debug!("recv: {e}"),
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+        }
+    }
+    flush(&socket, &mut registry).await;
+    let stats = registry.stats().clone();
+    info!(
+        peers = registry.n_peers(),
+        joined = stats.joined,
+        left = stats.left,
+        evicted = stats.evicted,
+        datagrams_in = stats.datagrams_in,
+        decode_errors = stats.decode_errors_total(),
+        rate_limited = stats.rate_limited,
+        "tracker stopped"
+    );
+    Ok(stats)
+}
+
+/// Sends every queued datagram from the listening socket. A datagram that cannot be sent is
+/// logged and dropped: UDP promises nothing more, and heartbeats cover the loss.
+async fn flush(socket: &UdpSocket, registry: &mut Registry) {
+    while let Some(t) = registry.poll_transmit() {
+        let sent = match socket.try_send_to(&t.payload, t.destination) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                socket.send_to(&t.payload, t.destination).await
+            }
+            other => other,
+        };
+        if let Err(e) = sent {
+            debug!(to = %t.destination, "send failed: {e}");
+        }
+    }
+}
+
+/// Errors that concern one datagram or one peer, after which the socket still works.
+fn is_transient(e: &io::Error) -> bool {
+    use io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionReset | ConnectionRefused | Interrupted | WouldBlock | InvalidData
+    )
+}
+
+/// Asks for large socket buffers and says so when the kernel grants less.
+fn enlarge_buffers(socket: &UdpSocket) {
+    let sock = socket2::SockRef::from(socket);
+    if let Err(e) = sock.set_recv_buffer_size(RECV_BUFFER_BYTES) {
+        warn!("could not enlarge the receive buffer: {e}");
+    }
+    if let Err(e) = sock.set_send_buffer_size(SEND_BUFFER_BYTES) {
+        debug!("could not enlarge the send buffer: {e}");
+    }
+    match sock.recv_buffer_size() {
+        // Linux reports twice the usable size it granted, capped by net.core.rmem_max.
+        Ok(got) if got < RECV_BUFFER_BYTES => info!(
+            "receive buffer is {got} bytes, less than the {RECV_BUFFER_BYTES} asked for; \
+             raise net.core.rmem_max for bursts of 10,000 peers"
+        ),
+        Ok(got) => debug!("receive buffer is {got} bytes"),
+        Err(e) => debug!("could not read the receive buffer size: {e}"),
+    }
+}
+
+/// Refused registrations repeat every half second per peer while the registry is full: warn
+/// once per minute with a count, the rest at debug.
+#[derive(Default)]
+struct RefusalLog {
+    last_warned: Option<Instant>,
+    since_warned: u64,
+}
+
+fn log_event(event: &Event, refusals: &mut RefusalLog) {
+    // Names come from the network: `{:?}` escapes control characters.
+    let named =
+        |name: &Option<String>| name.as_ref().map(|n| format!(" {n:?}")).unwrap_or_default();
+    match event {
+        Event::Joined {
+            addr,
+            name,
+            n_peers,
+        } => info!("peer {addr}{} joined; {n_peers} registered", named(name)),
+        Event::Left {
+            addr,
+            name,
+            n_peers,
+        } => info!(
+            "peer {addr}{} left (LEAVE_PEER); {n_peers} registered",
+            named(name)
+        ),
+        Event::Evicted {
+            addr,
+            name,
+            missed,
+            n_peers,
+        } => info!(
+            "peer {addr}{} evicted after {missed} missed heartbeats; {n_peers} registered",
+            named(name)
+        ),
+        Event::Refused { addr, max_peers } => {
+            refusals.since_warned += 1;
+            let due = refusals
+                .last_warned
+                .is_none_or(|t| t.elapsed() >= Duration::from_secs(60));
+            if due {
+                warn!(
+                    "registry full ({max_peers} peers): refused {addr} and {} other \
+                     registrations since the last warning",
+                    refusals.since_warned - 1
+                );
+                refusals.last_warned = Some(Instant::now());
+                refusals.since_warned = 0;
+            } else {
+                debug!("registry full ({max_peers} peers): refused {addr}");
+            }
+        }
+    }
+}
