@@ -4,7 +4,7 @@
 
 use rand::seq::IteratorRandom;
 use rand::Rng;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 /// How a peer became known; a tracker or seed entry is kept even when silent, so a node can
@@ -41,7 +41,8 @@ pub struct PeerInfo {
 /// Known peers, capped.
 #[derive(Debug)]
 pub struct PeerTable {
-    peers: HashMap<SocketAddr, PeerInfo>,
+    /// Ordered, so sampling with a seeded RNG picks the same peers on every run.
+    peers: BTreeMap<SocketAddr, PeerInfo>,
     cap: usize,
     me: SocketAddr,
 }
@@ -50,7 +51,7 @@ impl PeerTable {
     /// An empty table of at most `cap` peers, never containing `me`.
     pub fn new(cap: usize, me: SocketAddr) -> PeerTable {
         PeerTable {
-            peers: HashMap::new(),
+            peers: BTreeMap::new(),
             cap: cap.max(1),
             me,
         }

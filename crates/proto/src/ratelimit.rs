@@ -45,10 +45,7 @@ impl Bucket {
     fn refill(&mut self, rate: Rate, now_ms: u64) {
         let elapsed = now_ms.saturating_sub(self.updated_ms);
         let added = elapsed.saturating_mul(u64::from(rate.per_s));
-        self.milli = self
-            .milli
-            .saturating_add(added)
-            .min(rate.capacity_milli());
+        self.milli = self.milli.saturating_add(added).min(rate.capacity_milli());
         self.updated_ms = self.updated_ms.max(now_ms);
     }
 
@@ -176,7 +173,10 @@ mod tests {
         assert!(!b.take(RATE, 0), "burst exhausted");
         assert!(!b.take(RATE, 99), "0.99 of a token after 99 ms at 10/s");
         assert!(b.take(RATE, 100));
-        assert!((0..3).all(|_| b.take(RATE, 10_000)), "refill stops at the burst");
+        assert!(
+            (0..3).all(|_| b.take(RATE, 10_000)),
+            "refill stops at the burst"
+        );
         assert!(!b.take(RATE, 10_000));
     }
 

@@ -79,12 +79,9 @@ impl VerifiedSet {
             self.expire(now_ms);
             if self.last_heard.len() >= self.cap {
                 // O(n) eviction only when full and nothing expired: rare, and bounded by cap.
-                if let Some(oldest) = self
-                    .last_heard
-                    .iter()
-                    .min_by_key(|(_, t)| **t)
-                    .map(|(a, _)| *a)
-                {
+                // Ties broken by address, so eviction is the same on every run.
+                let oldest = self.last_heard.iter().map(|(a, t)| (*t, *a)).min();
+                if let Some((_, oldest)) = oldest {
                     self.last_heard.remove(&oldest);
                 }
             }

@@ -500,7 +500,8 @@ impl Node {
                 .filter(|r| **r == (*height, *hash))
                 .count();
             let candidate = (*height, agree, *hash);
-            if best.is_none_or(|b| (candidate.0, candidate.1) > (b.0, b.1)) {
+            // The full tuple decides, so ties are broken the same way on every run.
+            if best.is_none_or(|b| candidate > b) {
                 best = Some(candidate);
             }
         }

@@ -135,7 +135,7 @@ const CONSENSUS_MIN_GAP_MS: u64 = 2_000;
 #[derive(Debug)]
 struct Round {
     deadline_ms: u64,
-    replies: HashMap<SocketAddr, (u64, Hash)>,
+    replies: BTreeMap<SocketAddr, (u64, Hash)>,
 }
 
 /// The node. See the module docs.
