@@ -345,20 +345,26 @@ impl Node {
         self.sync_back = back;
     }
 
-    /// Sends the downloader's requests and applies its strikes.
+    /// Applies the downloader's strikes, then sends its requests to peers still in good standing
+    /// (a strike that bans a peer also takes back the requests just assigned to it).
     pub(super) fn drive_sync(&mut self, now_ms: u64) {
         let tip_blocks = self.chain.as_ref().map_or(0, |c| c.height() + 1);
-        for action in self.sync.poll(now_ms, tip_blocks) {
-            match action {
-                SyncAction::Request { peer, start, count } => {
-                    self.send_request(now_ms, peer, &RequestChain { start, count }.into())
-                }
-                SyncAction::Strike(peer) => self.strike(
-                    peer,
+        let actions = self.sync.poll(now_ms, tip_blocks);
+        for action in &actions {
+            if let SyncAction::Strike(peer) = action {
+                self.strike(
+                    *peer,
                     STALL_POINTS,
                     now_ms,
                     "claimed a chain it does not serve",
-                ),
+                );
+            }
+        }
+        for action in actions {
+            if let SyncAction::Request { peer, start, count } = action {
+                if !self.peers.is_banned(&peer, now_ms) {
+                    self.send_request(now_ms, peer, &RequestChain { start, count }.into());
+                }
             }
         }
         self.check_sync_progress();
@@ -480,7 +486,7 @@ impl Node {
     }
 
     /// Chooses the most-work chain reported (most reporters on a tie) and fetches it if it beats
-    /// ours. A liar's claim costs a few stalled requests, then a ban.
+    /// or ties ours and is not ours. A liar's claim costs a few stalled requests, then a ban.
     pub(super) fn finish_round(&mut self, _now_ms: u64) {
         let Some(round) = self.round.take() else {
             return;
@@ -491,7 +497,11 @@ impl Node {
         let ours = chain.height() + 1;
         let mut best: Option<(u64, usize, Hash)> = None;
         for (height, hash) in round.replies.values() {
-            if *height <= ours || chain.contains(hash) {
+            // A chain as long as ours that we do not hold is fetched too: it is an equal-work
+            // fork, and only once this node holds both tips does it see the tie (`contested`)
+            // and mine to break it. Ignoring it left peers split forever when each tip's
+            // NEW_BLOCK was lost on the way to the other side.
+            if *height < ours || chain.contains(hash) {
                 continue;
             }
             let agree = round

@@ -9,6 +9,8 @@
 
 mod blocks;
 mod gossip;
+#[cfg(test)]
+mod tests;
 mod votes;
 
 use crate::config::{MiningMode, NodeConfig};
