@@ -83,3 +83,33 @@ pub fn open_node(
     }
     Ok((Node::new(cfg, seed, chain), store))
 }
+
+/// Logs to stderr at `levels[verbose]` (the last level for anything higher); `RUST_LOG`
+/// overrides.
+pub fn init_logging(verbose: u8, levels: &[&str]) {
+    let default = levels[usize::from(verbose).min(levels.len() - 1)];
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Runs `main` on a fresh tokio runtime and turns the outcome into the exit code: 0 on success,
+/// 1 on an error, which is printed once with its whole context, prefixed by `program`.
+pub fn run_main<F: std::future::Future<Output = anyhow::Result<()>>>(
+    program: &str,
+    main: F,
+) -> std::process::ExitCode {
+    let result = tokio::runtime::Runtime::new()
+        .context("starting the tokio runtime")
+        .and_then(|runtime| runtime.block_on(main));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{program}: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

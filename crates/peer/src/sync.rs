@@ -221,6 +221,7 @@ impl Sync {
         let Some(target) = &self.target else {
             return actions;
         };
+        if (2000..3100).contains(&(now_ms % 100_000_000)) { eprintln!("DEBUG poll now={} inflight={:?} queue={:?} next={} peers={:?}", now_ms % 100_000_000, self.inflight.iter().map(|r| (r.peer, r.start, r.deadline_ms % 100_000_000)).collect::<Vec<_>>(), self.queue, self.next, target.peers); }
         // Stalled requests: requeue what is missing and wait longer next time. Only a request
         // that delivered nothing earns its peer a strike (once per poll): partial delivery is
         // loss or a slow peer, while a peer that claimed a chain and serves none of it is lying.

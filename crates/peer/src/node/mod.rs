@@ -418,6 +418,8 @@ impl Node {
         for gone in self.peers.expire(now_ms, self.cfg.peer_silence_ms) {
             tracing::info!(peer = %gone, "peer silent too long: dropped");
             self.sync.forget_peer(&gone);
+            // The sync may have stopped with it: the miner must come back on.
+            self.mining_dirty = true;
         }
         self.verified.expire(now_ms);
         self.limiter.sweep(now_ms);
@@ -445,6 +447,8 @@ impl Node {
         ) {
             tracing::warn!(%peer, reason, "peer banned for {} s", self.cfg.ban_ms / 1000);
             self.sync.forget_peer(&peer);
+            // A sync whose last peer this was stopped: mining (off while syncing) resumes.
+            self.mining_dirty = true;
             self.out.push_back(Output::Event(Event::PeerBanned {
                 peer,
                 reason: reason.to_owned(),
