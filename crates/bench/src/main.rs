@@ -6,8 +6,14 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod mining;
+mod propagation;
+mod relay;
+mod scale;
+mod swarm;
+mod sync;
 mod tracker;
 mod validate;
+mod votes;
 
 /// votechain benchmarks.
 #[derive(Parser)]
@@ -25,6 +31,14 @@ enum Command {
     Validate(validate::Args),
     /// Datagrams/s the tracker handles on one core; 10,000 peers heartbeated at 1 Hz.
     Tracker(tracker::Args),
+    /// A fresh peer syncing 10,000 blocks: pipelined vs. stop-and-wait, relay and loopback.
+    Sync(sync::Args),
+    /// Block propagation to 32 in-process peers on loopback.
+    Propagation(propagation::Args),
+    /// Signed votes accepted and committed on every peer of a 3-peer network.
+    Votes(votes::Args),
+    /// 1,000 simulated peers (real cores, virtual time): a vote burst until every peer has it.
+    Scale(scale::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +47,10 @@ fn main() -> ExitCode {
         Command::Mining(args) => mining::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Tracker(args) => tracker::run(args),
+        Command::Sync(args) => sync::run(args),
+        Command::Propagation(args) => propagation::run(args),
+        Command::Votes(args) => votes::run(args),
+        Command::Scale(args) => scale::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,9 +11,10 @@
 //! | 1 | kind: 1 block, 2 vote |
 //! | n | payload: the block or vote as compact JSON, exactly as on the wire |
 //!
-//! Each append is one `write` of the whole record followed by `sync_data`, with no buffering, so
-//! once [`Store::append_block`] returns `Ok` the record survives a `kill -9` or a power cut. A
-//! crash in the middle of an append leaves at most one torn record at the end; [`Store::open`]
+//! Each append is one `write` of the whole record (or batch of records, [`Store::append_all`])
+//! followed by `sync_data`, with no buffering, so once an append returns `Ok` its records survive
+//! a `kill -9` or a power cut. A crash in the middle of an append leaves at most one torn record
+//! at the end; [`Store::open`]
 //! scans the file, stops at the first record that is torn or fails its checksum, cuts the file
 //! there and reports what it cut. Anything after a corrupt record is cut with it: records are only
 //! trusted in an unbroken run from the start, and the network can supply the lost blocks again.
@@ -23,6 +24,15 @@ use crate::vote::Vote;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
+
+/// One record for [`Store::append_all`].
+#[derive(Debug, Clone, Copy)]
+pub enum Entry<'a> {
+    /// A block.
+    Block(&'a Block),
+    /// A vote.
+    Vote(&'a Vote),
+}
 
 /// First bytes of every store file. It makes opening the wrong file an error instead of a cut.
 pub const STORE_MAGIC: [u8; 8] = *b"VCSTORE1";
@@ -125,37 +135,44 @@ impl Store {
 
     /// Appends `block` durably: when this returns `Ok`, the block is on disk.
     pub fn append_block(&mut self, block: &Block) -> io::Result<()> {
-        self.append(KIND_BLOCK, &serde_json::to_vec(block)?)
+        self.append_all(&[Entry::Block(block)])
     }
 
     /// Appends `vote` durably: when this returns `Ok`, the vote is on disk.
     pub fn append_vote(&mut self, vote: &Vote) -> io::Result<()> {
-        self.append(KIND_VOTE, &serde_json::to_vec(vote)?)
+        self.append_all(&[Entry::Vote(vote)])
     }
 
-    /// Bytes of intact data in the file, magic included.
-    pub fn len_bytes(&self) -> u64 {
-        self.len
-    }
-
-    fn append(&mut self, kind: u8, payload: &[u8]) -> io::Result<()> {
+    /// Appends `entries` in order with one `write` and one `sync_data` (group commit): when this
+    /// returns `Ok` all of them are on disk. A crash during the call keeps an intact prefix of
+    /// them, which is safe because nothing in the batch was acknowledged yet.
+    pub fn append_all(&mut self, entries: &[Entry<'_>]) -> io::Result<()> {
         if self.broken {
             return Err(io::Error::other(
                 "an earlier append failed; reopen the store",
             ));
         }
-        let payload_len = u32::try_from(payload.len())
-            .ok()
-            .filter(|&n| n <= MAX_RECORD_BYTES)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "record too large"))?;
-        let mut record = Vec::with_capacity(RECORD_HEADER_LEN + payload.len());
-        record.extend_from_slice(&payload_len.to_be_bytes());
-        record.extend_from_slice(&checksum(kind, payload).to_be_bytes());
-        record.push(kind);
-        record.extend_from_slice(payload);
-        // One write for the whole record: a crash tears at most this record.
-        if let Err(e) = self.file.write_all(&record) {
-            // Cut the partial record back off, or the next append would land after it and be
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut records = Vec::new();
+        for entry in entries {
+            let (kind, payload) = match entry {
+                Entry::Block(b) => (KIND_BLOCK, serde_json::to_vec(b)?),
+                Entry::Vote(v) => (KIND_VOTE, serde_json::to_vec(v)?),
+            };
+            let payload_len = u32::try_from(payload.len())
+                .ok()
+                .filter(|&n| n <= MAX_RECORD_BYTES)
+                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "record too large"))?;
+            records.extend_from_slice(&payload_len.to_be_bytes());
+            records.extend_from_slice(&checksum(kind, &payload).to_be_bytes());
+            records.push(kind);
+            records.extend_from_slice(&payload);
+        }
+        // One write for the whole batch: a crash tears at most its last record.
+        if let Err(e) = self.file.write_all(&records) {
+            // Cut the partial batch back off, or the next append would land after it and be
             // cut with it on the next open.
             let rollback = self
                 .file
@@ -170,8 +187,13 @@ impl Store {
             self.broken = true;
             return Err(e);
         }
-        self.len += record.len() as u64;
+        self.len += records.len() as u64;
         Ok(())
+    }
+
+    /// Bytes of intact data in the file, magic included.
+    pub fn len_bytes(&self) -> u64 {
+        self.len
     }
 }
 
@@ -341,8 +363,11 @@ mod tests {
         assert_eq!((&recovered.blocks, &recovered.votes), (&blocks, &votes));
         assert_eq!((recovered.cut_bytes, recovered.cut_reason), (0, None));
         let next = block(&blocks[1], vec![]);
-        store.append_block(&next).unwrap();
-        store.append_vote(&vote(9)).unwrap();
+        // A batch lands as its records, in order, like separate appends.
+        store
+            .append_all(&[Entry::Block(&next), Entry::Vote(&vote(9))])
+            .unwrap();
+        store.append_all(&[]).unwrap();
         drop(store);
         blocks.push(next);
         votes.push(vote(9));

@@ -16,7 +16,8 @@ use tokio::io::AsyncBufReadExt;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use votechain_chain::{
-    Block, BlockTemplate, MineOutcome, MinerControl, MiningJob, Store, Vote, VoterKey,
+    Block, BlockTemplate, Entry, MineOutcome, MinerControl, MiningJob, Store, Vote, VoterKey,
+    Worker,
 };
 
 /// Datagrams handled before the shell carries out outputs, so a flood cannot grow the output
@@ -65,11 +66,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let (mined_tx, mut mined_rx) = mpsc::unbounded_channel::<Block>();
-    let mut miner = Miner {
-        control: MinerControl::new(),
-        threads: config.miner_threads.max(1),
-        found: mined_tx,
-    };
+    let mut miner = Miner::new(config.miner_threads, mined_tx);
     let mut line_rx = match config.console {
         ConsoleInput::None => mpsc::channel::<String>(1).1,
         ConsoleInput::Stdin => {
@@ -124,7 +121,10 @@ pub async fn run(
     Ok(())
 }
 
-/// Performs the node's outputs in order.
+/// Performs the node's outputs in order. Consecutive `Persist` outputs are written as one batch
+/// with one `sync_data` (group commit), which completes before any later datagram is sent:
+/// nothing is acknowledged before it is on disk. Events are reports, not acknowledgements, so
+/// they need not wait for the batch. Mining starts last, on the drain's final template only.
 async fn carry_out(
     node: &mut Node,
     socket: &UdpSocket,
@@ -132,63 +132,107 @@ async fn carry_out(
     miner: &mut Miner,
     events: &Option<mpsc::UnboundedSender<(u64, Event)>>,
 ) -> anyhow::Result<()> {
+    let mut batch: Vec<Record> = Vec::new();
+    // Only the last mining instruction of a drain matters: an earlier one is already stale.
+    let mut mine: Option<Option<BlockTemplate>> = None;
     while let Some(output) = node.poll_output() {
         match output {
+            Output::Persist(record) => batch.push(record),
+            Output::Event(e) => report(node, events, e),
             Output::Send { to, bytes } => {
+                commit(store, &mut batch)?;
                 if let Err(e) = socket.send_to(&bytes, to).await {
                     tracing::debug!(%to, error = %e, "send failed");
                 }
             }
-            Output::Persist(Record::Block(b)) => store
-                .append_block(&b)
-                .context("writing a block to the store")?,
-            Output::Persist(Record::Vote(v)) => store
-                .append_vote(&v)
-                .context("writing a vote to the store")?,
-            Output::Mine(job) => miner.start(job),
-            Output::Event(e) if events.is_some() => {
-                if let Some(tx) = events {
-                    let _ = tx.send((now_ms(), e));
-                }
-            }
-            // A sync moves the tip thousands of times a second: that is debug detail.
-            Output::Event(e @ Event::TipChanged { .. }) if node.syncing() => {
-                tracing::debug!(event = ?e, "node event")
-            }
-            Output::Event(e) => tracing::info!(event = ?e, "node event"),
+            Output::Mine(job) => mine = Some(job),
         }
     }
+    commit(store, &mut batch)?;
+    if let Some(job) = mine {
+        miner.start(job);
+    }
     Ok(())
+}
+
+/// Appends `batch` to the store durably and empties it.
+fn commit(store: &mut Store, batch: &mut Vec<Record>) -> anyhow::Result<()> {
+    let entries: Vec<Entry<'_>> = batch
+        .iter()
+        .map(|r| match r {
+            Record::Block(b) => Entry::Block(b),
+            Record::Vote(v) => Entry::Vote(v),
+        })
+        .collect();
+    store.append_all(&entries).context("writing to the store")?;
+    batch.clear();
+    Ok(())
+}
+
+fn report(node: &Node, events: &Option<mpsc::UnboundedSender<(u64, Event)>>, event: Event) {
+    match (events, &event) {
+        (Some(tx), _) => {
+            let _ = tx.send((now_ms(), event));
+        }
+        // A sync moves the tip thousands of times a second: that is debug detail.
+        (None, Event::TipChanged { .. }) if node.syncing() => {
+            tracing::debug!(event = ?event, "node event")
+        }
+        (None, _) => tracing::info!(event = ?event, "node event"),
+    }
 }
 
 fn instant_at(deadline_ms: u64) -> Instant {
     Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms()).min(3_600_000))
 }
 
-/// The miner threads: a new template cancels the old job and starts fresh workers.
+/// The miner threads, started once: each waits for its share of the current job on a channel,
+/// so a new template costs a channel send per thread, not a thread spawn. Creating a job
+/// supersedes the previous one, whose workers stop within a few thousand nonces and pick up the
+/// new share.
 struct Miner {
     control: MinerControl,
-    threads: usize,
-    found: mpsc::UnboundedSender<Block>,
+    shares: Vec<std::sync::mpsc::Sender<Worker>>,
 }
 
 impl Miner {
+    fn new(threads: usize, found: mpsc::UnboundedSender<Block>) -> Miner {
+        let shares = (0..threads.max(1))
+            .map(|i| {
+                let (tx, rx) = std::sync::mpsc::channel::<Worker>();
+                let found = found.clone();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("miner-{i}"))
+                    .spawn(move || {
+                        // Ends when the shell drops its sender.
+                        for worker in rx {
+                            if let MineOutcome::Found(block) = worker.run() {
+                                // The receiver is gone only when the shell is shutting down.
+                                let _ = found.send(*block);
+                            }
+                        }
+                    });
+                if let Err(e) = spawned {
+                    tracing::error!(error = %e, "could not start a miner thread");
+                }
+                tx
+            })
+            .collect();
+        Miner {
+            control: MinerControl::new(),
+            shares,
+        }
+    }
+
     fn start(&mut self, template: Option<BlockTemplate>) {
         let Some(template) = template else {
             self.control.cancel();
             return;
         };
-        // Creating the job supersedes the previous one; its workers stop within microseconds.
         let job = MiningJob::new(template, &self.control);
-        for i in 0..self.threads {
-            let worker = job.worker(i, self.threads);
-            let found = self.found.clone();
-            std::thread::spawn(move || {
-                if let MineOutcome::Found(block) = worker.run() {
-                    // The receiver is gone only when the shell is shutting down.
-                    let _ = found.send(*block);
-                }
-            });
+        let n = self.shares.len();
+        for (i, share) in self.shares.iter().enumerate() {
+            let _ = share.send(job.worker(i, n));
         }
     }
 }

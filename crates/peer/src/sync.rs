@@ -221,7 +221,6 @@ impl Sync {
         let Some(target) = &self.target else {
             return actions;
         };
-        if (2000..3100).contains(&(now_ms % 100_000_000)) { eprintln!("DEBUG poll now={} inflight={:?} queue={:?} next={} peers={:?}", now_ms % 100_000_000, self.inflight.iter().map(|r| (r.peer, r.start, r.deadline_ms % 100_000_000)).collect::<Vec<_>>(), self.queue, self.next, target.peers); }
         // Stalled requests: requeue what is missing and wait longer next time. Only a request
         // that delivered nothing earns its peer a strike (once per poll): partial delivery is
         // loss or a slow peer, while a peer that claimed a chain and serves none of it is lying.
@@ -234,6 +233,11 @@ impl Sync {
                 true
             }
         });
+        // One stall doubles the timeout once, however many requests it caught: doubling per
+        // request took a peer's four stalled requests from 500 ms straight to the 8 s cap.
+        if !stalled.is_empty() {
+            self.timeout_ms = (self.timeout_ms * 2).min(self.limits.timeout_cap_ms);
+        }
         for r in stalled {
             let strike = SyncAction::Strike(r.peer);
             if !r.received.iter().any(|x| *x) && !actions.contains(&strike) {
@@ -242,7 +246,6 @@ impl Sync {
             if let Some(m) = r.missing() {
                 self.queue.push_front(m);
             }
-            self.timeout_ms = (self.timeout_ms * 2).min(self.limits.timeout_cap_ms);
         }
         // Queue more ranges, never far ahead of what we hold.
         let horizon = tip_blocks + self.limits.batch * self.limits.window as u64 * 4;
@@ -366,6 +369,16 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn simultaneous_stalls_double_the_timeout_once() {
+        let mut s = Sync::new(limits());
+        s.start(target(100, &[1]), 0);
+        assert_eq!(requests(&s.poll(0, 0)).len(), 2, "per-peer limit");
+        let actions = s.poll(100, 0);
+        assert_eq!(requests(&actions).len(), 2, "both resent");
+        assert_eq!(s.next_deadline(), Some(300), "200 ms, not 400 ms");
     }
 
     #[test]

@@ -66,7 +66,7 @@ impl Node {
         self.out.push_back(Output::Persist(Record::Block(genesis)));
         self.out
             .push_back(Output::Event(Event::ElectionKnown { election }));
-        self.next_consensus_ms = self.next_consensus_ms.min(now_ms + self.cfg.stats_wait_ms);
+        self.next_consensus_ms = now_ms;
         self.mining_dirty = true;
     }
 
@@ -91,6 +91,7 @@ impl Node {
                 .push_back(Output::Event(Event::Mined { height, hash }));
         }
         self.after_input(now_ms);
+        self.update_mining(now_ms);
     }
 
     /// Validates and adds one block; true when it joined the tree.
@@ -440,7 +441,7 @@ impl Node {
 
     pub(super) fn on_stats_reply(
         &mut self,
-        _now_ms: u64,
+        now_ms: u64,
         from: SocketAddr,
         height: u64,
         hash: Hash,
@@ -453,6 +454,9 @@ impl Node {
         self.sync.on_short(from, height);
         if let Some(round) = &mut self.round {
             round.replies.insert(from, (height, hash));
+            if round.replies.len() >= round.asked {
+                self.finish_round(now_ms);
+            }
         }
     }
 
@@ -476,11 +480,16 @@ impl Node {
             }
             return;
         }
+        let asked = self.peers.sample(&mut self.rng, ROUND_FANOUT, now_ms, None);
+        if asked.is_empty() {
+            return;
+        }
         self.round = Some(Round {
             deadline_ms: now_ms + self.cfg.stats_wait_ms,
+            asked: asked.len(),
             replies: Default::default(),
         });
-        for to in self.peers.sample(&mut self.rng, ROUND_FANOUT, now_ms, None) {
+        for to in asked {
             self.send(to, &Stats {}.into());
         }
     }

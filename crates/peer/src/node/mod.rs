@@ -137,6 +137,8 @@ const CONSENSUS_MIN_GAP_MS: u64 = 2_000;
 #[derive(Debug)]
 struct Round {
     deadline_ms: u64,
+    /// How many peers were asked: the round ends early once all of them replied.
+    asked: usize,
     replies: BTreeMap<SocketAddr, (u64, Hash)>,
 }
 
@@ -330,8 +332,10 @@ impl Node {
                 self.on_sync_block(now_ms, from, c.index, Some(c.total_blocks), c.block)
             }
             Message::GetBlock(g) => self.on_get_block(now_ms, from, len, g),
+            // Asked by hash, the block may sit below the height given as a hint: its own height
+            // is what counts.
             Message::GetBlockReply(r) => match r.block {
-                Some(block) => self.on_sync_block(now_ms, from, r.height, None, block),
+                Some(block) => self.on_sync_block(now_ms, from, block.height(), None, block),
                 None => self.on_short_chain(from, r.height),
             },
             Message::Stats(_) => self.on_stats(now_ms, from, len),
@@ -374,6 +378,7 @@ impl Node {
             self.start_round(now_ms);
         }
         self.flush_sync_buffer(now_ms);
+        self.update_mining(now_ms);
         if now_ms >= self.next_housekeeping_ms {
             self.housekeeping(now_ms);
             self.next_housekeeping_ms = now_ms + 1_000;
@@ -387,13 +392,16 @@ impl Node {
         self.last_now_ms = now_ms;
         self.flush_sync_buffer(now_ms);
         self.after_input(now_ms);
+        self.update_mining(now_ms);
     }
 
-    /// Work common to every input: drive the downloader and keep the miner on the right
-    /// template. Buffered sync blocks wait for a full batch or [`Node::end_of_burst`].
+    /// Work common to every input: drive the downloader. Buffered sync blocks wait for a full
+    /// batch, and the miner's template for the end of the burst ([`Node::end_of_burst`]), the
+    /// timer or a local command: re-planning mining after every datagram of a burst of votes
+    /// would hand the miner a new template per vote, and at low difficulty it would finish many
+    /// of them, each a sibling block.
     fn after_input(&mut self, now_ms: u64) {
         self.drive_sync(now_ms);
-        self.update_mining(now_ms);
     }
 
     fn on_start(&mut self, now_ms: u64) {
@@ -411,7 +419,8 @@ impl Node {
                 );
             }
         }
-        self.next_consensus_ms = now_ms + self.cfg.stats_wait_ms;
+        // Catch up at once: the first round asks whoever is known (seeds, a stored peer list).
+        self.next_consensus_ms = now_ms;
     }
 
     fn housekeeping(&mut self, now_ms: u64) {

@@ -4,7 +4,9 @@
 use super::*;
 use votechain_chain::{Ballot, BlockTemplate, VoterKey};
 use votechain_proto::limits::unverified_reply_budget;
-use votechain_proto::{GetBlock, Gossip, NewBlock, RequestChain, Stats, StatsReply, SubmitVote};
+use votechain_proto::{
+    GetBlock, GetBlockReply, Gossip, NewBlock, RequestChain, Stats, StatsReply, SubmitVote,
+};
 
 const NOW: u64 = 1_800_000_000_000;
 
@@ -258,4 +260,42 @@ fn accepted_vote_is_persisted_before_its_receipt() {
         persist.is_some() && receipt.is_some() && persist < receipt,
         "{outputs:?}"
     );
+}
+
+#[test]
+fn a_missing_ancestor_fetched_by_hash_connects_without_a_strike() {
+    // Blocks 3, 4 and 5 arrive before 2: the missing ancestor is two below the height hint,
+    // and the peer answering the GET_BLOCK by hash must not be taken for a liar.
+    let mut node = node_with_chain(1);
+    let peer = addr(6002);
+    verify(&mut node, peer);
+    let mut chain: Vec<Block> = vec![node.chain().unwrap().tip().clone()];
+    for _ in 0..4 {
+        let parent = chain.last().unwrap();
+        let t = BlockTemplate::new(parent.hash(), parent.height(), 0, NOW, "m", vec![]).unwrap();
+        chain.push(t.seal(0));
+    }
+    for i in [3, 2, 4] {
+        node.handle_datagram(
+            NOW,
+            peer,
+            &datagram(NewBlock {
+                block: chain[i].clone(),
+            }),
+        );
+    }
+    let asked = sent(&drain(&mut node));
+    let wanted = chain[1].hash();
+    assert!(asked
+        .iter()
+        .any(|(_, m)| matches!(m, Message::GetBlock(g) if g.hash == Some(wanted))));
+    let reply = GetBlockReply {
+        height: 4,
+        block: Some(chain[1].clone()),
+    };
+    node.handle_datagram(NOW, peer, &datagram(reply));
+    node.end_of_burst(NOW);
+    drain(&mut node);
+    assert_eq!(node.chain().unwrap().tip_hash(), chain[4].hash());
+    assert_eq!(node.peers.get(&peer).unwrap().strikes, 0);
 }

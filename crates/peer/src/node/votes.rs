@@ -25,6 +25,7 @@ impl Node {
         self.last_now_ms = now_ms;
         let reply = self.accept_vote(now_ms, vote, None);
         self.after_input(now_ms);
+        self.update_mining(now_ms);
         reply
     }
 

@@ -1,0 +1,25 @@
+//! A deterministic simulator of whole votechain networks, in the style of quinn-proto's and
+//! iroh-gossip's tests and FoundationDB's simulation: the real sans-IO cores (the peer's
+//! [`votechain_peer::node::Node`], the tracker's [`votechain_tracker::Registry`], the chain state)
+//! on virtual time, with one seeded RNG deciding every latency, loss, duplication, partition,
+//! crash, mining delay and clock offset. The same seed gives the same run, bit for bit.
+//!
+//! - [`sim`]: the event heap, the nodes, mining, crashes and restarts, invariants at every step.
+//! - [`net`]: links (latency distributions, loss, duplication), one- and two-way partitions.
+//! - [`adversary`]: hostile peers — a liar, a replayer of old and invalid blocks, a vote flooder.
+//! - [`check`]: the end-of-scenario properties (one tip, every acknowledged vote once, tallies).
+//! - [`election`]: the ballot and voters of simulations.
+//! - [`harness`]: running a scenario over many seeds and printing the replay command.
+//!
+//! ARCHITECTURE.md ("Simulation") explains how to write a scenario and replay a seed.
+
+pub mod adversary;
+pub mod check;
+pub mod election;
+pub mod harness;
+pub mod net;
+pub mod sim;
+
+pub use check::Summary;
+pub use net::{LinkConfig, Network};
+pub use sim::{sim_node_config, PeerId, Sim, SimConfig, EPOCH_MS, TRACKER_ADDR};
