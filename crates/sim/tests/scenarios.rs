@@ -287,9 +287,18 @@ fn no_tracker(seed: u64) -> Result<String, String> {
         .filter_map(|i| sim.node(*i).map(|n| n.peers().len()))
         .min()
         .unwrap_or(0);
-    // Not asserted: a forwarded GOSSIP's originator ignores the CHALLENGE of a peer it never
-    // sent a request to, so gossip alone does not spread addresses beyond the seed graph (see
-    // ARCHITECTURE.md, "Simulation", known issues). Convergence over the seed graph is checked.
+    // Gossip must spread addresses beyond the seed graph: a peer seeded with one or two others
+    // comes to know several.
+    if least_peers < 3 {
+        let known: Vec<usize> = all
+            .iter()
+            .map(|i| sim.node(*i).map_or(0, |n| n.peers().len()))
+            .collect();
+        return Err(format!(
+            "peers known per peer {known:?}; {}",
+            summary(&sim, &s)
+        ));
+    }
     Ok(format!(
         "fewest peers known {least_peers}; {}",
         summary(&sim, &s)
@@ -574,4 +583,7 @@ fn regressions() {
     // Four requests stalling together multiplied the sync timeout by 16 (500 ms to the 8 s
     // cap): a liar took ~25 s to ban instead of ~7.5 s, and mining stayed off meanwhile.
     liar(2).unwrap_or_else(|e| panic!("liar seed 2: {e}"));
+    // A peer's only GOSSIP to its seed overtook its VERIFY and was challenged again after the
+    // one resend: without a tracker the peer stayed known to its seed alone.
+    no_tracker(125).unwrap_or_else(|e| panic!("no_tracker seed 125: {e}"));
 }

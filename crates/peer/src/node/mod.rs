@@ -128,10 +128,20 @@ pub struct NodeStats {
 
 /// Requests remembered per address so they can be resent right after answering its CHALLENGE.
 const RESEND_PER_ADDR: usize = 4;
+/// Challenges answered per address since our last new request to it: bounded so that a
+/// spoofed CHALLENGE stream cannot keep us resending.
+const CHALLENGES_PER_REQUEST: u8 = 3;
 /// How long a request stays resendable.
 const RESEND_TTL_MS: u64 = 10_000;
 /// Shortest gap between two consensus rounds started by CONSENSUS messages.
 const CONSENSUS_MIN_GAP_MS: u64 = 2_000;
+
+/// Requests recently sent to one address, for resending after its CHALLENGE.
+#[derive(Debug, Default)]
+struct Resend {
+    requests: VecDeque<(u64, Vec<u8>)>,
+    challenges_answered: u8,
+}
 
 /// A consensus round in progress: STATS sent, replies collected until the deadline.
 #[derive(Debug)]
@@ -169,7 +179,7 @@ pub struct Node {
     owed_reply: DedupCache<SocketAddr>,
     /// Sync blocks waiting to be verified together (signatures in one batch).
     sync_buffer: Vec<(SocketAddr, Block)>,
-    recent_requests: HashMap<SocketAddr, VecDeque<(u64, Vec<u8>)>>,
+    recent_requests: HashMap<SocketAddr, Resend>,
     round: Option<Round>,
     last_round_ms: u64,
     next_gossip_ms: u64,
@@ -432,9 +442,10 @@ impl Node {
         }
         self.verified.expire(now_ms);
         self.limiter.sweep(now_ms);
-        self.recent_requests.retain(|_, q| {
-            q.retain(|(t, _)| now_ms.saturating_sub(*t) <= RESEND_TTL_MS);
-            !q.is_empty()
+        self.recent_requests.retain(|_, r| {
+            r.requests
+                .retain(|(t, _)| now_ms.saturating_sub(*t) <= RESEND_TTL_MS);
+            !r.requests.is_empty()
         });
     }
 
@@ -490,11 +501,12 @@ impl Node {
         if self.recent_requests.len() < self.cfg.max_verified
             || self.recent_requests.contains_key(&to)
         {
-            let q = self.recent_requests.entry(to).or_default();
-            if q.len() >= RESEND_PER_ADDR {
-                q.pop_front();
+            let r = self.recent_requests.entry(to).or_default();
+            if r.requests.len() >= RESEND_PER_ADDR {
+                r.requests.pop_front();
             }
-            q.push_back((now_ms, bytes.clone()));
+            r.requests.push_back((now_ms, bytes.clone()));
+            r.challenges_answered = 0;
         }
         self.stats.datagrams_out += 1;
         self.out.push_back(Output::Send { to, bytes });
@@ -534,14 +546,24 @@ impl Node {
     }
 
     /// CHALLENGE: answer only addresses we recently asked something (so a spoofed CHALLENGE
-    /// cannot make us send to a victim), then resend what we asked.
+    /// cannot make us send to a victim), then resend what we asked. A resent request can overtake
+    /// the VERIFY and be challenged again, so a few challenges per request are answered.
     fn on_challenge(&mut self, from: SocketAddr, token: String) {
-        let Some(pending) = self.recent_requests.remove(&from) else {
-            self.stats.ignored += 1;
-            return;
+        let resends = match self.recent_requests.get_mut(&from) {
+            Some(r) if r.challenges_answered < CHALLENGES_PER_REQUEST => {
+                r.challenges_answered += 1;
+                r.requests
+                    .iter()
+                    .map(|(_, bytes)| bytes.clone())
+                    .collect::<Vec<_>>()
+            }
+            _ => {
+                self.stats.ignored += 1;
+                return;
+            }
         };
         self.send(from, &Verify { token }.into());
-        for (_, bytes) in pending {
+        for bytes in resends {
             self.stats.datagrams_out += 1;
             self.out.push_back(Output::Send { to: from, bytes });
         }
