@@ -65,6 +65,9 @@ pub struct NodeConfig {
     pub dedup_cap: usize,
     /// Datagrams per second accepted from one source address before dropping.
     pub rate_per_source: u32,
+    /// Longest random wait before mining an empty block to break a tie with an equal-work side
+    /// branch; the first tie-breaker to propagate settles it for everyone.
+    pub tie_break_delay_ms: u64,
 }
 
 impl NodeConfig {
@@ -95,6 +98,7 @@ impl NodeConfig {
             max_verified: 4_096,
             dedup_cap: 65_536,
             rate_per_source: 20_000,
+            tie_break_delay_ms: 1_000,
         }
     }
 }

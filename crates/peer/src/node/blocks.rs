@@ -6,6 +6,7 @@
 use super::{Event, Node, Output, Record, Round};
 use crate::config::MiningMode;
 use crate::sync::{SyncAction, Target};
+use rand::Rng;
 use std::net::SocketAddr;
 use votechain_chain::validate::verify_blocks;
 use votechain_chain::{AddOutcome, Ballot, Block, ChainState, Connected, Hash, Vote};
@@ -545,16 +546,28 @@ impl Node {
 
     /// Keeps the miner on a template for the current tip and pool, or stops it.
     pub(super) fn update_mining(&mut self, now_ms: u64) {
+        // A tie's random moment may have come (the timer wakes us for it).
+        if self.tie_break_at_ms.is_some_and(|t| now_ms >= t) {
+            self.mining_dirty = true;
+        }
         if !self.mining_dirty {
             return;
         }
         self.mining_dirty = false;
+        let contested = self.chain.as_ref().is_some_and(ChainState::contested);
+        if !contested {
+            self.tie_break_at_ms = None;
+        } else if self.tie_break_at_ms.is_none() {
+            let delay = self.rng.gen_range(0..=self.cfg.tie_break_delay_ms);
+            self.tie_break_at_ms = Some(now_ms + delay);
+        }
+        // With nothing pending a peer still mines once a tie with a side branch has lasted its
+        // random delay: otherwise two equal forks would stand forever.
+        let tie_break_due = contested && self.tie_break_at_ms.is_some_and(|t| now_ms >= t);
         let template = match (&self.chain, self.mining) {
             (None, _) | (_, MiningMode::Off) => None,
             _ if self.sync.is_active() => None,
-            // With nothing pending a peer still mines while the tip is tied with a side branch:
-            // otherwise two equal forks would stand forever.
-            (Some(c), MiningMode::WhenPending) if c.pool().is_empty() && !c.contested() => None,
+            (Some(c), MiningMode::WhenPending) if c.pool().is_empty() && !tie_break_due => None,
             (Some(c), _) => c.template(now_ms, &self.cfg.name).ok(),
         };
         match template {

@@ -1,8 +1,7 @@
 //! Finding peers: the tracker's lists, and gossip as on the course network — a GOSSIP is
-//! forwarded once per id to a few peers and answered with GOSSIP_REPLY to its originator. Only a
-//! verified sender's GOSSIP is acted on, so a spoofed GOSSIP is neither reflected nor forwarded;
-//! the reply to an originator is no larger than the GOSSIP that caused it. Peers learned by
-//! gossip enter the table only once verified.
+//! forwarded once per id to a few peers and answered with GOSSIP_REPLY to its originator, who is
+//! challenged first when it has not proved its address, so a spoofed GOSSIP is neither reflected
+//! nor forwarded. Peers learned by gossip enter the table only once verified.
 
 use super::Node;
 use crate::peers::Source;
@@ -48,6 +47,7 @@ impl Node {
         for to in targets {
             self.send_request(now_ms, to, &gossip);
         }
+        self.last_announce_ms = Some(now_ms);
     }
 
     pub(super) fn on_gossip(&mut self, now_ms: u64, from: SocketAddr, g: Gossip) {
@@ -75,12 +75,11 @@ impl Node {
                 }
                 self.send_gossip_reply(now_ms, origin);
             } else {
-                // The reply goes out as a request (about 100 bytes, within the budget of the
-                // GOSSIP that caused it): the originator challenges us before accepting it and so
-                // learns our address. A CHALLENGE of ours would be ignored, since the originator
-                // never sent us anything. The originator joins our table once it verifies.
+                // Only a small CHALLENGE may go to an address that has not proved itself: the
+                // GOSSIP may be forged to make us send to a victim. The originator answers it
+                // (see `on_challenge`), and the reply follows its VERIFY.
                 self.owed_reply.insert(origin);
-                self.send_gossip_reply(now_ms, origin);
+                self.challenge(now_ms, origin);
             }
         }
         self.forward_gossip(now_ms, from, Some(origin), g);

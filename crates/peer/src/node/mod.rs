@@ -170,6 +170,13 @@ pub struct Node {
     sync_from: u64,
     /// Tip or pool changed since the miner's template was last checked.
     mining_dirty: bool,
+    /// When our own GOSSIP last went out: CHALLENGEs from peers it reached are answered until
+    /// the next one.
+    last_announce_ms: Option<u64>,
+    /// When this peer may mine to break a tie with an equal-work side branch (none while there
+    /// is no tie). The delay is random so that tied peers do not all break the tie at once and
+    /// tie again, which at low difficulty would go on indefinitely.
+    tie_break_at_ms: Option<u64>,
     /// The `now_ms` of the input being handled, for helpers deep in a call chain.
     last_now_ms: u64,
     seen_blocks: DedupCache<Hash>,
@@ -235,6 +242,8 @@ impl Node {
             sync_back: 0,
             sync_from: 0,
             mining_dirty: true,
+            last_announce_ms: None,
+            tie_break_at_ms: None,
             last_now_ms: 0,
             sync_buffer: Vec::new(),
             recent_requests: HashMap::new(),
@@ -289,6 +298,7 @@ impl Node {
             self.round.as_ref().map(|r| r.deadline_ms),
             Some(self.next_gossip_ms),
             Some(self.next_consensus_ms),
+            self.tie_break_at_ms,
         ]
         .into_iter()
         .flatten()
@@ -318,7 +328,7 @@ impl Node {
         self.verified.touch(&from, now_ms);
         let len = bytes.len();
         match message {
-            Message::Challenge(c) => self.on_challenge(from, c.token),
+            Message::Challenge(c) => self.on_challenge(now_ms, from, c.token),
             Message::Verify(v) => self.on_verify(now_ms, from, &v.token),
             Message::RegisterAck(m) if self.join.is_tracker(&from) => {
                 self.on_peer_list(now_ms, &m.peer_list);
@@ -545,10 +555,12 @@ impl Node {
         self.verified.contains(addr, now_ms)
     }
 
-    /// CHALLENGE: answer only addresses we recently asked something (so a spoofed CHALLENGE
-    /// cannot make us send to a victim), then resend what we asked. A resent request can overtake
-    /// the VERIFY and be challenged again, so a few challenges per request are answered.
-    fn on_challenge(&mut self, from: SocketAddr, token: String) {
+    /// CHALLENGE from an address we recently asked something: VERIFY, then resend what we asked
+    /// (a resent request can overtake the VERIFY and be challenged again, so a few challenges per
+    /// request are answered). From any other address, while our own GOSSIP is recent, it is a
+    /// peer our announcement reached through others: VERIFY alone, no larger than the CHALLENGE,
+    /// so a spoofed CHALLENGE gains an attacker nothing.
+    fn on_challenge(&mut self, now_ms: u64, from: SocketAddr, token: String) {
         let resends = match self.recent_requests.get_mut(&from) {
             Some(r) if r.challenges_answered < CHALLENGES_PER_REQUEST => {
                 r.challenges_answered += 1;
@@ -557,7 +569,17 @@ impl Node {
                     .map(|(_, bytes)| bytes.clone())
                     .collect::<Vec<_>>()
             }
-            _ => {
+            Some(_) => {
+                self.stats.ignored += 1;
+                return;
+            }
+            None if self
+                .last_announce_ms
+                .is_some_and(|t| now_ms.saturating_sub(t) <= self.cfg.gossip_interval_ms) =>
+            {
+                Vec::new()
+            }
+            None => {
                 self.stats.ignored += 1;
                 return;
             }

@@ -119,16 +119,25 @@ fn spoofed_gossip_is_neither_reflected_nor_forwarded() {
 }
 
 #[test]
-fn spoofed_challenge_is_not_answered() {
+fn spoofed_challenge_gains_nothing() {
     let mut node = node_with_chain(1);
     let challenge = Challenge {
         token: "ab".repeat(16),
     };
+    let challenge_len = datagram(challenge.clone()).len();
+    // Our GOSSIP went out at start: a stranger's CHALLENGE may be a peer it reached, and gets a
+    // VERIFY no larger than the CHALLENGE, and nothing else.
     node.handle_datagram(NOW, addr(9999), &datagram(challenge.clone()));
+    let out = drain(&mut node);
+    assert!(matches!(sent(&out)[..], [(to, Message::Verify(_))] if to == addr(9999)));
+    assert!(matches!(&out[0], Output::Send { bytes, .. } if bytes.len() <= challenge_len));
+    // Once the announcement is old, a stranger's CHALLENGE gets nothing.
+    let later = NOW + node.config().gossip_interval_ms + 1;
+    node.handle_datagram(later, addr(9998), &datagram(challenge.clone()));
     assert!(sent(&drain(&mut node)).is_empty());
     // A challenge from a peer we just asked something is answered, and the request resent.
     node.send_request(
-        NOW,
+        later,
         addr(6002),
         &GetBlock {
             height: 1,
@@ -137,7 +146,7 @@ fn spoofed_challenge_is_not_answered() {
         .into(),
     );
     drain(&mut node);
-    node.handle_datagram(NOW, addr(6002), &datagram(challenge));
+    node.handle_datagram(later, addr(6002), &datagram(challenge));
     let out = sent(&drain(&mut node));
     assert!(matches!(out[0], (_, Message::Verify(_))), "{out:?}");
     assert!(out[1..]

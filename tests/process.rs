@@ -1,0 +1,301 @@
+//! One spawned binary: its stderr collected into a log the test can wait on, its stdout read by a
+//! background thread into a channel (so a console answer is read with a deadline, never a
+//! blocking read), its stdin kept open for console lines, and the process killed and reaped when
+//! the handle is dropped — also while a failed test unwinds, so no process outlives its test.
+//! When a test panics, every process it owned prints the tail of its log, which is usually all
+//! the diagnosis a failure needs.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Lines of stderr printed per process when a test fails (all of them with
+/// `VOTECHAIN_TEST_LOGS=all`; `VOTECHAIN_TEST_LOGS=always` prints all of them even when the
+/// test passes).
+const LOG_TAIL: usize = 40;
+
+/// How long a console command may take to answer.
+const CONSOLE_DEADLINE: Duration = Duration::from_secs(30);
+
+/// A process's stderr, line by line, with ANSI colour codes removed.
+#[derive(Default)]
+pub struct Log {
+    lines: Mutex<Vec<String>>,
+    grew: Condvar,
+}
+
+impl Log {
+    fn push(&self, line: String) {
+        self.lines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(line);
+        self.grew.notify_all();
+    }
+
+    /// A copy of every line so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Waits until some line from index `from` on satisfies `pred`; returns its index and text,
+    /// or `None` at the deadline.
+    pub fn wait_for(
+        &self,
+        from: usize,
+        timeout: Duration,
+        mut pred: impl FnMut(&str) -> bool,
+    ) -> Option<(usize, String)> {
+        let deadline = Instant::now() + timeout;
+        let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = from;
+        loop {
+            while next < lines.len() {
+                if pred(&lines[next]) {
+                    return Some((next, lines[next].clone()));
+                }
+                next += 1;
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            lines = self
+                .grew
+                .wait_timeout(lines, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Number of lines so far.
+    pub fn len(&self) -> usize {
+        self.lines.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// True before the first line.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Removes ANSI escape sequences (`ESC [ … letter`): the peer colours its log lines.
+pub fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A running binary. Dropping it kills it (SIGKILL) and reaps it.
+pub struct Process {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Receiver<String>,
+    log: Arc<Log>,
+    next_marker: u64,
+}
+
+impl Process {
+    /// Starts `program` with `args` and the environment variables `env` added; `name` labels
+    /// its log when a test fails.
+    pub fn spawn(name: &str, program: &Path, args: &[String], env: &[(&str, String)]) -> Process {
+        let mut child = Command::new(program)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{name}: cannot start {}: {e}", program.display()));
+        let log = Arc::new(Log::default());
+        // Both pipes exist: they were just requested as piped.
+        let stderr = child.stderr.take().expect("piped stderr");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr_log = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in lines_lossy(stderr) {
+                stderr_log.push(strip_ansi(&line));
+            }
+        });
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in lines_lossy(stdout) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Process {
+            name: name.to_owned(),
+            stdin: child.stdin.take(),
+            child,
+            stdout: rx,
+            log,
+            next_marker: 0,
+        }
+    }
+
+    /// The process's stderr.
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
+    /// The OS process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for a stderr line satisfying `pred`; panics with the log at the deadline or if the
+    /// process exits first.
+    pub fn wait_log(&mut self, what: &str, timeout: Duration, pred: impl FnMut(&str) -> bool) {
+        self.wait_log_from(0, what, timeout, pred);
+    }
+
+    /// As [`Process::wait_log`], looking only at lines from index `from` on; returns the line.
+    pub fn wait_log_from(
+        &mut self,
+        from: usize,
+        what: &str,
+        timeout: Duration,
+        mut pred: impl FnMut(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            // Wake up now and then to notice an early exit.
+            let slice = deadline
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(200));
+            if let Some((_, line)) = self.log.wait_for(from, slice, &mut pred) {
+                return line;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("{}: exited ({status}) before {what}", self.name);
+            }
+            if Instant::now() >= deadline {
+                panic!("{}: no {what} within {timeout:?}", self.name);
+            }
+        }
+    }
+
+    /// Sends one console line and returns what the console printed in answer, up to the next
+    /// command. The end of an answer is found by sending an unknown command after it, a marker
+    /// the console answers with an error line naming it; since the console handles lines in
+    /// order, everything before that line belongs to `line`.
+    pub fn console(&mut self, line: &str) -> Vec<String> {
+        self.next_marker += 1;
+        let marker = format!("end-of-answer-{}", self.next_marker);
+        let stdin = self
+            .stdin
+            .as_mut()
+            .unwrap_or_else(|| panic!("{}: stdin closed", self.name));
+        if let Err(e) = write!(stdin, "{line}\n{marker}\n").and_then(|()| stdin.flush()) {
+            panic!("{}: cannot write {line:?} to the console: {e}", self.name);
+        }
+        let deadline = Instant::now() + CONSOLE_DEADLINE;
+        let mut answer = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(out) if out.contains(&marker) => return answer,
+                Ok(out) => answer.push(out),
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!(
+                        "{}: no answer to {line:?} within {CONSOLE_DEADLINE:?} (got {answer:?})",
+                        self.name
+                    )
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!(
+                        "{}: stdout closed while answering {line:?} (got {answer:?})",
+                        self.name
+                    )
+                }
+            }
+        }
+    }
+
+    /// Kills the process with SIGKILL (no chance to clean up) and reaps it.
+    pub fn kill(&mut self) {
+        // An error means it has already exited, which is what we want.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// True while the process runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    fn dump_log(&self) {
+        let lines = self.log.lines();
+        let all = std::env::var("VOTECHAIN_TEST_LOGS").is_ok_and(|v| v == "all" || v == "always");
+        let skip = if all {
+            0
+        } else {
+            lines.len().saturating_sub(LOG_TAIL)
+        };
+        eprintln!(
+            "---- {} (pid {}): last {} of {} log lines ----",
+            self.name,
+            self.child.id(),
+            lines.len() - skip,
+            lines.len()
+        );
+        for line in &lines[skip..] {
+            eprintln!("{}: {line}", self.name);
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+        let always = std::env::var("VOTECHAIN_TEST_LOGS").is_ok_and(|v| v == "always");
+        if std::thread::panicking() || always {
+            self.dump_log();
+        }
+    }
+}
+
+/// Lines of `reader`, invalid UTF-8 replaced; stops at end of input or a read error.
+fn lines_lossy(reader: impl Read) -> impl Iterator<Item = String> {
+    let mut reader = BufReader::new(reader);
+    std::iter::from_fn(move || {
+        let mut buf = Vec::new();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => {
+                while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                    buf.pop();
+                }
+                Some(String::from_utf8_lossy(&buf).into_owned())
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_ansi;
+
+    #[test]
+    fn strips_colour_codes() {
+        assert_eq!(
+            strip_ansi("\u{1b}[2m2026\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m peer"),
+            "2026  INFO peer"
+        );
+        assert_eq!(strip_ansi("plain"), "plain");
+    }
+}
