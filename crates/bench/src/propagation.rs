@@ -40,11 +40,10 @@ pub struct Args {
 /// Runs the benchmark.
 pub fn run(args: Args) -> anyhow::Result<()> {
     ensure!(args.peers > 1 && args.rounds > 0);
-    swarm::init_logging();
-    let dir = swarm::temp_dir(None, "propagation")?;
-    let result = swarm::runtime()?.block_on(measure(&args, &dir));
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    let args = &args;
+    swarm::run_in_temp_dir(None, "propagation", |dir| async move {
+        measure(args, &dir).await
+    })
 }
 
 async fn measure(args: &Args, dir: &Path) -> anyhow::Result<()> {

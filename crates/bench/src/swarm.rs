@@ -32,17 +32,6 @@ pub struct Peer {
     task: JoinHandle<anyhow::Result<()>>,
 }
 
-/// Installs a log subscriber reading `RUST_LOG` (default: warnings), so a run can be profiled
-/// with `RUST_LOG=votechain_peer=debug`. A second call is a no-op.
-pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
 /// Binds a loopback socket on a free port, for a peer or the tracker.
 pub fn bind_loopback() -> anyhow::Result<tokio::net::UdpSocket> {
     start::bind_udp(SocketAddr::from(([127, 0, 0, 1], 0)))
@@ -231,7 +220,7 @@ pub fn write_store(dir: &Path, blocks: &[Block]) -> anyhow::Result<()> {
 }
 
 /// A fresh directory for one run under `root` (the system temp dir when `None`).
-pub fn temp_dir(root: Option<&Path>, name: &str) -> anyhow::Result<PathBuf> {
+fn temp_dir(root: Option<&Path>, name: &str) -> anyhow::Result<PathBuf> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -268,11 +257,24 @@ pub fn udp_rcvbuf_errors() -> u64 {
         .unwrap_or(0)
 }
 
-/// A multi-threaded tokio runtime with one worker per CPU, as the `peer` binary uses.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
+/// Runs one network benchmark: installs a log subscriber reading `RUST_LOG` (default: warnings,
+/// so a run can be profiled with `RUST_LOG=votechain_peer=debug`), makes a fresh data directory
+/// under `root` (the system temp dir when `None`), runs `measure` on it in a multi-threaded tokio
+/// runtime (as the `peer` binary uses), and removes the directory afterwards.
+pub fn run_in_temp_dir<F, Fut>(root: Option<&Path>, name: &str, measure: F) -> anyhow::Result<()>
+where
+    F: FnOnce(PathBuf) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    votechain_peer::start::init_logging(0, &["warn"]);
+    let dir = temp_dir(root, name)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?)
+        .build()?;
+    let result = runtime.block_on(measure(dir.clone()));
+    // Best effort: a leftover temp dir is not worth failing a finished measurement for.
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }
 
 /// "met" or "MISSED", for the verdict lines.

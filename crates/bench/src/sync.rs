@@ -70,12 +70,10 @@ impl FreshRun {
 /// Runs the benchmark.
 pub fn run(args: Args) -> anyhow::Result<()> {
     ensure!(args.blocks > 0 && args.stopwait_blocks > 0 && args.deadline_s > 0);
-    swarm::init_logging();
-    let dir = swarm::temp_dir(args.data_root.as_deref(), "sync")?;
-    let result = swarm::runtime()?.block_on(measure(&args, &dir));
-    // Best effort: a leftover temp dir is not worth failing a finished measurement for.
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    let args = &args;
+    swarm::run_in_temp_dir(args.data_root.as_deref(), "sync", |dir| async move {
+        measure(args, &dir).await
+    })
 }
 
 async fn measure(args: &Args, dir: &Path) -> anyhow::Result<()> {

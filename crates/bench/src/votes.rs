@@ -69,11 +69,10 @@ struct Submitted {
 pub fn run(args: Args) -> anyhow::Result<()> {
     ensure!(args.votes > 0 && args.peers > 0 && args.window > 0);
     ensure!(args.miners <= args.peers, "--miners is at most --peers");
-    swarm::init_logging();
-    let dir = swarm::temp_dir(args.data_root.as_deref(), "votes")?;
-    let result = swarm::runtime()?.block_on(measure(&args, &dir));
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    let args = &args;
+    swarm::run_in_temp_dir(args.data_root.as_deref(), "votes", |dir| async move {
+        measure(args, &dir).await
+    })
 }
 
 async fn measure(args: &Args, dir: &Path) -> anyhow::Result<()> {

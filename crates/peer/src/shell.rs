@@ -270,57 +270,50 @@ impl Console {
 
     /// Runs one console line; false on `quit`.
     fn line(&self, node: &mut Node, line: &str) -> bool {
-        let say = |t: &str| self.say(t);
-        let data_dir = self.data_dir.as_path();
-        console_line(node, data_dir, line, say)
-    }
-}
-
-/// Runs one console line; false on `quit`.
-fn console_line(node: &mut Node, data_dir: &Path, line: &str, say: impl Fn(&str)) -> bool {
-    let command = match console::parse(line) {
-        Ok(Some(c)) => c,
-        Ok(None) => return true,
-        Err(message) => {
-            say(&message);
-            return true;
-        }
-    };
-    let now = now_ms();
-    match command {
-        Command::Vote { voter, choice } => {
-            let Some(election) = node.chain().map(|c| c.election()) else {
-                say(view::NO_ELECTION);
+        let command = match console::parse(line) {
+            Ok(Some(c)) => c,
+            Ok(None) => return true,
+            Err(message) => {
+                self.say(&message);
                 return true;
-            };
-            match voter_key(data_dir, &voter) {
-                Ok(key) => {
-                    let vote = Vote::sign(key.signing_key(), election, &choice);
-                    let reply = node.submit_vote(now, vote);
-                    say(&view::submit(&reply));
-                }
-                Err(e) => say(&format!("voter key {voter}: {e:#}")),
             }
+        };
+        let now = now_ms();
+        match command {
+            Command::Vote { voter, choice } => {
+                let Some(election) = node.chain().map(|c| c.election()) else {
+                    self.say(view::NO_ELECTION);
+                    return true;
+                };
+                match voter_key(&self.data_dir, &voter) {
+                    Ok(key) => {
+                        let vote = Vote::sign(key.signing_key(), election, &choice);
+                        let reply = node.submit_vote(now, vote);
+                        self.say(&view::submit(&reply));
+                    }
+                    Err(e) => self.say(&format!("voter key {voter}: {e:#}")),
+                }
+            }
+            Command::Tally => self.say(&view::tally(node)),
+            Command::Receipt(id) => self.say(&view::receipt(&node.receipt_status(&id, false))),
+            Command::Chain(n) => self.say(&view::chain(node, n)),
+            Command::Block(h) => self.say(&view::block(node, h)),
+            Command::Peers => self.say(&view::peers(node, now)),
+            Command::Stats => self.say(&view::stats(node)),
+            Command::Keys => self.say(&list_keys(&self.data_dir)),
+            Command::Mine(on) => {
+                node.set_mining(now, on);
+                self.say(if on { "mining on" } else { "mining off" });
+            }
+            Command::Consensus => {
+                node.consensus_now(now);
+                self.say("consensus round started");
+            }
+            Command::Help => self.say(console::HELP),
+            Command::Quit => return false,
         }
-        Command::Tally => say(&view::tally(node)),
-        Command::Receipt(id) => say(&view::receipt(&node.receipt_status(&id, false))),
-        Command::Chain(n) => say(&view::chain(node, n)),
-        Command::Block(h) => say(&view::block(node, h)),
-        Command::Peers => say(&view::peers(node, now)),
-        Command::Stats => say(&view::stats(node)),
-        Command::Keys => say(&list_keys(data_dir)),
-        Command::Mine(on) => {
-            node.set_mining(now, on);
-            say(if on { "mining on" } else { "mining off" });
-        }
-        Command::Consensus => {
-            node.consensus_now(now);
-            say("consensus round started");
-        }
-        Command::Help => say(console::HELP),
-        Command::Quit => return false,
+        true
     }
-    true
 }
 
 fn keys_dir(data_dir: &Path) -> PathBuf {

@@ -85,18 +85,19 @@ pub fn open_node(
 }
 
 /// Logs to stderr at `levels[verbose]` (the last level for anything higher); `RUST_LOG`
-/// overrides.
+/// overrides. A second call is a no-op.
 pub fn init_logging(verbose: u8, levels: &[&str]) {
     let default = levels[usize::from(verbose).min(levels.len() - 1)];
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // Colour codes only for a terminal: logs piped to a file or a test stay plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
+    // A second call (a benchmark starting several runs) keeps the first subscriber.
+    let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
-        .init();
+        .try_init();
 }
 
 /// Runs `main` on a fresh tokio runtime and turns the outcome into the exit code: 0 on success,

@@ -570,13 +570,7 @@ fn seeds() -> Vec<Vec<u8>> {
         }
         .into(),
         SubmitVote { vote: vote() }.into(),
-        Gossip {
-            host: "127.0.0.1".into(),
-            port: 6001,
-            id: "5b29f4c7-40ac-4522-b217-e90e9587c1e5".into(),
-            name: "alice".into(),
-        }
-        .into(),
+        gossip().into(),
         RegisterAck {
             peer_list: vec![peer_addr(), "[::1]:9".parse().unwrap()],
         }

@@ -69,16 +69,7 @@ fn cases() -> Vec<(&'static str, Message)> {
         ("LEAVE_PEER", LeavePeer {}.into()),
         ("CHALLENGE", Challenge { token: token() }.into()),
         ("VERIFY", Verify { token: token() }.into()),
-        (
-            "GOSSIP",
-            Gossip {
-                host: "127.0.0.1".into(),
-                port: 6001,
-                id: "5b29f4c7-40ac-4522-b217-e90e9587c1e5".into(),
-                name: "alice".into(),
-            }
-            .into(),
-        ),
+        ("GOSSIP", gossip().into()),
         (
             "GOSSIP_REPLY",
             GossipReply {

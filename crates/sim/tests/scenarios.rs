@@ -5,9 +5,10 @@
 
 use rand::Rng;
 use std::net::SocketAddr;
+use votechain_chain::Ballot;
 use votechain_peer::config::MiningMode;
 use votechain_peer::node::SubmitReply;
-use votechain_sim::adversary::{Flooder, Liar, Replayer};
+use votechain_sim::adversary::{Adversary, Flooder, Liar, Replayer};
 use votechain_sim::election::{sim_ballot, vote_of};
 use votechain_sim::harness::run_seeds;
 use votechain_sim::{LinkConfig, PeerId, Sim, SimConfig};
@@ -419,10 +420,13 @@ fn liar_claims_huge_height() {
     run("liar_claims_huge_height", liar);
 }
 
-/// A known peer keeps sending old blocks, blocks with a wrong hash, blocks without proof of work
-/// and mined blocks with a forged vote. Honest peers reject every one, ban it, and converge.
-fn replayer(seed: u64) -> Result<String, String> {
-    let bad: SocketAddr = "10.9.0.2:6000".parse().map_err(|e| format!("{e}"))?;
+/// A tracker and six honest peers on slightly lossy links, each given the adversary at `bad`
+/// (built by `make` from the honest peers' addresses and the ballot) as its seed.
+fn six_peers_seeded_by(
+    seed: u64,
+    bad: SocketAddr,
+    make: impl FnOnce(Vec<SocketAddr>, &Ballot) -> Box<dyn Adversary>,
+) -> (Sim, Vec<PeerId>) {
     let mut cfg = SimConfig::new(seed);
     cfg.link = LinkConfig::lossy(0.02, 0.01);
     let mut sim = Sim::new(cfg, sim_ballot(4));
@@ -432,8 +436,17 @@ fn replayer(seed: u64) -> Result<String, String> {
         sim.add_peer(|c| c.seeds = vec![bad]);
     }
     let ballot = sim.ballot().clone();
-    sim.add_adversary(Box::new(Replayer::new(bad, targets, &ballot, 150)));
-    let all: Vec<PeerId> = (0..6).collect();
+    sim.add_adversary(make(targets, &ballot));
+    (sim, (0..6).collect())
+}
+
+/// A known peer keeps sending old blocks, blocks with a wrong hash, blocks without proof of work
+/// and mined blocks with a forged vote. Honest peers reject every one, ban it, and converge.
+fn replayer(seed: u64) -> Result<String, String> {
+    let bad: SocketAddr = "10.9.0.2:6000".parse().map_err(|e| format!("{e}"))?;
+    let (mut sim, all) = six_peers_seeded_by(seed, bad, |targets, ballot| {
+        Box::new(Replayer::new(bad, targets, ballot, 150))
+    });
     let mut voters = Voters::new();
     sim.run_for(3_000);
     for round in 0..14 {
@@ -472,17 +485,9 @@ fn replayer_of_old_and_invalid_blocks() {
 /// vote repeated forever. Honest votes all make it; tables stay within their caps.
 fn flooder(seed: u64) -> Result<String, String> {
     let bad: SocketAddr = "10.9.0.3:6000".parse().map_err(|e| format!("{e}"))?;
-    let mut cfg = SimConfig::new(seed);
-    cfg.link = LinkConfig::lossy(0.02, 0.01);
-    let mut sim = Sim::new(cfg, sim_ballot(4));
-    sim.add_tracker();
-    let targets: Vec<SocketAddr> = (0..6).map(Sim::peer_addr_of).collect();
-    for _ in 0..6 {
-        sim.add_peer(|c| c.seeds = vec![bad]);
-    }
-    let ballot = sim.ballot().clone();
-    sim.add_adversary(Box::new(Flooder::new(bad, targets, &ballot, 4, 50)));
-    let all: Vec<PeerId> = (0..6).collect();
+    let (mut sim, all) = six_peers_seeded_by(seed, bad, |targets, ballot| {
+        Box::new(Flooder::new(bad, targets, ballot, 4, 50))
+    });
     let mut voters = Voters::new();
     sim.run_for(3_000);
     for _ in 0..15 {

@@ -9,7 +9,7 @@ use crate::sync::{SyncAction, Target};
 use rand::Rng;
 use std::net::SocketAddr;
 use votechain_chain::validate::verify_blocks;
-use votechain_chain::{AddOutcome, Ballot, Block, ChainState, Connected, Hash, Vote};
+use votechain_chain::{AddOutcome, Ballot, Block, ChainConfig, ChainState, Connected, Hash};
 use votechain_proto::{
     BallotOptions, ChainBlock, GetBlock, GetBlockReply, NewBlock, RequestChain, Stats, StatsReply,
 };
@@ -53,7 +53,7 @@ impl Node {
     }
 
     fn init_chain(&mut self, now_ms: u64, ballot: &Ballot, genesis: Block) {
-        let chain = match ChainState::new(ballot, Self::chain_config()) {
+        let chain = match ChainState::new(ballot, ChainConfig::default()) {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "ballot refused");
@@ -137,7 +137,7 @@ impl Node {
 
     /// Persists what joined the tree (in connection order, so a restart replays it), relays it
     /// when it arrived as news (`relay_from`), and reports a tip change.
-    fn on_connected(&mut self, _now_ms: u64, c: Connected, relay_from: Option<Option<SocketAddr>>) {
+    fn on_connected(&mut self, now_ms: u64, c: Connected, relay_from: Option<Option<SocketAddr>>) {
         let Some(chain) = self.chain.as_ref() else {
             return;
         };
@@ -154,10 +154,12 @@ impl Node {
         self.mining_dirty |= !blocks.is_empty();
         for block in blocks {
             self.seen_blocks.insert(block.hash());
+            // Stored first: the shell syncs it before sending the relay that follows.
+            self.out
+                .push_back(Output::Persist(Record::Block(block.clone())));
             if let Some(except) = relay_from {
-                self.relay_block(&block, except);
+                self.broadcast(now_ms, &NewBlock { block }.into(), except);
             }
-            self.out.push_back(Output::Persist(Record::Block(block)));
         }
         if let Some(change) = c.tip_change {
             let chain = self.chain.as_ref().expect("checked above");
@@ -174,26 +176,6 @@ impl Node {
                 reorg_depth: change.left.len(),
             }));
             self.mining_dirty = true;
-        }
-    }
-
-    fn relay_block(&mut self, block: &Block, except: Option<SocketAddr>) {
-        let Ok(bytes) = votechain_proto::encode(
-            &NewBlock {
-                block: block.clone(),
-            }
-            .into(),
-        ) else {
-            return;
-        };
-        for to in self.peers.active(self.last_now_ms) {
-            if Some(to) != except {
-                self.stats.datagrams_out += 1;
-                self.out.push_back(Output::Send {
-                    to,
-                    bytes: bytes.clone(),
-                });
-            }
         }
     }
 
@@ -372,13 +354,7 @@ impl Node {
         self.check_sync_progress();
     }
 
-    pub(super) fn on_request_chain(
-        &mut self,
-        now_ms: u64,
-        from: SocketAddr,
-        _len: usize,
-        r: RequestChain,
-    ) {
+    pub(super) fn on_request_chain(&mut self, now_ms: u64, from: SocketAddr, r: RequestChain) {
         if !self.is_verified(&from, now_ms) {
             return self.challenge(now_ms, from);
         }
@@ -412,7 +388,7 @@ impl Node {
         }
     }
 
-    pub(super) fn on_get_block(&mut self, now_ms: u64, from: SocketAddr, _len: usize, g: GetBlock) {
+    pub(super) fn on_get_block(&mut self, now_ms: u64, from: SocketAddr, g: GetBlock) {
         if !self.is_verified(&from, now_ms) {
             return self.challenge(now_ms, from);
         }
@@ -577,7 +553,7 @@ impl Node {
                 }
             }
             Some(t) => {
-                let key = (t.header().prev, t.votes().iter().map(Vote::id).collect());
+                let key = (t.header().prev, t.header().payload_root);
                 if self.job.as_ref() != Some(&key) {
                     self.job = Some(key);
                     self.out.push_back(Output::Mine(Some(t)));

@@ -22,7 +22,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
-use votechain_chain::{Block, BlockTemplate, ChainConfig, ChainState, Hash, Vote};
+use votechain_chain::{Block, BlockTemplate, ChainState, Hash, Vote};
 use votechain_proto::limits::unverified_reply_budget;
 use votechain_proto::ratelimit::{Rate, SourceLimiter, Verdict};
 use votechain_proto::{
@@ -193,8 +193,9 @@ pub struct Node {
     next_consensus_ms: u64,
     next_housekeeping_ms: u64,
     mining: MiningMode,
-    /// The template being mined: (tip, vote ids), so an unchanged template is not re-sent.
-    job: Option<(Hash, Vec<Hash>)>,
+    /// The template being mined as (parent, payload root), which commit to its votes, so an
+    /// unchanged template is not re-sent.
+    job: Option<(Hash, Hash)>,
     out: VecDeque<Output>,
     stats: NodeStats,
     started: bool,
@@ -347,11 +348,11 @@ impl Node {
             Message::Gossip(g) => self.on_gossip(now_ms, from, g),
             Message::GossipReply(g) => self.on_gossip_reply(now_ms, from, g),
             Message::NewBlock(m) => self.on_new_block(now_ms, from, m.block),
-            Message::RequestChain(r) => self.on_request_chain(now_ms, from, len, r),
+            Message::RequestChain(r) => self.on_request_chain(now_ms, from, r),
             Message::ChainBlock(c) => {
                 self.on_sync_block(now_ms, from, c.index, Some(c.total_blocks), c.block)
             }
-            Message::GetBlock(g) => self.on_get_block(now_ms, from, len, g),
+            Message::GetBlock(g) => self.on_get_block(now_ms, from, g),
             // Asked by hash, the block may sit below the height given as a hint: its own height
             // is what counts.
             Message::GetBlockReply(r) => match r.block {
@@ -503,6 +504,23 @@ impl Node {
         }
     }
 
+    /// Encodes `message` once and queues it to every peer in good standing but `except`: the
+    /// relay of a new block or vote.
+    fn broadcast(&mut self, now_ms: u64, message: &Message, except: Option<SocketAddr>) {
+        let Ok(bytes) = encode(message) else {
+            return;
+        };
+        for to in self.peers.active(now_ms) {
+            if Some(to) != except {
+                self.stats.datagrams_out += 1;
+                self.out.push_back(Output::Send {
+                    to,
+                    bytes: bytes.clone(),
+                });
+            }
+        }
+    }
+
     /// Sends a request and remembers it, so it can be resent at once if `to` challenges us.
     fn send_request(&mut self, now_ms: u64, to: SocketAddr, message: &Message) {
         let Ok(bytes) = encode(message) else {
@@ -626,9 +644,5 @@ impl Node {
     pub fn consensus_now(&mut self, now_ms: u64) {
         self.start_round(now_ms);
         self.after_input(now_ms);
-    }
-
-    fn chain_config() -> ChainConfig {
-        ChainConfig::default()
     }
 }

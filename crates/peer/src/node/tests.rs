@@ -2,7 +2,7 @@
 //! driving the sans-IO core directly: datagrams in, outputs inspected, no sockets, no clock.
 
 use super::*;
-use votechain_chain::{Ballot, BlockTemplate, VoterKey};
+use votechain_chain::{Ballot, BlockTemplate, ChainConfig, VoterKey};
 use votechain_proto::limits::unverified_reply_budget;
 use votechain_proto::{
     GetBlock, GetBlockReply, Gossip, NewBlock, RequestChain, Stats, StatsReply, SubmitVote,
@@ -307,4 +307,40 @@ fn a_missing_ancestor_fetched_by_hash_connects_without_a_strike() {
     drain(&mut node);
     assert_eq!(node.chain().unwrap().tip_hash(), chain[4].hash());
     assert_eq!(node.peers.get(&peer).unwrap().strikes, 0);
+}
+
+#[test]
+fn a_new_block_is_persisted_before_it_is_relayed() {
+    let mut node = node_with_chain(1);
+    let tip = node.chain().unwrap().tip().clone();
+    let next = BlockTemplate::new(tip.hash(), tip.height(), 0, NOW, "m", vec![])
+        .unwrap()
+        .seal(0);
+    node.handle_datagram(
+        NOW,
+        addr(6002),
+        &datagram(NewBlock {
+            block: next.clone(),
+        }),
+    );
+    let outputs = drain(&mut node);
+    let persist = outputs
+        .iter()
+        .position(|o| *o == Output::Persist(Record::Block(next.clone())));
+    let relay = outputs.iter().position(|o| match o {
+        Output::Send { to, bytes } => {
+            *to == addr(6003) && matches!(decode(bytes), Ok(Message::NewBlock(_)))
+        }
+        _ => false,
+    });
+    assert!(
+        persist.is_some() && relay.is_some() && persist < relay,
+        "{outputs:?}"
+    );
+    assert!(
+        !sent(&outputs)
+            .iter()
+            .any(|(to, m)| *to == addr(6002) && matches!(m, Message::NewBlock(_))),
+        "not relayed back to its sender"
+    );
 }

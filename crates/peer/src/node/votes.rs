@@ -40,27 +40,12 @@ impl Node {
                 // Stored before anything acknowledges or relays it.
                 self.out
                     .push_back(Output::Persist(Record::Vote(vote.clone())));
-                self.relay_vote(now_ms, vote, from);
+                self.broadcast(now_ms, &NewVote { vote }.into(), from);
                 self.mining_dirty = true;
                 SubmitReply::Pending(id)
             }
             Ok(SubmitOutcome::Duplicate { id }) => SubmitReply::Duplicate(id),
             Err(rejected) => SubmitReply::Rejected(rejected.id, rejected.reason.to_string()),
-        }
-    }
-
-    fn relay_vote(&mut self, now_ms: u64, vote: Vote, except: Option<SocketAddr>) {
-        let Ok(bytes) = votechain_proto::encode(&NewVote { vote }.into()) else {
-            return;
-        };
-        for to in self.peers.active(now_ms) {
-            if Some(to) != except {
-                self.stats.datagrams_out += 1;
-                self.out.push_back(Output::Send {
-                    to,
-                    bytes: bytes.clone(),
-                });
-            }
         }
     }
 

@@ -73,3 +73,13 @@ pub fn token() -> String {
 pub fn label_hash(label: &str) -> Hash {
     votechain_chain::sha256(&[label.as_bytes()])
 }
+
+/// The GOSSIP of the examples, with seed B's field values.
+pub fn gossip() -> votechain_proto::Gossip {
+    votechain_proto::Gossip {
+        host: "127.0.0.1".into(),
+        port: 6001,
+        id: "5b29f4c7-40ac-4522-b217-e90e9587c1e5".into(),
+        name: "alice".into(),
+    }
+}
