@@ -10,6 +10,7 @@ use crate::view;
 use anyhow::Context;
 use std::future::Future;
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::AsyncBufReadExt;
@@ -121,10 +122,11 @@ pub async fn run(
     Ok(())
 }
 
-/// Performs the node's outputs in order. Consecutive `Persist` outputs are written as one batch
-/// with one `sync_data` (group commit), which completes before any later datagram is sent:
-/// nothing is acknowledged before it is on disk. Events are reports, not acknowledgements, so
-/// they need not wait for the batch. Mining starts last, on the drain's final template only.
+/// Performs the node's outputs in order, with one group commit per drain: every `Persist` of the
+/// drain is written as one batch with one `sync_data`, and every datagram that follows a
+/// `Persist` is held until that commit has completed, so nothing is acknowledged or relayed
+/// before it is on disk. Datagrams before the first `Persist` go out at once. Events are reports,
+/// not acknowledgements, so they need not wait. Mining starts last, on the drain's final template.
 async fn carry_out(
     node: &mut Node,
     socket: &UdpSocket,
@@ -133,26 +135,33 @@ async fn carry_out(
     events: &Option<mpsc::UnboundedSender<(u64, Event)>>,
 ) -> anyhow::Result<()> {
     let mut batch: Vec<Record> = Vec::new();
+    let mut held: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
     // Only the last mining instruction of a drain matters: an earlier one is already stale.
     let mut mine: Option<Option<BlockTemplate>> = None;
     while let Some(output) = node.poll_output() {
         match output {
             Output::Persist(record) => batch.push(record),
             Output::Event(e) => report(node, events, e),
-            Output::Send { to, bytes } => {
-                commit(store, &mut batch)?;
-                if let Err(e) = socket.send_to(&bytes, to).await {
-                    tracing::debug!(%to, error = %e, "send failed");
-                }
-            }
+            Output::Send { to, bytes } if batch.is_empty() => send(socket, to, &bytes).await,
+            Output::Send { to, bytes } => held.push((to, bytes)),
             Output::Mine(job) => mine = Some(job),
         }
     }
     commit(store, &mut batch)?;
+    for (to, bytes) in held {
+        send(socket, to, &bytes).await;
+    }
     if let Some(job) = mine {
         miner.start(job);
     }
     Ok(())
+}
+
+/// Sends one datagram; a failure (e.g. a full buffer) is the network's loss, not ours to die of.
+async fn send(socket: &UdpSocket, to: SocketAddr, bytes: &[u8]) {
+    if let Err(e) = socket.send_to(bytes, to).await {
+        tracing::debug!(%to, error = %e, "send failed");
+    }
 }
 
 /// Appends `batch` to the store durably and empties it.
