@@ -1,10 +1,15 @@
 //! A UDP socket on 127.0.0.1 through which a test talks to the binaries directly: asks a peer
-//! for STATS, and sends it hand-made (also hostile) datagrams.
+//! for STATS, and sends it hand-made (also hostile) datagrams. Like a real peer it keeps the
+//! address cookie each node gives it and echoes it in what [`Probe::send`] sends, so its
+//! messages prove their origin once the node has answered it once; [`Probe::send_raw`] sends
+//! bytes exactly as given.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 use votechain_chain::Hash;
-use votechain_proto::{decode, encode, Message, Stats};
+use votechain_proto::{decode, decode_envelope, encode_with, Cookie, Envelope, Message, Stats};
 
 /// How long one STATS question waits for its answer before it counts as unanswered.
 const STATS_WAIT: Duration = Duration::from_millis(500);
@@ -37,6 +42,8 @@ impl Received {
 /// A UDP socket bound to a free port on 127.0.0.1.
 pub struct Probe {
     socket: UdpSocket,
+    /// The latest cookie each node gave us, echoed by [`Probe::send`].
+    cookies: RefCell<HashMap<SocketAddr, Cookie>>,
 }
 
 impl Default for Probe {
@@ -49,7 +56,10 @@ impl Probe {
     /// Binds 127.0.0.1:0.
     pub fn new() -> Probe {
         let socket = UdpSocket::bind("127.0.0.1:0").expect("bind a probe socket on 127.0.0.1");
-        Probe { socket }
+        Probe {
+            socket,
+            cookies: RefCell::new(HashMap::new()),
+        }
     }
 
     /// This socket's address.
@@ -67,9 +77,13 @@ impl Probe {
             .unwrap_or_else(|e| panic!("sending {} bytes to {to}: {e}", bytes.len()));
     }
 
-    /// Encodes and sends `message` to `to`.
+    /// Encodes and sends `message` to `to`, echoing the cookie `to` last gave us.
     pub fn send(&self, to: SocketAddr, message: &Message) {
-        let bytes = encode(message).expect("test messages are within their bounds");
+        let envelope = Envelope {
+            cookie: None,
+            echo: self.cookies.borrow().get(&to).copied(),
+        };
+        let bytes = encode_with(message, &envelope).expect("test messages are within their bounds");
         self.send_raw(to, &bytes);
     }
 
@@ -87,10 +101,19 @@ impl Probe {
                 .expect("a non-zero read timeout is valid");
             match self.socket.recv_from(&mut buf) {
                 Ok((n, from)) => {
+                    if let Ok((
+                        _,
+                        Envelope {
+                            cookie: Some(c), ..
+                        },
+                    )) = decode_envelope(&buf[..n])
+                    {
+                        self.cookies.borrow_mut().insert(from, c);
+                    }
                     return Some(Received {
                         from,
                         bytes: buf[..n].to_vec(),
-                    })
+                    });
                 }
                 Err(e)
                     if matches!(

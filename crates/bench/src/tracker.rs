@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use votechain_proto::{decode, encode, Message, PokeAck, RegisterPeer, Verify};
+use votechain_proto::{decode, encode, with_envelope, Envelope, Message, PokeAck, RegisterPeer};
 use votechain_tracker::{Config, Registry, Stats};
 
 /// Options of `bench tracker`.
@@ -125,8 +125,11 @@ fn register_direct(reg: &mut Registry, now: u64, addr: SocketAddr) -> anyhow::Re
         }
     }
     let token = token.context("no CHALLENGE")?;
-    reg.handle_datagram(now, addr, &encode(&Verify { token }.into())?);
-    reg.handle_datagram(now, addr, &register);
+    reg.handle_datagram(
+        now,
+        addr,
+        &with_envelope(&register, &Envelope::echoing(&token)),
+    );
     while reg.poll_transmit().is_some() {}
     while reg.poll_event().is_some() {}
     ensure!(reg.is_registered(&addr), "{addr} did not register");
@@ -137,7 +140,6 @@ fn core_throughput(args: &Args) -> anyhow::Result<Core> {
     println!("1. registry driven directly (fake clock, this thread)");
     let mut config = Config::demo();
     config.max_peers = args.peers;
-    config.max_verified = args.peers;
     let mut reg = Registry::new(config, StdRng::seed_from_u64(1))?;
     for i in 0..args.peers {
         register_direct(&mut reg, 0, peer_addr(i))?;
@@ -310,8 +312,8 @@ fn register_blocking(socket: &StdUdpSocket, tracker: SocketAddr) -> anyhow::Resu
         while let Ok((len, _)) = socket.recv_from(&mut buf) {
             match decode(&buf[..len]) {
                 Ok(Message::Challenge(c)) => {
-                    socket.send_to(&encode(&Verify { token: c.token }.into())?, tracker)?;
-                    socket.send_to(&register, tracker)?;
+                    let answer = with_envelope(&register, &Envelope::echoing(&c.token));
+                    socket.send_to(&answer, tracker)?;
                 }
                 Ok(Message::RegisterAck(_)) => return Ok(()),
                 _ => {}
@@ -411,7 +413,6 @@ fn heartbeat_run(args: &Args) -> anyhow::Result<HeartbeatRun> {
     );
     let mut config = Config::demo();
     config.max_peers = config.max_peers.max(args.peers);
-    config.max_verified = config.max_verified.max(args.peers);
     let tracker = TrackerThread::spawn(config)?;
     let tracker_addr = tracker.addr;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -528,10 +529,8 @@ async fn simulated_peer(
                 let Ok((len, _)) = received else { continue };
                 match decode(&buf[..len]) {
                     Ok(Message::Challenge(c)) => {
-                        if let Ok(verify) = encode(&Verify { token: c.token }.into()) {
-                            let _ = socket.send_to(&verify, tracker).await;
-                            let _ = socket.send_to(&register, tracker).await;
-                        }
+                        let answer = with_envelope(&register, &Envelope::echoing(&c.token));
+                        let _ = socket.send_to(&answer, tracker).await;
                     }
                     // The first REGISTER_ACK releases the registration slot; repeats change nothing.
                     Ok(Message::RegisterAck(_)) if permit.take().is_some() => {

@@ -59,7 +59,7 @@ pub struct NodeConfig {
     pub ban_ms: u64,
     /// Most peers remembered.
     pub max_peers: usize,
-    /// Most addresses remembered as verified.
+    /// Most addresses whose address cookies are remembered (and rate-limit buckets kept).
     pub max_verified: usize,
     /// Capacity of each dedup cache (blocks, votes, gossip ids).
     pub dedup_cap: usize,
@@ -68,6 +68,9 @@ pub struct NodeConfig {
     /// Longest random wait before mining an empty block to break a tie with an equal-work side
     /// branch; the first tie-breaker to propagate settles it for everyone.
     pub tie_break_delay_ms: u64,
+    /// A sync that connects no block for this long is given up, and mining (off while
+    /// syncing) resumes on our best chain: the longest anything a remote sends can stop it.
+    pub sync_idle_limit_ms: u64,
 }
 
 impl NodeConfig {
@@ -99,6 +102,7 @@ impl NodeConfig {
             dedup_cap: 65_536,
             rate_per_source: 20_000,
             tie_break_delay_ms: 1_000,
+            sync_idle_limit_ms: 20_000,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! - [`console`]: the console command language.
 //! - [`peers`]: known peers, their freshness and bans.
 //! - [`dedup`]: "relayed once per id" caches.
+//! - [`loglimit`]: rate-limited log lines for what the network can repeat.
 //! - [`join`]: registration with the tracker, heartbeats, re-registration.
 //! - [`sync`]: the pipelined block downloader.
 //! - [`node`]: the state machine tying them together.
@@ -16,6 +17,7 @@ pub mod config;
 pub mod console;
 pub mod dedup;
 pub mod join;
+pub mod loglimit;
 pub mod node;
 pub mod peers;
 pub mod recover;

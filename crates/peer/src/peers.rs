@@ -7,6 +7,9 @@ use rand::Rng;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+/// A tracker-listed peer is dropped after this many times the gossip silence limit.
+pub const TRACKER_LISTED_SILENCE_FACTOR: u64 = 5;
+
 /// How a peer became known; a tracker or seed entry is kept even when silent, so a node can
 /// always re-contact its entry points.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,15 +140,21 @@ impl PeerTable {
         false
     }
 
-    /// Removes gossip-learned peers silent for longer than `silence_ms` (a peer never heard from
-    /// counts from when it was added). Returns the removed addresses.
+    /// Removes peers silent for too long (a peer never heard from counts from when it was
+    /// added): gossip-learned ones after `silence_ms`, tracker-listed ones after
+    /// [`TRACKER_LISTED_SILENCE_FACTOR`] times that (the tracker vouched for them, and removes
+    /// them itself through UPDATE_PEERS); seeds never. Returns the removed addresses.
     pub fn expire(&mut self, now_ms: u64, silence_ms: u64) -> Vec<SocketAddr> {
         let stale: Vec<SocketAddr> = self
             .peers
             .iter()
             .filter(|(_, p)| {
-                p.source == Source::Gossip
-                    && now_ms.saturating_sub(p.last_heard_ms.max(p.added_ms)) > silence_ms
+                let limit = match p.source {
+                    Source::Seed => return false,
+                    Source::Gossip => silence_ms,
+                    Source::Tracker => silence_ms.saturating_mul(TRACKER_LISTED_SILENCE_FACTOR),
+                };
+                now_ms.saturating_sub(p.last_heard_ms.max(p.added_ms)) > limit
             })
             .map(|(a, _)| *a)
             .collect();
@@ -153,6 +162,21 @@ impl PeerTable {
             self.peers.remove(a);
         }
         stale
+    }
+
+    /// Removes the tracker-listed peers that `list` (the tracker's whole current list) no
+    /// longer names. Returns the removed addresses.
+    pub fn retain_listed(&mut self, list: &[SocketAddr]) -> Vec<SocketAddr> {
+        let gone: Vec<SocketAddr> = self
+            .peers
+            .iter()
+            .filter(|(a, p)| p.source == Source::Tracker && !list.contains(a))
+            .map(|(a, _)| *a)
+            .collect();
+        for a in &gone {
+            self.peers.remove(a);
+        }
+        gone
     }
 
     /// Forgets `addr`.
@@ -218,7 +242,20 @@ mod tests {
         assert!(!t.add(a(4), Source::Gossip, 0));
         assert!(t.heard(&a(2), 10_000));
         assert_eq!(t.expire(70_001, 60_000), vec![a(2)]);
-        assert_eq!(t.len(), 1, "the tracker-listed peer stays");
+        assert_eq!(t.len(), 1, "the tracker-listed peer stays longer");
+        assert_eq!(t.expire(300_001, 60_000), vec![a(3)]);
+        assert!(t.add(a(5), Source::Seed, 0));
+        assert!(t.expire(u64::MAX, 60_000).is_empty(), "seeds never expire");
+    }
+
+    #[test]
+    fn the_tracker_list_replaces_tracker_listed_peers_only() {
+        let mut t = PeerTable::new(8, a(1));
+        t.add(a(2), Source::Tracker, 0);
+        t.add(a(3), Source::Tracker, 0);
+        t.add(a(4), Source::Gossip, 0);
+        assert_eq!(t.retain_listed(&[a(3)]), vec![a(2)]);
+        assert!(t.get(&a(3)).is_some() && t.get(&a(4)).is_some());
     }
 
     #[test]

@@ -5,10 +5,12 @@
 //! costs one pass over at most 65,507 bytes), JSON syntax, object shape, `"type"`, the message's
 //! size class, its fields, and its bounds. Every stage is bounded by the datagram's length, so no
 //! input can make it panic or allocate more than a small multiple of that length.
-//! [`encode`] refuses to produce a datagram over its message's limit.
+//! [`encode`] refuses to produce a datagram over its message's limit, keeping room for the
+//! [`Envelope`] of address cookies that [`with_envelope`] adds.
 
-use crate::limits::{MAX_DATAGRAM, MAX_DEPTH, MAX_SMALL};
+use crate::limits::{ENVELOPE_RESERVE, MAX_DATAGRAM, MAX_DEPTH, MAX_SMALL, TOKEN_HEX_LEN};
 use crate::message::*;
+use crate::verify::{Cookie, Envelope};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -272,8 +274,15 @@ pub enum EncodeError {
 }
 
 /// Parses one datagram strictly. Unknown keys besides `"type"` are ignored, so a newer sender
-/// may add fields; everything else that is off is an error.
+/// may add fields; everything else that is off is an error. The envelope's cookies are checked
+/// for shape and dropped; [`decode_envelope`] returns them too.
 pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
+    decode_envelope(bytes).map(|(message, _)| message)
+}
+
+/// Parses one datagram strictly, as [`decode`], and returns its [`Envelope`] as well: the
+/// optional top-level `"cookie"` and `"echo"` keys, each 32 hex characters when present.
+pub fn decode_envelope(bytes: &[u8]) -> Result<(Message, Envelope), DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
@@ -307,6 +316,10 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
             limit: class.limit(),
         });
     }
+    let envelope = Envelope {
+        cookie: envelope_cookie(msg_type, object, "cookie")?,
+        echo: envelope_cookie(msg_type, object, "echo")?,
+    };
     let message = decode_fields(msg_type, value)?;
     message
         .check_bounds()
@@ -315,11 +328,33 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
             field: b.field,
             detail: b.detail,
         })?;
-    Ok(message)
+    Ok((message, envelope))
 }
 
-/// Serialises a message to one datagram, refusing one over its limit or with a field over its
-/// bound.
+/// One envelope key: absent, or exactly a cookie's 32 hex characters.
+fn envelope_cookie(
+    msg_type: &'static str,
+    object: &serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<Option<Cookie>, DecodeError> {
+    match object.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Cookie::parse(s).map(Some).ok_or(DecodeError::InvalidValue {
+            msg_type,
+            field: key.to_owned(),
+            detail: format!("must be {TOKEN_HEX_LEN} hex characters"),
+        }),
+        Some(_) => Err(DecodeError::WrongType {
+            msg_type,
+            field: key.to_owned(),
+            detail: "expected a string".to_owned(),
+        }),
+    }
+}
+
+/// Serialises a message to one datagram with no envelope, refusing one with a field over its
+/// bound or too large to take an envelope within its size limit (its limit less
+/// [`ENVELOPE_RESERVE`]).
 pub fn encode(message: &Message) -> Result<Vec<u8>, EncodeError> {
     let msg_type = message.type_name();
     message
@@ -331,7 +366,7 @@ pub fn encode(message: &Message) -> Result<Vec<u8>, EncodeError> {
         })?;
     // Serialising our own types cannot fail: every map key is a string.
     let bytes = serde_json::to_vec(message).expect("messages always serialise");
-    let limit = message.size_class().limit();
+    let limit = message.size_class().limit() - ENVELOPE_RESERVE;
     if bytes.len() > limit {
         return Err(EncodeError::TooLarge {
             msg_type,
@@ -340,6 +375,29 @@ pub fn encode(message: &Message) -> Result<Vec<u8>, EncodeError> {
         });
     }
     Ok(bytes)
+}
+
+/// [`encode`] with `envelope` added.
+pub fn encode_with(message: &Message, envelope: &Envelope) -> Result<Vec<u8>, EncodeError> {
+    encode(message).map(|body| with_envelope(&body, envelope))
+}
+
+/// Adds `envelope` to a datagram [`encode`] produced, so a relay encodes its message once and
+/// gives each receiver its own cookies. The keys go first in the object; an encoded message
+/// always starts with `{"type"`, and [`ENVELOPE_RESERVE`] keeps the result within its limit.
+pub fn with_envelope(body: &[u8], envelope: &Envelope) -> Vec<u8> {
+    if envelope.cookie.is_none() && envelope.echo.is_none() {
+        return body.to_vec();
+    }
+    let mut out = Vec::with_capacity(body.len() + ENVELOPE_RESERVE);
+    out.push(b'{');
+    for (key, cookie) in [("cookie", envelope.cookie), ("echo", envelope.echo)] {
+        if let Some(c) = cookie {
+            out.extend_from_slice(format!("\"{key}\":\"{c}\",").as_bytes());
+        }
+    }
+    out.extend_from_slice(body.get(1..).unwrap_or_default());
+    out
 }
 
 /// Deserialises one message's fields and sorts serde's error into a [`DecodeError`] variant.

@@ -6,7 +6,8 @@
 //!   size limit).
 //! - [`limits`]: the protocol's size limits and the anti-amplification budget.
 //! - [`ratelimit`]: per-source token buckets in a capped table.
-//! - [`verify`]: stateless address-verification tokens and the set of verified addresses.
+//! - [`verify`]: address cookies (stateless, keyed by address and time), the envelope that
+//!   carries them, and the set of verified addresses.
 //!
 //! PROTOCOL.md at the repository root documents every message with an example datagram.
 //!
@@ -19,6 +20,9 @@ pub mod message;
 pub mod ratelimit;
 pub mod verify;
 
-pub use codec::{decode, encode, DecodeError, EncodeError, Message, SizeClass, MESSAGE_TYPES};
+pub use codec::{
+    decode, decode_envelope, encode, encode_with, with_envelope, DecodeError, EncodeError, Message,
+    SizeClass, MESSAGE_TYPES,
+};
 pub use message::*;
-pub use verify::{TokenMinter, VerifiedSet};
+pub use verify::{Cookie, Envelope, TokenMinter, VerifiedSet};

@@ -20,6 +20,9 @@ pub const MAX_PROOF: usize = 8;
 pub const MAX_CHAIN_BATCH: u32 = 64;
 /// Length of an address-verification token in hex characters (16 bytes).
 pub const TOKEN_HEX_LEN: usize = 32;
+/// Bytes the envelope (`"cookie"` and `"echo"`, 86 bytes with both) may add to a message: the
+/// encoder keeps every message this far below its size limit, so any envelope fits.
+pub const ENVELOPE_RESERVE: usize = 96;
 /// A reply to an unverified address is at most this many times the request's size…
 pub const AMPLIFICATION_FACTOR: usize = 3;
 /// …or this many bytes, whichever is larger.

@@ -1,17 +1,72 @@
 //! Address verification, the anti-amplification rule's machinery (PROTOCOL.md,
-//! "Anti-amplification"). A node answers a request from an address it has not verified with a
-//! small CHALLENGE whose token it can recheck without storing anything: the token is a keyed
-//! hash of the address and the current time window. Echoed back in VERIFY from the same
-//! address, it proves the address receives our datagrams; the address then enters a capped
-//! [`VerifiedSet`]. Time and the secret come in as arguments: this is pure logic.
+//! "Anti-amplification and address cookies"). Every node mints, for every address it talks to,
+//! a *cookie*: a keyed hash of the address and the current time window, which it can recheck
+//! without storing anything. It hands the cookie out in the envelope of every datagram it sends
+//! to that address (and as the token of a CHALLENGE). A datagram that echoes our cookie for its
+//! source address proves that its sender receives what we send to that address *now*: only such
+//! datagrams may earn large replies, strikes, membership changes or a say in sync. A verified
+//! address alone proves nothing, since datagrams "from" it can be forged; the proof travels in
+//! each datagram. Time and the secret come in as arguments: this is pure logic.
 
 use crate::limits::TOKEN_HEX_LEN;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-/// How long one token window lasts; a token is accepted in its own window and the next.
-pub const TOKEN_WINDOW_MS: u64 = 30_000;
+/// How long one cookie window lasts; a cookie is accepted in its own window and the next, so
+/// for 5 to 10 minutes: long enough that peers exchanging a datagram every few minutes never
+/// see their cookies lapse, short enough that a leaked one soon stops working.
+pub const TOKEN_WINDOW_MS: u64 = 300_000;
+
+/// One address cookie: 16 bytes, written as 32 lowercase hex characters on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Cookie(pub [u8; 16]);
+
+impl Cookie {
+    /// Parses 32 hex characters (either case); `None` for anything else.
+    pub fn parse(hex_text: &str) -> Option<Cookie> {
+        if hex_text.len() != TOKEN_HEX_LEN {
+            return None;
+        }
+        let mut bytes = [0u8; 16];
+        hex::decode_to_slice(hex_text, &mut bytes).ok()?;
+        Some(Cookie(bytes))
+    }
+
+    /// The wire form: 32 lowercase hex characters.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl std::fmt::Display for Cookie {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl Envelope {
+    /// The envelope of a request answering a CHALLENGE: it echoes the CHALLENGE's token (the
+    /// challenger's cookie for us). A token of the wrong shape gives an empty envelope.
+    pub fn echoing(token: &str) -> Envelope {
+        Envelope {
+            cookie: None,
+            echo: Cookie::parse(token),
+        }
+    }
+}
+
+/// The address cookies a datagram carries beside its message (PROTOCOL.md, "Address
+/// cookies"): top-level keys of the JSON object, ignored by decoders that do not know them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Envelope {
+    /// The sender's cookie for the receiver's address. The receiver echoes it in its answers
+    /// and later datagrams, which proves to the sender where they come from.
+    pub cookie: Option<Cookie>,
+    /// The receiver's cookie for the sender's address, as the sender last received it: proof
+    /// that the sender receives datagrams at the address it sends from.
+    pub echo: Option<Cookie>,
+}
 
 /// Mints and checks stateless tokens for one node.
 #[derive(Clone)]
@@ -25,26 +80,45 @@ impl TokenMinter {
         TokenMinter { secret }
     }
 
-    fn token_for_window(&self, addr: &SocketAddr, window: u64) -> String {
+    fn cookie_for_window(&self, addr: &SocketAddr, window: u64) -> Cookie {
         let mut h = Sha256::new();
         h.update(b"votechain/token/v1\0");
         h.update(self.secret);
         h.update(addr.to_string().as_bytes());
         h.update(window.to_be_bytes());
-        hex::encode(&h.finalize()[..TOKEN_HEX_LEN / 2])
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&h.finalize()[..16]);
+        Cookie(out)
     }
 
-    /// The token to send to `addr` at `now_ms`.
+    /// Our cookie for `addr` at `now_ms`.
+    pub fn cookie(&self, addr: &SocketAddr, now_ms: u64) -> Cookie {
+        self.cookie_for_window(addr, now_ms / TOKEN_WINDOW_MS)
+    }
+
+    /// True when `cookie` is one this minter gave `addr` in the current or the previous window.
+    pub fn check_cookie(&self, addr: &SocketAddr, cookie: &Cookie, now_ms: u64) -> bool {
+        let window = now_ms / TOKEN_WINDOW_MS;
+        *cookie == self.cookie_for_window(addr, window)
+            || (window > 0 && *cookie == self.cookie_for_window(addr, window - 1))
+    }
+
+    /// True when `envelope` echoes our cookie for `from`: the datagram's sender receives what we
+    /// send to `from`.
+    pub fn proves(&self, from: &SocketAddr, envelope: &Envelope, now_ms: u64) -> bool {
+        envelope
+            .echo
+            .is_some_and(|echo| self.check_cookie(from, &echo, now_ms))
+    }
+
+    /// The token to send to `addr` at `now_ms` in a CHALLENGE: our cookie, as hex.
     pub fn token(&self, addr: &SocketAddr, now_ms: u64) -> String {
-        self.token_for_window(addr, now_ms / TOKEN_WINDOW_MS)
+        self.cookie(addr, now_ms).to_hex()
     }
 
     /// True when `token` is one this minter gave `addr` in the current or the previous window.
     pub fn check(&self, addr: &SocketAddr, token: &str, now_ms: u64) -> bool {
-        let window = now_ms / TOKEN_WINDOW_MS;
-        let token = token.to_ascii_lowercase();
-        token == self.token_for_window(addr, window)
-            || (window > 0 && token == self.token_for_window(addr, window - 1))
+        Cookie::parse(token).is_some_and(|c| self.check_cookie(addr, &c, now_ms))
     }
 }
 

@@ -24,7 +24,7 @@ const BLOCK1_PAYLOAD_ROOT: &str =
 const BLOCK1_MINER_HASH: &str = "2bd806c97f0e00af1a1fc3328fa763a9269723c8db8fac4f93af71db186d6e90";
 const BLOCK1_HEADER: &str = "564f544500000001000000080000000100000000000000010000019b76daa8001ef8db214a648c23c3d8ce4ea92e4bd91d02cb28d66e0252136629253604f15a5a08839dd2c17fbfbae14924267ad25e78f94eea28ad309ed9a65ad18e0e4a5e2bd806c97f0e00af1a1fc3328fa763a9269723c8db8fac4f93af71db186d6e900000000000000085";
 const BLOCK1_HASH: &str = "00a02a7f172606419c8b5eb812eae0fa7e359029cb674ac4d591679433fb0f3c";
-const TOKEN: &str = "c3dd88db937fc6636031216aca39a0ee";
+const TOKEN: &str = "0fdc9b75c88b56a970637d4d2910f2a4";
 
 fn sha256(parts: &[&[u8]]) -> [u8; 32] {
     let mut h = Sha256::new();
@@ -169,8 +169,8 @@ fn block_json_decodes_to_the_vector() {
 fn address_verification_token() {
     assert_eq!(token(), TOKEN);
     // Independently: first 16 bytes of SHA-256(domain ‖ secret ‖ "ip:port" ‖ window u64 BE),
-    // 30-second windows.
-    let window = BLOCK1_TIMESTAMP_MS / 30_000;
+    // 5-minute windows.
+    let window = BLOCK1_TIMESTAMP_MS / 300_000;
     let digest = sha256(&[
         b"votechain/token/v1\0",
         &TOKEN_SECRET,
@@ -179,8 +179,40 @@ fn address_verification_token() {
     ]);
     assert_eq!(hx(&digest[..16]), TOKEN);
     let minter = TokenMinter::new(TOKEN_SECRET);
-    assert!(minter.check(&peer_addr(), TOKEN, BLOCK1_TIMESTAMP_MS + 30_000));
-    assert!(!minter.check(&peer_addr(), TOKEN, BLOCK1_TIMESTAMP_MS + 60_000));
+    assert!(minter.check(&peer_addr(), TOKEN, BLOCK1_TIMESTAMP_MS + 300_000));
+    assert!(!minter.check(&peer_addr(), TOKEN, BLOCK1_TIMESTAMP_MS + 600_000));
+}
+
+/// The envelope example of PROTOCOL.md ("Address cookies"): a STATS whose sender gives the
+/// receiver the cookie `11…11` and echoes the receiver's cookie for it, the vector's token.
+const ENVELOPE_EXAMPLE: &str = r#"{"cookie":"11111111111111111111111111111111","echo":"0fdc9b75c88b56a970637d4d2910f2a4","type":"STATS"}"#;
+
+#[test]
+fn address_cookie_envelope() {
+    let envelope = Envelope {
+        cookie: Cookie::parse(&"1".repeat(32)),
+        echo: Cookie::parse(TOKEN),
+    };
+    let bytes = encode_with(&Stats {}.into(), &envelope).unwrap();
+    assert_eq!(std::str::from_utf8(&bytes).unwrap(), ENVELOPE_EXAMPLE);
+    let (message, back) = decode_envelope(&bytes).unwrap();
+    assert_eq!((message, back), (Stats {}.into(), envelope));
+    // The echo proves the sender's address to the node that minted the token, and to no other
+    // address and no other node.
+    let minter = TokenMinter::new(TOKEN_SECRET);
+    assert!(minter.proves(&peer_addr(), &back, BLOCK1_TIMESTAMP_MS));
+    assert!(!minter.proves(
+        &"127.0.0.1:6002".parse().unwrap(),
+        &back,
+        BLOCK1_TIMESTAMP_MS
+    ));
+    assert!(!TokenMinter::new([1; 32]).proves(&peer_addr(), &back, BLOCK1_TIMESTAMP_MS));
+    let doc_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../PROTOCOL.md");
+    let doc = std::fs::read_to_string(doc_path).expect("PROTOCOL.md at the repository root");
+    assert!(
+        doc.contains(ENVELOPE_EXAMPLE),
+        "PROTOCOL.md shows the envelope example"
+    );
 }
 
 #[test]

@@ -46,10 +46,6 @@ pub struct Config {
     /// Unregistered source addresses tracked by the rate limiter at once; beyond it, datagrams
     /// from new sources are dropped until idle entries are swept.
     pub max_sources: usize,
-    /// Addresses remembered as verified (answered a CHALLENGE) but not registered.
-    pub max_verified: usize,
-    /// How long a verified address stays verified without being heard from.
-    pub verified_ttl_ms: u64,
     /// Heartbeat deadlines are rounded up to a multiple of this, so 10,000 peers registered at
     /// scattered instants cost at most `1000 / timer_granularity_ms` wake-ups per second.
     pub timer_granularity_ms: u64,
@@ -81,8 +77,6 @@ impl Config {
             rate_per_s: DEFAULT_RATE_PER_S,
             rate_burst: DEFAULT_RATE_BURST,
             max_sources: 65_536,
-            max_verified: 16_384,
-            verified_ttl_ms: 300_000,
             timer_granularity_ms: 10,
         }
     }
@@ -97,7 +91,7 @@ impl Config {
     /// registry encodes it).
     pub fn check(&self) -> Result<(), ConfigError> {
         self.ballot.check()?;
-        let positive: [(&'static str, u64); 9] = [
+        let positive: [(&'static str, u64); 8] = [
             ("heartbeat interval", self.heartbeat_ms),
             ("max missed heartbeats", self.max_missed.into()),
             ("max peers", self.max_peers as u64),
@@ -105,7 +99,6 @@ impl Config {
             ("rate per second", self.rate_per_s.into()),
             ("rate burst", self.rate_burst.into()),
             ("max sources", self.max_sources as u64),
-            ("max verified", self.max_verified as u64),
             ("timer granularity", self.timer_granularity_ms),
         ];
         match positive.iter().find(|(_, v)| *v == 0) {

@@ -178,7 +178,6 @@ fn build_config(cli: &Cli) -> Result<Config, Failure> {
     config.max_list = cli.max_list;
     config.rate_per_s = cli.rate;
     config.rate_burst = cli.burst;
-    config.max_verified = config.max_verified.max(cli.max_peers);
     config
         .check()
         .map_err(|e| Failure::Usage(anyhow::Error::new(e)))?;

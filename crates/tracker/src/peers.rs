@@ -13,6 +13,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use votechain_proto::ratelimit::Bucket;
+use votechain_proto::Cookie;
 
 /// One registered peer.
 #[derive(Debug, Clone)]
@@ -36,6 +37,9 @@ pub(crate) struct Peer {
     pub missed: u32,
     /// The peer's own rate-limit bucket.
     pub bucket: Bucket,
+    /// The address cookie the peer last gave us in a proven datagram: echoed in everything we
+    /// send it, so it can tell our datagrams from forged ones.
+    pub cookie: Option<Cookie>,
 }
 
 /// Registered peers, their schedule, and nothing else.
@@ -92,6 +96,7 @@ impl PeerTable {
             acked: true,
             missed: 0,
             bucket,
+            cookie: None,
         };
         self.members.push(addr);
         self.by_addr.insert(addr, peer);

@@ -4,20 +4,24 @@
 //! (`poll_transmit`, `poll_event`, `poll_timeout`), drained after every input. Randomness
 //! (token secret, POKE nonces, peer-list samples) comes from the RNG the caller passes in.
 //!
-//! The protocol it implements (PROTOCOL.md, "Tracker"):
-//! - REGISTER_PEER from an unverified address gets a CHALLENGE; VERIFY echoing its token from
-//!   the same address verifies it (checked statelessly); REGISTER_PEER again registers it and
-//!   gets a REGISTER_ACK with a peer list. A spoofed source never sees the token, so it never
-//!   registers and never gets a list.
-//! - REQUEST_BALLOT gets BALLOT_OPTIONS when the address is verified, a CHALLENGE otherwise.
+//! The protocol it implements (PROTOCOL.md, "Tracker"). A datagram *proves its origin* when
+//! its envelope echoes our address cookie for its source (PROTOCOL.md, "Address cookies"); a
+//! forger who cannot read what we send that address cannot produce one.
+//! - REGISTER_PEER that does not prove its origin gets a CHALLENGE carrying our cookie; the
+//!   peer sends it again echoing the cookie and is registered, with a REGISTER_ACK listing
+//!   peers. A repeated REGISTER_PEER from a member gets the list again only when proven too.
+//!   A spoofed source never sees the cookie, so it never registers and never gets a list.
+//! - REQUEST_BALLOT gets BALLOT_OPTIONS when proven, or when the ballot fits the
+//!   anti-amplification budget; a CHALLENGE otherwise.
 //! - Each member gets a POKE with a fresh nonce every heartbeat interval; a POKE_ACK echoing
 //!   the current or previous nonce from the member's address answers it. After `max_missed`
 //!   consecutive unanswered POKEs the member is evicted.
-//! - LEAVE_PEER from a member's address removes it at once.
+//! - LEAVE_PEER removes a member at once, when proven: nobody else can make it leave.
 //! - Any membership change is announced to every member with UPDATE_PEERS, at most one round
-//!   per heartbeat interval.
-//! - An unverified address never gets more than one datagram per request, of at most
-//!   [`unverified_reply_budget`] bytes.
+//!   per heartbeat interval. Everything sent to a member echoes the cookie it last gave us in
+//!   a proven datagram, so the member can tell our datagrams from forged ones.
+//! - An address that did not prove its origin never gets more than one datagram per request,
+//!   of at most [`unverified_reply_budget`] bytes.
 //!
 //! Architecture invariant: no IO, no clock, no global RNG, no tokio.
 
@@ -30,11 +34,11 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use tracing::debug;
 use votechain_chain::{Ballot, Block, Hash};
-use votechain_proto::limits::{unverified_reply_budget, MAX_SMALL};
+use votechain_proto::limits::{unverified_reply_budget, ENVELOPE_RESERVE, MAX_SMALL};
 use votechain_proto::ratelimit::{Bucket, Rate, SourceLimiter, Verdict};
 use votechain_proto::{
-    decode, encode, BallotOptions, Challenge, Message, Poke, PokeAck, RegisterAck, RegisterPeer,
-    TokenMinter, UpdatePeers, VerifiedSet,
+    decode_envelope, encode, with_envelope, BallotOptions, Challenge, Cookie, Envelope, Message,
+    Poke, PokeAck, RegisterAck, RegisterPeer, TokenMinter, UpdatePeers,
 };
 
 #[cfg(test)]
@@ -107,9 +111,13 @@ pub struct Registry<R = StdRng> {
     ballot_datagram: Vec<u8>,
     /// Bytes a peer list may take inside REGISTER_ACK or UPDATE_PEERS.
     list_budget: usize,
+    /// Mints and checks our address cookies.
     minter: TokenMinter,
-    /// Addresses that echoed a CHALLENGE and have not registered (or left since).
-    verified: VerifiedSet,
+    /// The datagram being handled, while it is: its source and the cookie it carried, which
+    /// our answers to it echo.
+    inbound: Option<(SocketAddr, Option<Cookie>)>,
+    /// The time of the input being handled, for the cookies of what it sends.
+    now_ms: u64,
     /// Rate-limit buckets of unregistered sources.
     sources: SourceLimiter,
     peers: PeerTable,
@@ -142,7 +150,8 @@ impl<R: RngCore> Registry<R> {
             ballot_datagram,
             list_budget: MAX_SMALL - envelope,
             minter: TokenMinter::new(secret),
-            verified: VerifiedSet::new(config.max_verified, config.verified_ttl_ms),
+            inbound: None,
+            now_ms: 0,
             sources: SourceLimiter::new(rate, config.max_sources),
             peers: PeerTable::default(),
             rng,
@@ -195,6 +204,7 @@ impl<R: RngCore> Registry<R> {
     pub fn handle_datagram(&mut self, now_ms: u64, from: SocketAddr, datagram: &[u8]) {
         self.stats.datagrams_in += 1;
         self.stats.bytes_in += datagram.len() as u64;
+        self.now_ms = now_ms;
         self.maintain(now_ms);
         if !is_answerable(&from) {
             self.stats.bad_source += 1;
@@ -215,8 +225,8 @@ impl<R: RngCore> Registry<R> {
                 }
             },
         };
-        let message = match decode(datagram) {
-            Ok(message) => message,
+        let (message, envelope) = match decode_envelope(datagram) {
+            Ok(decoded) => decoded,
             Err(error) => {
                 debug!(%from, len = datagram.len(), %error, "dropped undecodable datagram");
                 *self.stats.decode_errors.entry(error.kind()).or_default() += 1;
@@ -229,22 +239,55 @@ impl<R: RngCore> Registry<R> {
             self.stats.rate_limited += 1;
             return;
         }
+        // A VERIFY carries our cookie as its token rather than in its envelope.
+        let proven = self.minter.proves(&from, &envelope, now_ms)
+            || matches!(&message, Message::Verify(v) if self.minter.check(&from, &v.token, now_ms));
+        if proven {
+            self.stats.proven += 1;
+            if let (Some(peer), Some(cookie)) = (self.peers.get_mut(&from), envelope.cookie) {
+                peer.cookie = Some(cookie);
+            }
+        }
+        self.inbound = Some((from, envelope.cookie));
+        let len = datagram.len();
         match message {
-            Message::RegisterPeer(m) => self.on_register(now_ms, from, datagram.len(), m),
-            Message::Verify(m) => self.on_verify(now_ms, from, &m.token),
-            Message::RequestBallot(_) => self.on_request_ballot(now_ms, from, datagram.len()),
-            Message::PokeAck(m) => self.on_poke_ack(from, m),
-            Message::LeavePeer(_) => self.on_leave(from),
-            other => {
+            Message::RegisterPeer(m) => self.on_register(now_ms, from, len, proven, m, envelope),
+            Message::Verify(_) if proven => self.stats.verified += 1,
+            Message::Verify(_) => self.stats.bad_tokens += 1,
+            Message::RequestBallot(_) => self.on_request_ballot(now_ms, from, len, proven),
+            Message::PokeAck(m) => self.on_poke_ack(from, m, envelope.cookie),
+            Message::LeavePeer(_) if proven => self.on_leave(from),
+            Message::LeavePeer(_) => self.stats.leave_ignored += 1,
+            other @ (Message::RegisterAck(_)
+            | Message::UpdatePeers(_)
+            | Message::BallotOptions(_)
+            | Message::Poke(_)
+            | Message::Challenge(_)
+            | Message::Gossip(_)
+            | Message::GossipReply(_)
+            | Message::NewBlock(_)
+            | Message::RequestChain(_)
+            | Message::ChainBlock(_)
+            | Message::GetBlock(_)
+            | Message::GetBlockReply(_)
+            | Message::Stats(_)
+            | Message::StatsReply(_)
+            | Message::Consensus(_)
+            | Message::SubmitVote(_)
+            | Message::NewVote(_)
+            | Message::GetReceipt(_)
+            | Message::Receipt(_)) => {
                 debug!(%from, msg_type = other.type_name(), "dropped message the tracker does not handle");
                 *self.stats.unhandled.entry(other.type_name()).or_default() += 1;
             }
         }
+        self.inbound = None;
         self.maybe_announce(now_ms);
     }
 
     /// Runs every heartbeat and announcement due at `now_ms`. Calling it early is harmless.
     pub fn handle_timeout(&mut self, now_ms: u64) {
+        self.now_ms = now_ms;
         self.maintain(now_ms);
         while let Some((addr, due_ms)) = self.peers.pop_due(now_ms) {
             self.heartbeat(now_ms, addr, due_ms);
@@ -277,15 +320,23 @@ impl<R: RngCore> Registry<R> {
         }
     }
 
-    fn on_register(&mut self, now_ms: u64, from: SocketAddr, request_len: usize, m: RegisterPeer) {
-        if self.peers.contains(&from) {
-            // A repeat (the first REGISTER_ACK was lost). It proves nothing about liveness — a
-            // spoofer could send it — so the heartbeat state is left alone.
-            self.send_peer_list_ack(from);
+    fn on_register(
+        &mut self,
+        now_ms: u64,
+        from: SocketAddr,
+        request_len: usize,
+        proven: bool,
+        m: RegisterPeer,
+        envelope: Envelope,
+    ) {
+        if !proven {
+            self.challenge(now_ms, from, request_len);
             return;
         }
-        if !self.verified.touch(&from, now_ms) {
-            self.challenge(now_ms, from, request_len);
+        if self.peers.contains(&from) {
+            // A repeat (the first REGISTER_ACK was lost). The heartbeat state is left alone:
+            // POKE_ACKs, not registrations, prove liveness.
+            self.send_peer_list_ack(from);
             return;
         }
         if self.peers.len() >= self.config.max_peers {
@@ -303,6 +354,9 @@ impl<R: RngCore> Registry<R> {
             now_ms + self.config.heartbeat_ms,
             bucket,
         );
+        if let Some(peer) = self.peers.get_mut(&from) {
+            peer.cookie = envelope.cookie;
+        }
         self.sources.remove(&from);
         self.stats.joined += 1;
         self.events.push_back(Event::Joined {
@@ -314,17 +368,19 @@ impl<R: RngCore> Registry<R> {
         self.announce_pending = true;
     }
 
-    fn on_verify(&mut self, now_ms: u64, from: SocketAddr, token: &str) {
-        if self.minter.check(&from, token, now_ms) {
-            self.verified.insert(from, now_ms);
-            self.stats.verified += 1;
-        } else {
-            self.stats.bad_tokens += 1;
-        }
-    }
-
-    fn on_request_ballot(&mut self, now_ms: u64, from: SocketAddr, request_len: usize) {
-        if self.peers.contains(&from) || self.verified.touch(&from, now_ms) {
+    /// REQUEST_BALLOT: the ballot goes to a proven request, or to any request when it fits
+    /// the anti-amplification budget (a ballot without a voter roll usually does not; one with
+    /// a roll never does).
+    fn on_request_ballot(
+        &mut self,
+        now_ms: u64,
+        from: SocketAddr,
+        request_len: usize,
+        proven: bool,
+    ) {
+        let fits =
+            self.ballot_datagram.len() + ENVELOPE_RESERVE <= unverified_reply_budget(request_len);
+        if proven || fits {
             let payload = self.ballot_datagram.clone();
             self.stats.ballots_sent += 1;
             self.send(from, payload);
@@ -333,26 +389,40 @@ impl<R: RngCore> Registry<R> {
         }
     }
 
-    fn on_poke_ack(&mut self, from: SocketAddr, ack: PokeAck) {
+    /// POKE_ACK: its nonce, which only the member's real address received, proves it alive;
+    /// the cookie it carries is then the one our next datagrams to it echo.
+    fn on_poke_ack(&mut self, from: SocketAddr, ack: PokeAck, cookie: Option<Cookie>) {
         let Some(peer) = self.peers.get_mut(&from) else {
             self.stats.poke_acks_unknown += 1;
             return;
         };
-        match ack.nonce {
-            None => self.stats.poke_acks_no_nonce += 1,
+        let answered = match ack.nonce {
+            None => {
+                self.stats.poke_acks_no_nonce += 1;
+                false
+            }
             Some(n) if peer.nonce == Some(n) => {
                 peer.acked = true;
                 peer.missed = 0;
-                self.stats.poke_acks_ok += 1;
+                true
             }
             Some(n) if peer.prev_nonce == Some(n) => {
                 // The answer to the previous POKE, late: the peer was alive then, so the
                 // streak of misses is broken; the current POKE is still unanswered.
                 peer.prev_nonce = None;
                 peer.missed = 0;
-                self.stats.poke_acks_ok += 1;
+                true
             }
-            Some(_) => self.stats.poke_acks_wrong_nonce += 1,
+            Some(_) => {
+                self.stats.poke_acks_wrong_nonce += 1;
+                false
+            }
+        };
+        if answered {
+            self.stats.poke_acks_ok += 1;
+            if cookie.is_some() {
+                peer.cookie = cookie;
+            }
         }
     }
 
@@ -491,7 +561,7 @@ impl<R: RngCore> Registry<R> {
         let Ok(payload) = encode(&Challenge { token }.into()) else {
             return;
         };
-        if payload.len() > unverified_reply_budget(request_len) {
+        if payload.len() + ENVELOPE_RESERVE > unverified_reply_budget(request_len) {
             self.stats.over_budget += 1;
             return;
         }
@@ -507,7 +577,18 @@ impl<R: RngCore> Registry<R> {
         }
     }
 
-    fn send(&mut self, to: SocketAddr, payload: Vec<u8>) {
+    /// Queues an encoded message (without envelope) to `to`, adding our cookie for it and its
+    /// cookie for us: the one of the datagram being answered, or the one a member last gave us.
+    fn send(&mut self, to: SocketAddr, body: Vec<u8>) {
+        let echo = match self.inbound {
+            Some((from, Some(cookie))) if from == to => Some(cookie),
+            _ => self.peers.get_mut(&to).and_then(|p| p.cookie),
+        };
+        let envelope = Envelope {
+            cookie: Some(self.minter.cookie(&to, self.now_ms)),
+            echo,
+        };
+        let payload = with_envelope(&body, &envelope);
         self.stats.datagrams_out += 1;
         self.stats.bytes_out += payload.len() as u64;
         self.transmits.push_back(Transmit {
@@ -516,13 +597,12 @@ impl<R: RngCore> Registry<R> {
         });
     }
 
-    /// Sweeps idle entries from the verified set and the rate-limit table now and then.
+    /// Sweeps idle entries from the rate-limit table now and then.
     fn maintain(&mut self, now_ms: u64) {
         if now_ms < self.next_maintenance_ms {
             return;
         }
         self.next_maintenance_ms = now_ms + MAINTENANCE_EVERY_MS;
-        self.verified.expire(now_ms);
         self.sources.sweep(now_ms);
     }
 }

@@ -27,8 +27,10 @@ pub struct Stats {
     pub unhandled: BTreeMap<&'static str, u64>,
     /// CHALLENGEs sent to unverified addresses.
     pub challenges_sent: u64,
-    /// VERIFYs whose token checked: the address is now verified.
+    /// VERIFYs whose token checked.
     pub verified: u64,
+    /// Datagrams that proved their origin (they echoed our cookie for their source).
+    pub proven: u64,
     /// VERIFYs with a token that was not ours, not for that address, or expired.
     pub bad_tokens: u64,
     /// Registrations completed.
@@ -41,7 +43,7 @@ pub struct Stats {
     pub ballots_sent: u64,
     /// Peers removed by their LEAVE_PEER.
     pub left: u64,
-    /// LEAVE_PEERs from an address that is not registered.
+    /// LEAVE_PEERs that did not prove their origin, or from an address that is not registered.
     pub leave_ignored: u64,
     /// Peers evicted after `max_missed` unanswered POKEs.
     pub evicted: u64,

@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
-use votechain_proto::{decode, encode, Message, PokeAck, RegisterPeer, Verify};
+use votechain_proto::{
+    decode_envelope, encode, encode_with, Cookie, Envelope, Message, PokeAck, RegisterPeer,
+};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 const POLL: Duration = Duration::from_millis(20);
@@ -103,12 +105,15 @@ impl Drop for Tracker {
 }
 
 /// A test peer: a UDP socket whose background thread records every message it receives and
-/// answers POKEs while `alive`.
+/// answers POKEs while `alive`. What it sends echoes the tracker's latest address cookie, as a
+/// real peer does.
 struct TestPeer {
     socket: Arc<UdpSocket>,
     addr: SocketAddr,
     tracker: SocketAddr,
     inbox: Arc<Mutex<Vec<Message>>>,
+    /// The tracker's cookie for us, from its latest datagram.
+    tracker_cookie: Arc<Mutex<Option<Cookie>>>,
     alive: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -122,18 +127,28 @@ impl TestPeer {
             .unwrap();
         let addr = socket.local_addr().unwrap();
         let inbox = Arc::new(Mutex::new(Vec::new()));
+        let tracker_cookie = Arc::new(Mutex::new(None));
         let alive = Arc::new(AtomicBool::new(true));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (socket, inbox, alive, stop) =
-                (socket.clone(), inbox.clone(), alive.clone(), stop.clone());
+            let (socket, inbox, alive, stop, cookie) = (
+                socket.clone(),
+                inbox.clone(),
+                alive.clone(),
+                stop.clone(),
+                tracker_cookie.clone(),
+            );
             thread::spawn(move || {
                 let mut buf = vec![0u8; 65_536];
                 while !stop.load(Ordering::Relaxed) {
                     let Ok((len, _)) = socket.recv_from(&mut buf) else {
                         continue;
                     };
-                    let message = decode(&buf[..len]).expect("the tracker sends valid datagrams");
+                    let (message, envelope) =
+                        decode_envelope(&buf[..len]).expect("the tracker sends valid datagrams");
+                    if envelope.cookie.is_some() {
+                        *cookie.lock().unwrap() = envelope.cookie;
+                    }
                     if let (Message::Poke(p), true) = (&message, alive.load(Ordering::Relaxed)) {
                         let ack = encode(&PokeAck { nonce: p.nonce }.into()).unwrap();
                         let _ = socket.send_to(&ack, tracker);
@@ -147,6 +162,7 @@ impl TestPeer {
             addr,
             tracker,
             inbox,
+            tracker_cookie,
             alive,
             stop,
             thread: Some(thread),
@@ -154,7 +170,11 @@ impl TestPeer {
     }
 
     fn send(&self, message: impl Into<Message>) {
-        self.send_raw(&encode(&message.into()).unwrap());
+        let envelope = Envelope {
+            cookie: None,
+            echo: *self.tracker_cookie.lock().unwrap(),
+        };
+        self.send_raw(&encode_with(&message.into(), &envelope).unwrap());
     }
 
     fn send_raw(&self, bytes: &[u8]) {
@@ -187,8 +207,8 @@ impl TestPeer {
             });
             match reply {
                 Some(Ok(list)) => return list,
-                Some(Err(token)) => {
-                    self.send(Verify { token });
+                Some(Err(_token)) => {
+                    // The CHALLENGE's cookie is now ours to echo (the receive thread kept it).
                     let mark = self.inbox_len();
                     self.send(RegisterPeer {
                         name: Some("test".into()),
@@ -277,7 +297,7 @@ fn three_peers_register_then_one_is_evicted_and_one_leaves() {
     )));
 
     // The second peer leaves; the first is told at once (within an interval).
-    peers[1].send_raw(br#"{"type":"LEAVE_PEER"}"#);
+    peers[1].send(votechain_proto::LeavePeer {});
     let one = set(&[peers[0].addr]);
     wait_for(DEADLINE, || {
         (peers[0].latest_update()? == one).then_some(())
@@ -335,7 +355,7 @@ fn a_hostile_burst_leaves_the_tracker_answering() {
     }
     // Still alive, still answering a member and a newcomer.
     let mark = member.inbox_len();
-    member.send_raw(br#"{"type":"REQUEST_BALLOT"}"#);
+    member.send(votechain_proto::RequestBallot {});
     let options = wait_for(DEADLINE, || {
         member.find(mark, |m| match m {
             Message::BallotOptions(b) => Some(b.voting_options.clone()),

@@ -3,12 +3,13 @@
 //! the most-work chain reported, fetch it with the downloader), and keeping the miner on the
 //! current tip. Sync blocks are buffered and their signatures verified in one batch.
 
-use super::{Event, Node, Output, Record, Round};
+use super::{Event, Inbound, Node, Output, Record, Round};
 use crate::config::MiningMode;
 use crate::sync::{SyncAction, Target};
 use rand::Rng;
 use std::net::SocketAddr;
 use votechain_chain::validate::verify_blocks;
+use votechain_chain::validate::ValidationError;
 use votechain_chain::{AddOutcome, Ballot, Block, ChainConfig, ChainState, Connected, Hash};
 use votechain_proto::{
     BallotOptions, ChainBlock, GetBlock, GetBlockReply, NewBlock, RequestChain, Stats, StatsReply,
@@ -21,6 +22,25 @@ const ROUND_FANOUT: usize = 32;
 const STALL_POINTS: u32 = 3;
 /// A block this far above our tip is fetched by a sync, not parent by parent.
 const FAR_AHEAD: u64 = 8;
+/// Most blocks served to one source per burst of datagrams: a flood of REQUEST_CHAINs costs a
+/// bounded amount of memory and bandwidth per burst (two full batches).
+pub(super) const SERVE_PER_BURST: u64 = 2 * votechain_proto::limits::MAX_CHAIN_BATCH as u64;
+
+/// How a block that joined the tree is relayed: to every peer but the one it came from.
+#[derive(Debug, Clone, Copy)]
+struct Relay {
+    except: Option<SocketAddr>,
+}
+
+/// True when a block refused for `error` stays invalid forever, whenever and from whomever it
+/// arrives. A block from the future becomes valid as time passes, and one whose parent is
+/// unknown may connect later: those are never remembered as bad.
+fn is_permanent(error: &ValidationError) -> bool {
+    !matches!(
+        error,
+        ValidationError::FutureTimestamp { .. } | ValidationError::UnknownParent(_)
+    )
+}
 
 impl Node {
     /// BALLOT_OPTIONS from the tracker: check it against its election id, then start the chain.
@@ -71,16 +91,19 @@ impl Node {
         self.mining_dirty = true;
     }
 
-    pub(super) fn on_new_block(&mut self, now_ms: u64, from: SocketAddr, block: Block) {
-        if self.chain.is_none() || !self.seen_blocks.insert(block.hash()) {
+    /// NEW_BLOCK. `seen_blocks` holds only blocks in the tree or invalid forever, so a block
+    /// refused for a reason that can change (too far in the future, unknown parent) is
+    /// reconsidered whenever it arrives again, by any path.
+    pub(super) fn on_new_block(&mut self, now_ms: u64, input: Inbound, block: Block) {
+        if self.chain.is_none() || self.seen_blocks.contains(&block.hash()) {
             return;
         }
-        self.add_block(now_ms, Some(from), block, true);
+        self.add_block(now_ms, Some(input), block, true);
     }
 
     /// A block this node mined.
     pub fn handle_mined(&mut self, now_ms: u64, block: Block) {
-        if self.chain.is_none() || !self.seen_blocks.insert(block.hash()) {
+        if self.chain.is_none() || self.seen_blocks.contains(&block.hash()) {
             return;
         }
         let (height, hash) = (block.height(), block.hash());
@@ -95,49 +118,71 @@ impl Node {
         self.update_mining(now_ms);
     }
 
-    /// Validates and adds one block; true when it joined the tree.
-    fn add_block(
-        &mut self,
-        now_ms: u64,
-        from: Option<SocketAddr>,
-        block: Block,
-        relay: bool,
-    ) -> bool {
+    /// Validates and adds one block that arrived as news (`from`, or mined here when `None`);
+    /// true when it joined the tree.
+    fn add_block(&mut self, now_ms: u64, from: Option<Inbound>, block: Block, relay: bool) -> bool {
         let Some(chain) = self.chain.as_mut() else {
             return false;
         };
         let (height, hash) = (block.height(), block.hash());
         match chain.add_block(block, now_ms) {
             Ok(AddOutcome::Added(c)) => {
-                self.on_connected(now_ms, c, relay.then_some(from));
+                let relay = relay.then_some(Relay {
+                    except: from.map(|i| i.from),
+                });
+                self.on_connected(now_ms, c, relay);
                 true
             }
             Ok(AddOutcome::Orphan { missing, .. }) => {
-                if let Some(peer) = from {
-                    self.fetch_missing(now_ms, peer, height, hash, missing);
+                if let Some(input) = from {
+                    self.fetch_missing(now_ms, input, height, hash, missing);
                 }
                 false
             }
-            Ok(AddOutcome::Duplicate { .. }) => false,
+            Ok(AddOutcome::Duplicate { orphan }) => {
+                if !orphan {
+                    self.seen_blocks.insert(hash);
+                }
+                false
+            }
             Err(e) => {
-                self.invalid_block(now_ms, from, hash, &e.to_string());
+                let proven_sender = from.filter(|i| i.proven).map(|i| i.from);
+                self.invalid_block(now_ms, proven_sender, hash, &e);
                 false
             }
         }
     }
 
-    fn invalid_block(&mut self, now_ms: u64, from: Option<SocketAddr>, hash: Hash, error: &str) {
+    /// A block failed validation. Only a block invalid forever is remembered as seen (so it is
+    /// not validated again), and only such a block from a proven sender costs that sender: a
+    /// block from the future is merely early, and an honest peer may relay it.
+    fn invalid_block(
+        &mut self,
+        now_ms: u64,
+        proven_sender: Option<SocketAddr>,
+        hash: Hash,
+        error: &ValidationError,
+    ) {
         self.stats.invalid_blocks += 1;
-        tracing::warn!(?from, %hash, error, "invalid block");
-        if let Some(peer) = from {
+        let permanent = is_permanent(error);
+        self.warn_limited(
+            now_ms,
+            "invalid block",
+            format_args!("block {hash} refused: {error}"),
+        );
+        if !permanent {
+            return;
+        }
+        self.seen_blocks.insert(hash);
+        if let Some(peer) = proven_sender {
             let limit = self.cfg.strike_limit;
             self.strike(peer, limit, now_ms, "sent an invalid block");
         }
     }
 
     /// Persists what joined the tree (in connection order, so a restart replays it), relays it
-    /// when it arrived as news (`relay_from`), and reports a tip change.
-    fn on_connected(&mut self, now_ms: u64, c: Connected, relay_from: Option<Option<SocketAddr>>) {
+    /// when it arrived as news (`relay`), and reports a tip change.
+    fn on_connected(&mut self, now_ms: u64, c: Connected, relay: Option<Relay>) {
         let Some(chain) = self.chain.as_ref() else {
             return;
         };
@@ -148,7 +193,11 @@ impl Node {
             .collect();
         for (hash, e) in &c.rejected_orphans {
             self.stats.invalid_blocks += 1;
-            tracing::warn!(%hash, error = %e, "waiting block turned out invalid");
+            self.warn_limited(
+                now_ms,
+                "invalid block",
+                format_args!("waiting block {hash} refused: {e}"),
+            );
         }
         // A new side block can tie with the tip (see `update_mining`), not only a tip change.
         self.mining_dirty |= !blocks.is_empty();
@@ -157,8 +206,8 @@ impl Node {
             // Stored first: the shell syncs it before sending the relay that follows.
             self.out
                 .push_back(Output::Persist(Record::Block(block.clone())));
-            if let Some(except) = relay_from {
-                self.broadcast(now_ms, &NewBlock { block }.into(), except);
+            if let Some(r) = relay {
+                self.broadcast(now_ms, &NewBlock { block }.into(), r.except);
             }
         }
         if let Some(change) = c.tip_change {
@@ -179,23 +228,33 @@ impl Node {
         }
     }
 
-    /// A block arrived whose parent we lack: ask its sender for the parent, or sync when far ahead.
+    /// A block arrived whose parent we lack: ask its sender for the parent, or sync when far
+    /// ahead. Only a proven peer of our table may become a sync target: a far-ahead block from
+    /// anyone else makes us ask the peers we know (a consensus round, rate-limited), so a
+    /// stranger can neither steer our sync nor stop our miner.
     fn fetch_missing(
         &mut self,
         now_ms: u64,
-        peer: SocketAddr,
+        input: Inbound,
         height: u64,
         hash: Hash,
         missing: Hash,
     ) {
+        let peer = input.from;
         let ours = self.chain.as_ref().map_or(0, ChainState::height);
-        if height > ours + FAR_AHEAD {
-            if !self.sync.is_active() {
-                self.start_sync(Target {
-                    blocks: height + 1,
-                    hash,
-                    peers: vec![peer],
-                });
+        if height > ours.saturating_add(FAR_AHEAD) {
+            let trusted = input.proven && self.peers.get(&peer).is_some();
+            if trusted && !self.sync.is_active() {
+                self.start_sync(
+                    now_ms,
+                    Target {
+                        blocks: height.saturating_add(1),
+                        hash,
+                        peers: vec![peer],
+                    },
+                );
+            } else if !trusted && now_ms >= self.last_round_ms + super::CONSENSUS_MIN_GAP_MS {
+                self.start_round(now_ms);
             }
             return;
         }
@@ -206,15 +265,21 @@ impl Node {
         self.send_request(now_ms, peer, &ask.into());
     }
 
-    /// CHAIN_BLOCK or GET_BLOCK_REPLY: buffered for batch verification.
+    /// CHAIN_BLOCK or GET_BLOCK_REPLY: buffered for batch verification. Only answers that prove
+    /// their origin (they echo the cookie of our request) are taken: anything else is dropped
+    /// before any validation work, and could not be struck anyway.
     pub(super) fn on_sync_block(
         &mut self,
         now_ms: u64,
-        from: SocketAddr,
+        input: Inbound,
         index: u64,
         total: Option<u64>,
         block: Block,
     ) {
+        let from = input.from;
+        if !input.proven {
+            return self.ignore(from, "unsolicited or unproven sync block");
+        }
         if self.chain.is_none() {
             // Without a tracker the election comes from a seed's genesis block.
             let from_seed = self.cfg.seeds.contains(&from) && self.join.tracker().is_none();
@@ -258,25 +323,42 @@ impl Node {
                 Ok(vb) => {
                     let hash = vb.block().hash();
                     match chain.add_verified(vb, now_ms) {
-                        Ok(AddOutcome::Added(c)) => self.on_connected(now_ms, c, None),
+                        Ok(AddOutcome::Added(c)) => {
+                            self.sync_progress_ms = now_ms;
+                            self.on_connected(now_ms, c, None)
+                        }
                         Ok(_) => {}
-                        Err(e) => self.invalid_block(now_ms, Some(from), hash, &e.to_string()),
+                        Err(e) => self.invalid_block(now_ms, Some(from), hash, &e),
                     }
                 }
-                Err((block, e)) => {
-                    self.invalid_block(now_ms, Some(from), block.hash(), &e.to_string())
-                }
+                Err((block, e)) => self.invalid_block(now_ms, Some(from), block.hash(), &e),
             }
         }
         self.check_sync_progress();
     }
 
-    fn start_sync(&mut self, target: Target) {
+    fn start_sync(&mut self, now_ms: u64, target: Target) {
         let from = self.chain.as_ref().map_or(1, |c| c.height() + 1);
         self.sync_from = from;
         self.sync_back = 0;
+        self.sync_progress_ms = now_ms;
         self.sync.start(target, from);
         self.mining_dirty = true;
+    }
+
+    /// Gives up a sync that connected no block for `sync_idle_limit_ms`: whatever a remote
+    /// claimed, the miner is off for a bounded time only, then mines on our best chain again.
+    pub(super) fn abandon_idle_sync(&mut self, now_ms: u64) {
+        if self.sync.is_active()
+            && now_ms.saturating_sub(self.sync_progress_ms) > self.cfg.sync_idle_limit_ms
+        {
+            tracing::info!(
+                "sync connected no block for {} s: back to mining on our best chain",
+                self.cfg.sync_idle_limit_ms / 1000
+            );
+            self.sync.stop();
+            self.mining_dirty = true;
+        }
     }
 
     /// Ends the sync when the target is in the tree; steps further back when everything asked
@@ -354,8 +436,12 @@ impl Node {
         self.check_sync_progress();
     }
 
-    pub(super) fn on_request_chain(&mut self, now_ms: u64, from: SocketAddr, r: RequestChain) {
-        if !self.is_verified(&from, now_ms) {
+    /// REQUEST_CHAIN: the answer is up to a batch of blocks, so it goes only to a request that
+    /// proves its origin, and each source gets at most [`SERVE_PER_BURST`] blocks per burst of
+    /// datagrams (the rest of a flood is dropped; an honest requester asks again).
+    pub(super) fn on_request_chain(&mut self, now_ms: u64, input: Inbound, r: RequestChain) {
+        let from = input.from;
+        if !input.proven {
             return self.challenge(now_ms, from);
         }
         let Some(chain) = self.chain.as_ref() else {
@@ -370,7 +456,14 @@ impl Node {
             self.send(from, &stats.into());
             return;
         }
-        let end = total.min(r.start + u64::from(r.count));
+        let served = self.served_this_burst.entry(from).or_insert(0);
+        let allowed = SERVE_PER_BURST.saturating_sub(*served);
+        let count = u64::from(r.count).min(allowed);
+        *served += count;
+        if count == 0 {
+            return self.ignore(from, "REQUEST_CHAIN over the per-burst serving budget");
+        }
+        let end = total.min(r.start.saturating_add(count));
         let blocks: Vec<Block> = (r.start..end)
             .filter_map(|h| chain.block_at(h).cloned())
             .collect();
@@ -388,8 +481,9 @@ impl Node {
         }
     }
 
-    pub(super) fn on_get_block(&mut self, now_ms: u64, from: SocketAddr, g: GetBlock) {
-        if !self.is_verified(&from, now_ms) {
+    pub(super) fn on_get_block(&mut self, now_ms: u64, input: Inbound, g: GetBlock) {
+        let from = input.from;
+        if !input.proven {
             return self.challenge(now_ms, from);
         }
         let block = self.chain.as_ref().and_then(|c| match g.hash {
@@ -406,23 +500,24 @@ impl Node {
         );
     }
 
-    pub(super) fn on_stats(&mut self, now_ms: u64, from: SocketAddr, len: usize) {
+    pub(super) fn on_stats(&mut self, now_ms: u64, input: Inbound) {
         if let Some(chain) = &self.chain {
             let reply = StatsReply {
                 height: chain.height() + 1,
                 hash: chain.tip_hash(),
             };
-            self.reply(now_ms, from, len, &reply.into());
+            self.reply(now_ms, input, &reply.into());
         }
     }
 
-    pub(super) fn on_stats_reply(
-        &mut self,
-        now_ms: u64,
-        from: SocketAddr,
-        height: u64,
-        hash: Hash,
-    ) {
+    /// STATS_REPLY: a claim about a peer's chain, which may make it a sync target, so it counts
+    /// only from a peer of our table that proves its origin: a forged claim "from" an honest
+    /// peer would otherwise have us strike it for not serving what it never claimed.
+    pub(super) fn on_stats_reply(&mut self, now_ms: u64, input: Inbound, height: u64, hash: Hash) {
+        let from = input.from;
+        if !input.proven {
+            return self.ignore(from, "unproven STATS_REPLY");
+        }
         let Some(peer) = self.peers.get_mut(&from) else {
             self.stats.ignored += 1;
             return;
@@ -473,7 +568,7 @@ impl Node {
 
     /// Chooses the most-work chain reported (most reporters on a tie) and fetches it if it beats
     /// or ties ours and is not ours. A liar's claim costs a few stalled requests, then a ban.
-    pub(super) fn finish_round(&mut self, _now_ms: u64) {
+    pub(super) fn finish_round(&mut self, now_ms: u64) {
         let Some(round) = self.round.take() else {
             return;
         };
@@ -513,11 +608,14 @@ impl Node {
         if self.sync.target().is_some_and(|t| t.hash == hash) {
             return;
         }
-        self.start_sync(Target {
-            blocks: height,
-            hash,
-            peers,
-        });
+        self.start_sync(
+            now_ms,
+            Target {
+                blocks: height,
+                hash,
+                peers,
+            },
+        );
     }
 
     /// Keeps the miner on a template for the current tip and pool, or stops it.

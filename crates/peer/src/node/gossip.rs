@@ -1,17 +1,34 @@
 //! Finding peers: the tracker's lists, and gossip as on the course network — a GOSSIP is
-//! forwarded once per id to a few peers and answered with GOSSIP_REPLY to its originator, who is
-//! challenged first when it has not proved its address, so a spoofed GOSSIP is neither reflected
-//! nor forwarded. Peers learned by gossip enter the table only once verified.
+//! forwarded once per id to a few peers and answered with GOSSIP_REPLY to its originator.
+//!
+//! Only a GOSSIP that proves its origin (it echoes our cookie) is forwarded or answered; others
+//! get a small CHALLENGE. Its originator is named in the message, not proven by it, so a GOSSIP
+//! naming a victim must not make every peer write to the victim: an originator we do not know
+//! gets one small GOSSIP_REPLY (a request, carrying our cookie) per [`CONTACT_COOLDOWN_MS`] at
+//! most, and only while our table has room. It enters the table once it proves its address
+//! (its CHALLENGE or GOSSIP_REPLY echoes our cookie).
 
-use super::Node;
+use super::{Inbound, Node};
 use crate::peers::Source;
 use std::net::{IpAddr, SocketAddr};
 use votechain_proto::{Gossip, GossipReply, Message};
 
+/// How long after contacting an unknown gossip originator we contact it again at the earliest.
+pub(super) const CONTACT_COOLDOWN_MS: u64 = 60_000;
+
 impl Node {
-    /// REGISTER_ACK / UPDATE_PEERS: the tracker verified every address it lists.
-    pub(super) fn on_peer_list(&mut self, now_ms: u64, list: &[SocketAddr]) {
+    /// REGISTER_ACK / UPDATE_PEERS (proven to come from the tracker): the tracker verified every
+    /// address it lists. UPDATE_PEERS (`replace`) is the whole current list, so tracker-listed
+    /// peers missing from it left or were evicted and leave our table too (unless we also know
+    /// them otherwise).
+    pub(super) fn on_peer_list(&mut self, now_ms: u64, list: &[SocketAddr], replace: bool) {
         let before = self.peers.len();
+        if replace {
+            for gone in self.peers.retain_listed(list) {
+                self.sync.forget_peer(&gone);
+                self.mining_dirty = true;
+            }
+        }
         for addr in list {
             self.peers.add(*addr, Source::Tracker, now_ms);
         }
@@ -47,11 +64,11 @@ impl Node {
         for to in targets {
             self.send_request(now_ms, to, &gossip);
         }
-        self.last_announce_ms = Some(now_ms);
     }
 
-    pub(super) fn on_gossip(&mut self, now_ms: u64, from: SocketAddr, g: Gossip) {
-        if !self.is_verified(&from, now_ms) {
+    pub(super) fn on_gossip(&mut self, now_ms: u64, input: Inbound, g: Gossip) {
+        let from = input.from;
+        if !input.proven {
             // The sender resends the GOSSIP right after answering.
             self.challenge(now_ms, from);
             return;
@@ -66,23 +83,35 @@ impl Node {
             return;
         };
         let origin = SocketAddr::new(ip, g.port);
-        if origin != self.cfg.me {
-            if self.is_verified(&origin, now_ms) {
-                self.peers.add(origin, Source::Gossip, now_ms);
-                if let Some(p) = self.peers.get_mut(&origin) {
-                    p.name = Some(g.name.clone());
-                    p.last_heard_ms = now_ms;
-                }
-                self.send_gossip_reply(now_ms, origin);
-            } else {
-                // Only a small CHALLENGE may go to an address that has not proved itself: the
-                // GOSSIP may be forged to make us send to a victim. The originator answers it
-                // (see `on_challenge`), and the reply follows its VERIFY.
-                self.owed_reply.insert(origin);
-                self.challenge(now_ms, origin);
+        if origin == from || self.peers.get(&origin).is_some() {
+            // The originator itself, proven by this datagram, or a peer we already know.
+            self.peers.add(origin, Source::Gossip, now_ms);
+            if let Some(p) = self.peers.get_mut(&origin) {
+                p.name = Some(g.name.clone());
             }
+            self.send_gossip_reply(now_ms, origin);
+        } else if origin != self.cfg.me && self.may_contact(now_ms, origin) {
+            // An unknown originator: named, not proven. One small request, at most once per
+            // cooldown; it joins the table when it proves its address (`on_challenge`).
+            self.send_gossip_reply(now_ms, origin);
         }
         self.forward_gossip(now_ms, from, Some(origin), g);
+    }
+
+    /// True when an unknown gossip originator may be contacted now (and notes that it was):
+    /// our table has room, and we have not contacted it within the cooldown. Fails closed when
+    /// the record of contacts is full.
+    fn may_contact(&mut self, now_ms: u64, origin: SocketAddr) -> bool {
+        if self.peers.len() >= self.cfg.max_peers {
+            return false;
+        }
+        self.contacted
+            .retain(|_, t| now_ms.saturating_sub(*t) < CONTACT_COOLDOWN_MS);
+        if self.contacted.contains_key(&origin) || self.contacted.len() >= self.cfg.max_peers {
+            return false;
+        }
+        self.contacted.insert(origin, now_ms);
+        true
     }
 
     fn forward_gossip(
@@ -119,8 +148,9 @@ impl Node {
     }
 
     /// GOSSIP_REPLY: the replier is its source address (the host/port fields are informative).
-    pub(super) fn on_gossip_reply(&mut self, now_ms: u64, from: SocketAddr, g: GossipReply) {
-        if !self.is_verified(&from, now_ms) {
+    pub(super) fn on_gossip_reply(&mut self, now_ms: u64, input: Inbound, g: GossipReply) {
+        let from = input.from;
+        if !input.proven {
             self.challenge(now_ms, from);
             return;
         }

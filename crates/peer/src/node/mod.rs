@@ -6,6 +6,11 @@
 //!
 //! Time comes in as `now_ms` (Unix milliseconds) and randomness from a seeded RNG, so the same
 //! inputs give the same outputs — the simulator depends on it.
+//!
+//! Proof of origin: a datagram's source address proves nothing, so every datagram we send
+//! carries our address cookie for its receiver, and a datagram *proves* its origin only when it
+//! echoes our cookie for its source ([`votechain_proto::Envelope`]). Only proven datagrams earn
+//! replies larger than the anti-amplification budget, strikes, a say in sync or membership.
 
 mod blocks;
 mod gossip;
@@ -16,6 +21,7 @@ mod votes;
 use crate::config::{MiningMode, NodeConfig};
 use crate::dedup::DedupCache;
 use crate::join::Join;
+use crate::loglimit::LogLimiter;
 use crate::peers::{PeerTable, Source};
 use crate::sync::{Sync, SyncLimits};
 use rand::{Rng, SeedableRng};
@@ -23,10 +29,11 @@ use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use votechain_chain::{Block, BlockTemplate, ChainState, Hash, Vote};
-use votechain_proto::limits::unverified_reply_budget;
+use votechain_proto::limits::{unverified_reply_budget, ENVELOPE_RESERVE};
 use votechain_proto::ratelimit::{Rate, SourceLimiter, Verdict};
 use votechain_proto::{
-    decode, encode, Challenge, DecodeError, LeavePeer, Message, TokenMinter, VerifiedSet, Verify,
+    decode_envelope, encode, with_envelope, Challenge, Cookie, DecodeError, Envelope, LeavePeer,
+    Message, TokenMinter, Verify,
 };
 
 pub use votes::SubmitReply;
@@ -116,6 +123,8 @@ pub struct NodeStats {
     pub rate_limited: u64,
     /// Datagrams dropped because their sender is banned.
     pub from_banned: u64,
+    /// Datagrams that echoed our address cookie for their source: proven origin.
+    pub proven: u64,
     /// Well-formed messages this node does not act on (wrong sender, unsolicited, not ours).
     pub ignored: u64,
     /// CHALLENGEs sent instead of a reply too large for an unverified address.
@@ -139,8 +148,19 @@ const CONSENSUS_MIN_GAP_MS: u64 = 2_000;
 /// Requests recently sent to one address, for resending after its CHALLENGE.
 #[derive(Debug, Default)]
 struct Resend {
+    /// When each was sent, and its encoding without envelope (a resend carries fresh cookies).
     requests: VecDeque<(u64, Vec<u8>)>,
     challenges_answered: u8,
+}
+
+/// The datagram being handled: who sent it, its size, whether it proved its origin, and the
+/// cookie it carried, which our answers to it echo.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Inbound {
+    from: SocketAddr,
+    len: usize,
+    proven: bool,
+    cookie: Option<Cookie>,
 }
 
 /// A consensus round in progress: STATS sent, replies collected until the deadline.
@@ -156,8 +176,12 @@ struct Round {
 pub struct Node {
     cfg: NodeConfig,
     rng: ChaCha8Rng,
+    /// Mints and checks our address cookies.
     minter: TokenMinter,
-    verified: VerifiedSet,
+    /// The cookie each address last gave us in a proven datagram: echoed in what we send it.
+    their_cookies: HashMap<SocketAddr, Cookie>,
+    /// The datagram being handled, while it is: answers to it echo its cookie.
+    inbound: Option<Inbound>,
     limiter: SourceLimiter,
     peers: PeerTable,
     join: Join,
@@ -168,11 +192,14 @@ pub struct Node {
     sync_back: u64,
     /// Our block count when the current sync started.
     sync_from: u64,
+    /// When the current sync started or last connected a block (see `abandon_idle_sync`).
+    sync_progress_ms: u64,
+    /// Blocks served to each source since the last burst ended (see `on_request_chain`).
+    served_this_burst: HashMap<SocketAddr, u64>,
+    /// Holds back repeated log lines caused by remote input.
+    log_limiter: LogLimiter,
     /// Tip or pool changed since the miner's template was last checked.
     mining_dirty: bool,
-    /// When our own GOSSIP last went out: CHALLENGEs from peers it reached are answered until
-    /// the next one.
-    last_announce_ms: Option<u64>,
     /// When this peer may mine to break a tie with an equal-work side branch (none while there
     /// is no tie). The delay is random so that tied peers do not all break the tie at once and
     /// tie again, which at low difficulty would go on indefinitely.
@@ -182,8 +209,9 @@ pub struct Node {
     seen_blocks: DedupCache<Hash>,
     seen_votes: DedupCache<Hash>,
     seen_gossip: DedupCache<String>,
-    /// Gossip originators we owe a GOSSIP_REPLY once they verify.
-    owed_reply: DedupCache<SocketAddr>,
+    /// Unknown gossip originators we contacted, and when: each at most once per cooldown, and
+    /// it joins the table when its CHALLENGE proves its address.
+    contacted: HashMap<SocketAddr, u64>,
     /// Sync blocks waiting to be verified together (signatures in one batch).
     sync_buffer: Vec<(SocketAddr, Block)>,
     recent_requests: HashMap<SocketAddr, Resend>,
@@ -226,12 +254,13 @@ impl Node {
             burst: cfg.rate_per_source.max(1),
         };
         Node {
-            verified: VerifiedSet::new(cfg.max_verified, 10 * 60_000),
+            their_cookies: HashMap::new(),
+            inbound: None,
             limiter: SourceLimiter::new(rate, cfg.max_verified),
             seen_blocks: DedupCache::new(cfg.dedup_cap),
             seen_votes: DedupCache::new(cfg.dedup_cap),
             seen_gossip: DedupCache::new(cfg.dedup_cap),
-            owed_reply: DedupCache::new(256),
+            contacted: HashMap::new(),
             sync: Sync::new(limits),
             mining: cfg.mining,
             peers,
@@ -242,8 +271,10 @@ impl Node {
             cfg,
             sync_back: 0,
             sync_from: 0,
+            sync_progress_ms: 0,
+            served_this_burst: HashMap::new(),
+            log_limiter: LogLimiter::default(),
             mining_dirty: true,
-            last_announce_ms: None,
             tie_break_at_ms: None,
             last_now_ms: 0,
             sync_buffer: Vec::new(),
@@ -300,6 +331,9 @@ impl Node {
             Some(self.next_gossip_ms),
             Some(self.next_consensus_ms),
             self.tie_break_at_ms,
+            self.sync
+                .is_active()
+                .then(|| self.sync_progress_ms + self.cfg.sync_idle_limit_ms + 1),
         ]
         .into_iter()
         .flatten()
@@ -321,60 +355,113 @@ impl Node {
             self.stats.from_banned += 1;
             return;
         }
-        let message = match decode(bytes) {
+        let (message, envelope) = match decode_envelope(bytes) {
             Ok(m) => m,
-            Err(e) => return self.dropped(from, &e, now_ms),
+            Err(e) => return self.dropped(from, &e),
         };
+        // A VERIFY carries our cookie as its token rather than in its envelope.
+        let proven = self.minter.proves(&from, &envelope, now_ms)
+            || matches!(&message, Message::Verify(v) if self.minter.check(&from, &v.token, now_ms));
+        if proven {
+            self.stats.proven += 1;
+            if let Some(cookie) = envelope.cookie {
+                self.remember_cookie(from, cookie);
+            }
+        }
         self.peers.heard(&from, now_ms);
-        self.verified.touch(&from, now_ms);
-        let len = bytes.len();
+        let inbound = Inbound {
+            from,
+            len: bytes.len(),
+            proven,
+            cookie: envelope.cookie,
+        };
+        self.inbound = Some(inbound);
+        self.dispatch(now_ms, inbound, message);
+        self.inbound = None;
+        self.after_input(now_ms);
+    }
+
+    /// Hands one decoded message to its handler. Every message type is named, so a new one is a
+    /// compile error here until it is handled.
+    fn dispatch(&mut self, now_ms: u64, input: Inbound, message: Message) {
+        let from = input.from;
+        // The tracker's datagrams change our election and peer table: they count only from its
+        // address and with our cookie echoed, which no forger can know.
+        let from_tracker = self.join.is_tracker(&from) && input.proven;
         match message {
-            Message::Challenge(c) => self.on_challenge(now_ms, from, c.token),
-            Message::Verify(v) => self.on_verify(now_ms, from, &v.token),
-            Message::RegisterAck(m) if self.join.is_tracker(&from) => {
-                self.on_peer_list(now_ms, &m.peer_list);
+            Message::Challenge(c) => self.on_challenge(now_ms, input, c.token),
+            Message::Verify(_) => self.on_verify(now_ms, input),
+            Message::RegisterAck(m) if from_tracker => {
+                self.on_peer_list(now_ms, &m.peer_list, false);
                 let next = self.join.on_register_ack(now_ms);
                 self.send_requests(now_ms, from, next);
             }
-            Message::UpdatePeers(m) if self.join.is_tracker(&from) => {
+            Message::UpdatePeers(m) if from_tracker => {
                 self.join.on_tracker_heard(now_ms);
-                self.on_peer_list(now_ms, &m.peer_list);
+                self.on_peer_list(now_ms, &m.peer_list, true);
             }
-            Message::BallotOptions(m) if self.join.is_tracker(&from) => self.on_ballot(now_ms, &m),
-            Message::Poke(p) if self.join.is_tracker(&from) => {
+            Message::BallotOptions(m) if from_tracker => self.on_ballot(now_ms, &m),
+            Message::Poke(p) if from_tracker => {
                 let ack = self.join.on_poke(now_ms, p.nonce);
                 self.send(from, &ack);
             }
-            Message::Gossip(g) => self.on_gossip(now_ms, from, g),
-            Message::GossipReply(g) => self.on_gossip_reply(now_ms, from, g),
-            Message::NewBlock(m) => self.on_new_block(now_ms, from, m.block),
-            Message::RequestChain(r) => self.on_request_chain(now_ms, from, r),
+            Message::RegisterAck(_)
+            | Message::UpdatePeers(_)
+            | Message::BallotOptions(_)
+            | Message::Poke(_) => self.ignore(from, "tracker message not from the tracker"),
+            Message::Gossip(g) => self.on_gossip(now_ms, input, g),
+            Message::GossipReply(g) => self.on_gossip_reply(now_ms, input, g),
+            Message::NewBlock(m) => self.on_new_block(now_ms, input, m.block),
+            Message::RequestChain(r) => self.on_request_chain(now_ms, input, r),
             Message::ChainBlock(c) => {
-                self.on_sync_block(now_ms, from, c.index, Some(c.total_blocks), c.block)
+                self.on_sync_block(now_ms, input, c.index, Some(c.total_blocks), c.block)
             }
-            Message::GetBlock(g) => self.on_get_block(now_ms, from, g),
+            Message::GetBlock(g) => self.on_get_block(now_ms, input, g),
             // Asked by hash, the block may sit below the height given as a hint: its own height
             // is what counts.
             Message::GetBlockReply(r) => match r.block {
-                Some(block) => self.on_sync_block(now_ms, from, block.height(), None, block),
-                None => self.on_short_chain(from, r.height),
+                Some(block) => self.on_sync_block(now_ms, input, block.height(), None, block),
+                None if input.proven => self.on_short_chain(from, r.height),
+                None => self.ignore(from, "unproven GET_BLOCK_REPLY"),
             },
-            Message::Stats(_) => self.on_stats(now_ms, from, len),
-            Message::StatsReply(s) => self.on_stats_reply(now_ms, from, s.height, s.hash),
+            Message::Stats(_) => self.on_stats(now_ms, input),
+            Message::StatsReply(s) => self.on_stats_reply(now_ms, input, s.height, s.hash),
             Message::Consensus(_) => {
                 if now_ms >= self.last_round_ms + CONSENSUS_MIN_GAP_MS {
                     self.start_round(now_ms);
                 }
             }
-            Message::SubmitVote(s) => self.on_submit_vote(now_ms, from, len, s.vote),
+            Message::SubmitVote(s) => self.on_submit_vote(now_ms, input, s.vote),
             Message::NewVote(v) => self.on_new_vote(now_ms, from, v.vote),
-            Message::GetReceipt(g) => self.on_get_receipt(now_ms, from, len, g.vote_id),
-            other => {
-                tracing::debug!(%from, kind = other.type_name(), "ignored message");
-                self.stats.ignored += 1;
+            Message::GetReceipt(g) => self.on_get_receipt(now_ms, input, g.vote_id),
+            Message::RegisterPeer(_)
+            | Message::RequestBallot(_)
+            | Message::PokeAck(_)
+            | Message::LeavePeer(_)
+            | Message::Receipt(_) => self.ignore(from, "a message peers do not act on"),
+        }
+    }
+
+    /// Counts a well-formed message we do not act on.
+    fn ignore(&mut self, from: SocketAddr, why: &'static str) {
+        tracing::debug!(%from, why, "ignored message");
+        self.stats.ignored += 1;
+    }
+
+    /// Keeps the cookie `addr` gave us in a proven datagram, to echo in what we send it. The
+    /// map is capped: when full, only addresses in the peer table (or the tracker) get a slot.
+    fn remember_cookie(&mut self, addr: SocketAddr, cookie: Cookie) {
+        if self.their_cookies.len() >= self.cfg.max_verified
+            && !self.their_cookies.contains_key(&addr)
+        {
+            let (peers, join) = (&self.peers, &self.join);
+            self.their_cookies
+                .retain(|a, _| peers.get(a).is_some() || join.is_tracker(a));
+            if self.their_cookies.len() >= self.cfg.max_verified {
+                return;
             }
         }
-        self.after_input(now_ms);
+        self.their_cookies.insert(addr, cookie);
     }
 
     /// The timer fired (or the shell woke up anyway).
@@ -399,6 +486,8 @@ impl Node {
             self.start_round(now_ms);
         }
         self.flush_sync_buffer(now_ms);
+        self.abandon_idle_sync(now_ms);
+        self.served_this_burst.clear();
         self.update_mining(now_ms);
         if now_ms >= self.next_housekeeping_ms {
             self.housekeeping(now_ms);
@@ -411,6 +500,7 @@ impl Node {
     /// batch now rather than waiting for a full batch.
     pub fn end_of_burst(&mut self, now_ms: u64) {
         self.last_now_ms = now_ms;
+        self.served_this_burst.clear();
         self.flush_sync_buffer(now_ms);
         self.after_input(now_ms);
         self.update_mining(now_ms);
@@ -451,7 +541,6 @@ impl Node {
             // The sync may have stopped with it: the miner must come back on.
             self.mining_dirty = true;
         }
-        self.verified.expire(now_ms);
         self.limiter.sweep(now_ms);
         self.recent_requests.retain(|_, r| {
             r.requests
@@ -460,14 +549,27 @@ impl Node {
         });
     }
 
-    fn dropped(&mut self, from: SocketAddr, e: &DecodeError, now_ms: u64) {
-        tracing::debug!(%from, error = %e, "undecodable datagram dropped");
-        *self.stats.decode_errors.entry(e.kind()).or_default() += 1;
-        // Garbage from a known peer counts against it; from strangers it only costs a counter.
-        self.strike(from, 1, now_ms, "undecodable datagram");
+    /// Writes a warning caused by remote input, at most once per interval per `kind`.
+    fn warn_limited(&mut self, now_ms: u64, kind: &'static str, detail: std::fmt::Arguments) {
+        if let Some(held_back) = self.log_limiter.allow(kind, now_ms) {
+            if held_back > 0 {
+                tracing::warn!("{kind}: {detail} ({held_back} more since the last such line)");
+            } else {
+                tracing::warn!("{kind}: {detail}");
+            }
+        }
     }
 
-    /// Gives `peer` misbehaviour points; bans it at the limit.
+    fn dropped(&mut self, from: SocketAddr, e: &DecodeError) {
+        tracing::debug!(%from, error = %e, "undecodable datagram dropped");
+        // No strike: nothing in an undecodable datagram proves who sent it, and a strike here
+        // would let anyone get an honest peer banned by forging garbage "from" it.
+        *self.stats.decode_errors.entry(e.kind()).or_default() += 1;
+    }
+
+    /// Gives `peer` misbehaviour points; bans it at the limit. Callers strike only for what
+    /// `peer` provably did: a datagram that echoed our cookie, or silence after our request
+    /// to its real address.
     fn strike(&mut self, peer: SocketAddr, points: u32, now_ms: u64, reason: &str) {
         if self.peers.strike(
             &peer,
@@ -487,43 +589,58 @@ impl Node {
         }
     }
 
-    /// Encodes and queues `message` to `to`. Encoding our own messages fails only if a bound is
-    /// broken, which is a bug worth a log line, not a crash.
-    fn send(&mut self, to: SocketAddr, message: &Message) -> Option<usize> {
-        match encode(message) {
-            Ok(bytes) => {
-                let len = bytes.len();
-                self.stats.datagrams_out += 1;
-                self.out.push_back(Output::Send { to, bytes });
-                Some(len)
-            }
-            Err(e) => {
-                tracing::error!(%to, error = %e, "could not encode a message");
-                None
-            }
+    /// The envelope of a datagram to `to`: our cookie for it, and its cookie for us — the one
+    /// the datagram being answered carried, or else the last one it gave us in a proven
+    /// datagram.
+    fn envelope_for(&self, to: &SocketAddr) -> Envelope {
+        let echo = match self.inbound {
+            Some(i) if i.from == *to && i.cookie.is_some() => i.cookie,
+            _ => self.their_cookies.get(to).copied(),
+        };
+        Envelope {
+            cookie: Some(self.minter.cookie(to, self.last_now_ms)),
+            echo,
         }
+    }
+
+    /// Queues an encoded message (without envelope) to `to`, adding the envelope.
+    fn push_send(&mut self, to: SocketAddr, body: &[u8]) {
+        let bytes = with_envelope(body, &self.envelope_for(&to));
+        self.stats.datagrams_out += 1;
+        self.out.push_back(Output::Send { to, bytes });
+    }
+
+    /// Encodes `message`, or logs why not: encoding our own messages fails only if a bound is
+    /// broken, which is a bug worth a log line, not a crash.
+    fn encode_or_log(message: &Message) -> Option<Vec<u8>> {
+        encode(message)
+            .map_err(|e| tracing::error!(error = %e, "could not encode {}", message.type_name()))
+            .ok()
+    }
+
+    /// Encodes and queues `message` to `to`; returns the encoded length without envelope.
+    fn send(&mut self, to: SocketAddr, message: &Message) -> Option<usize> {
+        let body = Self::encode_or_log(message)?;
+        self.push_send(to, &body);
+        Some(body.len())
     }
 
     /// Encodes `message` once and queues it to every peer in good standing but `except`: the
     /// relay of a new block or vote.
     fn broadcast(&mut self, now_ms: u64, message: &Message, except: Option<SocketAddr>) {
-        let Ok(bytes) = encode(message) else {
+        let Some(body) = Self::encode_or_log(message) else {
             return;
         };
         for to in self.peers.active(now_ms) {
             if Some(to) != except {
-                self.stats.datagrams_out += 1;
-                self.out.push_back(Output::Send {
-                    to,
-                    bytes: bytes.clone(),
-                });
+                self.push_send(to, &body);
             }
         }
     }
 
     /// Sends a request and remembers it, so it can be resent at once if `to` challenges us.
     fn send_request(&mut self, now_ms: u64, to: SocketAddr, message: &Message) {
-        let Ok(bytes) = encode(message) else {
+        let Some(bytes) = Self::encode_or_log(message) else {
             return;
         };
         if self.recent_requests.len() < self.cfg.max_verified
@@ -536,8 +653,7 @@ impl Node {
             r.requests.push_back((now_ms, bytes.clone()));
             r.challenges_answered = 0;
         }
-        self.stats.datagrams_out += 1;
-        self.out.push_back(Output::Send { to, bytes });
+        self.push_send(to, &bytes);
     }
 
     fn send_requests(&mut self, now_ms: u64, to: SocketAddr, messages: Vec<Message>) {
@@ -546,39 +662,47 @@ impl Node {
         }
     }
 
-    /// Answers a request of `request_len` bytes from `to`. An unverified address gets the reply
-    /// only if it fits the anti-amplification budget, and a CHALLENGE otherwise.
-    fn reply(&mut self, now_ms: u64, to: SocketAddr, request_len: usize, message: &Message) {
-        if self.verified.contains(&to, now_ms) {
-            self.send(to, message);
+    /// Answers `input`. A request that did not prove its origin gets the reply only if it fits
+    /// the anti-amplification budget (with the envelope), and a CHALLENGE otherwise.
+    fn reply(&mut self, now_ms: u64, input: Inbound, message: &Message) {
+        let Some(body) = Self::encode_or_log(message) else {
             return;
-        }
-        match encode(message) {
-            Ok(bytes) if bytes.len() <= unverified_reply_budget(request_len) => {
-                self.stats.datagrams_out += 1;
-                self.out.push_back(Output::Send { to, bytes });
-            }
-            _ => self.challenge(now_ms, to),
+        };
+        let fits = body.len() + ENVELOPE_RESERVE <= unverified_reply_budget(input.len);
+        if input.proven || fits {
+            self.push_send(input.from, &body);
+        } else {
+            self.challenge(now_ms, input.from);
         }
     }
 
-    /// Asks `to` to prove it receives our datagrams.
+    /// Asks `to` to prove it receives our datagrams: its next request echoes the token.
     fn challenge(&mut self, now_ms: u64, to: SocketAddr) {
         self.stats.challenges_sent += 1;
         let token = self.minter.token(&to, now_ms);
         self.send(to, &Challenge { token }.into());
     }
 
-    fn is_verified(&self, addr: &SocketAddr, now_ms: u64) -> bool {
-        self.verified.contains(addr, now_ms)
-    }
-
-    /// CHALLENGE from an address we recently asked something: VERIFY, then resend what we asked
-    /// (a resent request can overtake the VERIFY and be challenged again, so a few challenges per
-    /// request are answered). From any other address, while our own GOSSIP is recent, it is a
-    /// peer our announcement reached through others: VERIFY alone, no larger than the CHALLENGE,
-    /// so a spoofed CHALLENGE gains an attacker nothing.
-    fn on_challenge(&mut self, now_ms: u64, from: SocketAddr, token: String) {
+    /// CHALLENGE: acted on only when it proves its origin (it echoes the cookie our request
+    /// carried), so a forged CHALLENGE makes us send nothing. We VERIFY and resend what we
+    /// recently asked, now carrying its cookie (a resent request can overtake the VERIFY and be
+    /// challenged again, so a few challenges per request are answered). A gossip originator we
+    /// contacted (see `on_gossip`) proves itself this way and joins the peer table.
+    fn on_challenge(&mut self, now_ms: u64, input: Inbound, token: String) {
+        let from = input.from;
+        if !input.proven {
+            return self.ignore(from, "CHALLENGE without our cookie");
+        }
+        if let Some(cookie) = Cookie::parse(&token) {
+            self.remember_cookie(from, cookie);
+            // What we send next to the challenger echoes its token.
+            if let Some(i) = self.inbound.as_mut() {
+                i.cookie = Some(cookie);
+            }
+        }
+        if self.contacted.contains_key(&from) {
+            self.peers.add(from, Source::Gossip, now_ms);
+        }
         let resends = match self.recent_requests.get_mut(&from) {
             Some(r) if r.challenges_answered < CHALLENGES_PER_REQUEST => {
                 r.challenges_answered += 1;
@@ -587,37 +711,19 @@ impl Node {
                     .map(|(_, bytes)| bytes.clone())
                     .collect::<Vec<_>>()
             }
-            Some(_) => {
-                self.stats.ignored += 1;
-                return;
-            }
-            None if self
-                .last_announce_ms
-                .is_some_and(|t| now_ms.saturating_sub(t) <= self.cfg.gossip_interval_ms) =>
-            {
-                Vec::new()
-            }
-            None => {
-                self.stats.ignored += 1;
-                return;
-            }
+            _ => Vec::new(),
         };
         self.send(from, &Verify { token }.into());
         for bytes in resends {
-            self.stats.datagrams_out += 1;
-            self.out.push_back(Output::Send { to: from, bytes });
+            self.push_send(from, &bytes);
         }
     }
 
-    fn on_verify(&mut self, now_ms: u64, from: SocketAddr, token: &str) {
-        if !self.minter.check(&from, token, now_ms) {
-            self.stats.ignored += 1;
-            return;
-        }
-        self.verified.insert(from, now_ms);
-        if self.owed_reply.contains(&from) {
-            self.peers.add(from, Source::Gossip, now_ms);
-            self.send_gossip_reply(now_ms, from);
+    /// VERIFY: its token is our cookie, so it proves its origin; its envelope's cookie was kept
+    /// in `handle_datagram`. Nothing else to do: requests carry their own proof.
+    fn on_verify(&mut self, _now_ms: u64, input: Inbound) {
+        if !input.proven {
+            self.ignore(input.from, "VERIFY with a token we did not give");
         }
     }
 

@@ -5,7 +5,7 @@ use super::*;
 use votechain_chain::{Ballot, BlockTemplate, ChainConfig, VoterKey};
 use votechain_proto::limits::unverified_reply_budget;
 use votechain_proto::{
-    GetBlock, GetBlockReply, Gossip, NewBlock, RequestChain, Stats, StatsReply, SubmitVote,
+    decode, GetBlock, GetBlockReply, Gossip, NewBlock, RequestChain, Stats, StatsReply, SubmitVote,
 };
 
 const NOW: u64 = 1_800_000_000_000;
@@ -54,15 +54,28 @@ fn datagram(m: impl Into<Message>) -> Vec<u8> {
     encode(&m.into()).unwrap()
 }
 
-/// Verifies `from` with the node, as a well-behaved peer would after a CHALLENGE.
-fn verify(node: &mut Node, from: SocketAddr) {
-    let token = node.minter.token(&from, NOW);
-    node.handle_datagram(NOW, from, &datagram(Verify { token }));
-    drain(node);
+/// `m` as `from` sends it after receiving our cookie: it proves its origin.
+fn proven(node: &Node, from: SocketAddr, m: impl Into<Message>) -> Vec<u8> {
+    let envelope = Envelope {
+        cookie: Some(Cookie([0x5a; 16])),
+        echo: Some(node.minter.cookie(&from, NOW)),
+    };
+    with_envelope(&datagram(m), &envelope)
+}
+
+/// Bytes of every datagram in `outputs`.
+fn bytes_sent(outputs: &[Output]) -> usize {
+    outputs
+        .iter()
+        .map(|o| match o {
+            Output::Send { bytes, .. } => bytes.len(),
+            _ => 0,
+        })
+        .sum()
 }
 
 #[test]
-fn request_chain_from_an_unverified_address_gets_only_a_small_challenge() {
+fn request_chain_gets_blocks_only_when_it_proves_its_origin() {
     let mut node = node_with_chain(100);
     let victim = addr(9999);
     let request = datagram(RequestChain {
@@ -70,19 +83,64 @@ fn request_chain_from_an_unverified_address_gets_only_a_small_challenge() {
         count: 64,
     });
     node.handle_datagram(NOW, victim, &request);
-    let out = sent(&drain(&mut node));
+    let outputs = drain(&mut node);
+    let out = sent(&outputs);
     assert_eq!(out.len(), 1);
     assert!(matches!(out[0], (to, Message::Challenge(_)) if to == victim));
-    let challenge_len = encode(&out[0].1).unwrap().len();
-    assert!(challenge_len <= unverified_reply_budget(request.len()));
+    assert!(bytes_sent(&outputs) <= unverified_reply_budget(request.len()));
 
-    verify(&mut node, victim);
+    // Attack 3: the address proved itself a moment ago, so under the old "verified address"
+    // rule a forged request "from" it got the whole batch. The proof now travels with each
+    // request, so a forged one (no echo) still gets only a CHALLENGE.
+    node.handle_datagram(NOW, victim, &proven(&node, victim, Stats {}));
+    drain(&mut node);
+    node.handle_datagram(NOW, victim, &request);
+    let outputs = drain(&mut node);
+    assert!(matches!(sent(&outputs)[..], [(_, Message::Challenge(_))]));
+    assert!(bytes_sent(&outputs) <= unverified_reply_budget(request.len()));
+
+    let request = proven(
+        &node,
+        victim,
+        RequestChain {
+            start: 0,
+            count: 64,
+        },
+    );
     node.handle_datagram(NOW, victim, &request);
     let out = sent(&drain(&mut node));
     assert_eq!(
         out.len(),
         64,
-        "a verified address gets the batch it asked for"
+        "a proven request gets the batch it asked for"
+    );
+}
+
+#[test]
+fn a_flood_of_chain_requests_is_served_a_bounded_amount_per_burst() {
+    // Attack 8: 256 REQUEST_CHAINs in one burst each queued 64 blocks (662 MB peak).
+    let mut node = node_with_chain(100);
+    let stranger = addr(9999);
+    let request = proven(
+        &node,
+        stranger,
+        RequestChain {
+            start: 0,
+            count: 64,
+        },
+    );
+    let mut blocks = 0;
+    for _ in 0..256 {
+        node.handle_datagram(NOW, stranger, &request);
+        blocks += sent(&drain(&mut node)).len();
+    }
+    assert_eq!(blocks as u64, blocks::SERVE_PER_BURST);
+    node.end_of_burst(NOW);
+    node.handle_datagram(NOW, stranger, &request);
+    assert_eq!(
+        sent(&drain(&mut node)).len(),
+        64,
+        "served again after the burst"
     );
 }
 
@@ -101,6 +159,32 @@ fn stats_is_answered_within_the_budget_before_verification() {
         panic!("a send")
     };
     assert!(bytes.len() <= unverified_reply_budget(request.len()));
+}
+
+#[test]
+fn a_forged_gossip_naming_a_victim_costs_the_victim_one_small_datagram_per_cooldown() {
+    // Attack 5: every peer used to CHALLENGE the originator named in each forwarded GOSSIP.
+    let mut node = node_with_chain(1);
+    let victim = addr(9999);
+    let mut to_victim = 0;
+    for i in 0..50 {
+        let gossip = Gossip {
+            host: "127.0.0.1".into(),
+            port: 9999,
+            id: format!("forged-{i}"),
+            name: "victim".into(),
+        };
+        // Forwarded by a real peer, so the datagram proves its sender, not its originator.
+        node.handle_datagram(NOW + i, addr(6002), &proven(&node, addr(6002), gossip));
+        to_victim += drain(&mut node)
+            .iter()
+            .filter(
+                |o| matches!(o, Output::Send { to, bytes } if *to == victim && bytes.len() <= 256),
+            )
+            .count();
+    }
+    assert_eq!(to_victim, 1, "one small GOSSIP_REPLY per cooldown");
+    assert!(node.peers.get(&victim).is_none(), "named is not proven");
 }
 
 #[test]
@@ -124,20 +208,9 @@ fn spoofed_challenge_gains_nothing() {
     let challenge = Challenge {
         token: "ab".repeat(16),
     };
-    let challenge_len = datagram(challenge.clone()).len();
-    // Our GOSSIP went out at start: a stranger's CHALLENGE may be a peer it reached, and gets a
-    // VERIFY no larger than the CHALLENGE, and nothing else.
-    node.handle_datagram(NOW, addr(9999), &datagram(challenge.clone()));
-    let out = drain(&mut node);
-    assert!(matches!(sent(&out)[..], [(to, Message::Verify(_))] if to == addr(9999)));
-    assert!(matches!(&out[0], Output::Send { bytes, .. } if bytes.len() <= challenge_len));
-    // Once the announcement is old, a stranger's CHALLENGE gets nothing.
-    let later = NOW + node.config().gossip_interval_ms + 1;
-    node.handle_datagram(later, addr(9998), &datagram(challenge.clone()));
-    assert!(sent(&drain(&mut node)).is_empty());
-    // A challenge from a peer we just asked something is answered, and the request resent.
+    // A CHALLENGE that does not echo our cookie gets nothing, even from a peer we asked.
     node.send_request(
-        later,
+        NOW,
         addr(6002),
         &GetBlock {
             height: 1,
@@ -146,12 +219,47 @@ fn spoofed_challenge_gains_nothing() {
         .into(),
     );
     drain(&mut node);
-    node.handle_datagram(later, addr(6002), &datagram(challenge));
-    let out = sent(&drain(&mut node));
+    node.handle_datagram(NOW, addr(6002), &datagram(challenge.clone()));
+    assert!(sent(&drain(&mut node)).is_empty());
+    node.handle_datagram(NOW, addr(9999), &datagram(challenge.clone()));
+    assert!(sent(&drain(&mut node)).is_empty());
+    // The real CHALLENGE echoes the cookie of our request: VERIFY, and the request resent
+    // echoing the challenger's token.
+    node.handle_datagram(NOW, addr(6002), &proven(&node, addr(6002), challenge));
+    let outputs = drain(&mut node);
+    let out = sent(&outputs);
     assert!(matches!(out[0], (_, Message::Verify(_))), "{out:?}");
-    assert!(out[1..]
+    let resent = outputs.iter().find_map(|o| match o {
+        Output::Send { to, bytes } if *to == addr(6002) => match decode_envelope(bytes).unwrap() {
+            (Message::GetBlock(_), envelope) => Some(envelope),
+            _ => None,
+        },
+        _ => None,
+    });
+    assert_eq!(resent.unwrap().echo, Cookie::parse(&"ab".repeat(16)));
+}
+
+#[test]
+fn forged_garbage_and_forged_bad_blocks_cost_the_impersonated_peer_nothing() {
+    // Attack 6: undecodable datagrams or a bad NEW_BLOCK forged "from" a peer got it banned.
+    let mut node = node_with_chain(2);
+    let honest = addr(6002);
+    for _ in 0..1_000 {
+        node.handle_datagram(NOW, honest, b"\xff garbage");
+    }
+    node.handle_datagram(
+        NOW,
+        honest,
+        &datagram(NewBlock {
+            block: bad_block(&node),
+        }),
+    );
+    let outputs = drain(&mut node);
+    assert!(!outputs
         .iter()
-        .any(|(to, m)| *to == addr(6002) && matches!(m, Message::GetBlock(_))));
+        .any(|o| matches!(o, Output::Event(Event::PeerBanned { .. }))));
+    assert_eq!(node.peers.get(&honest).unwrap().strikes, 0);
+    assert!(!node.peers.is_banned(&honest, NOW));
 }
 
 #[test]
@@ -169,17 +277,29 @@ fn missing_field_datagram_is_counted_and_dropped() {
 }
 
 #[test]
-fn a_lying_height_costs_bounded_requests_then_a_ban() {
+fn a_forged_height_claim_starts_no_sync() {
     let mut node = node_with_chain(1);
-    let liar = addr(6002);
-    verify(&mut node, liar);
     node.start_round(NOW);
     drain(&mut node);
     let lie = StatsReply {
         height: 1_000_000,
         hash: votechain_chain::Hash([7; 32]),
     };
-    node.handle_datagram(NOW, liar, &datagram(lie));
+    node.handle_datagram(NOW, addr(6002), &datagram(lie));
+    assert!(!node.syncing(), "a claim must echo the cookie of our STATS");
+}
+
+#[test]
+fn a_lying_height_costs_bounded_requests_then_a_ban() {
+    let mut node = node_with_chain(1);
+    let liar = addr(6002);
+    node.start_round(NOW);
+    drain(&mut node);
+    let lie = StatsReply {
+        height: 1_000_000,
+        hash: votechain_chain::Hash([7; 32]),
+    };
+    node.handle_datagram(NOW, liar, &proven(&node, liar, lie));
     let mut now = NOW;
     let mut requests = 0;
     let mut banned = false;
@@ -217,6 +337,17 @@ fn a_lying_height_costs_bounded_requests_then_a_ban() {
     assert!(sent(&drain(&mut node)).is_empty());
 }
 
+/// A block on our tip with a vote for a choice not on the ballot: invalid forever.
+fn bad_block(node: &Node) -> Block {
+    let tip = node.chain().unwrap().tip();
+    let election = node.chain().unwrap().election();
+    let voter = VoterKey::from_seed([3; 32]);
+    let bad_vote = Vote::sign(voter.signing_key(), election, "Nobody");
+    BlockTemplate::new(tip.hash(), tip.height(), 0, NOW, "m", vec![bad_vote])
+        .unwrap()
+        .seal(0)
+}
+
 #[test]
 fn invalid_block_bans_its_sender_and_keeps_the_chain() {
     let mut node = node_with_chain(2);
@@ -236,7 +367,11 @@ fn invalid_block_bans_its_sender_and_keeps_the_chain() {
     let bad = BlockTemplate::new(tip, 2, 0, NOW, "m", vec![bad_vote])
         .unwrap()
         .seal(0);
-    node.handle_datagram(NOW, addr(6003), &datagram(NewBlock { block: bad }));
+    node.handle_datagram(
+        NOW,
+        addr(6003),
+        &proven(&node, addr(6003), NewBlock { block: bad }),
+    );
     let outputs = drain(&mut node);
     assert!(outputs
         .iter()
@@ -277,7 +412,6 @@ fn a_missing_ancestor_fetched_by_hash_connects_without_a_strike() {
     // and the peer answering the GET_BLOCK by hash must not be taken for a liar.
     let mut node = node_with_chain(1);
     let peer = addr(6002);
-    verify(&mut node, peer);
     let mut chain: Vec<Block> = vec![node.chain().unwrap().tip().clone()];
     for _ in 0..4 {
         let parent = chain.last().unwrap();
@@ -302,7 +436,7 @@ fn a_missing_ancestor_fetched_by_hash_connects_without_a_strike() {
         height: 4,
         block: Some(chain[1].clone()),
     };
-    node.handle_datagram(NOW, peer, &datagram(reply));
+    node.handle_datagram(NOW, peer, &proven(&node, peer, reply));
     node.end_of_burst(NOW);
     drain(&mut node);
     assert_eq!(node.chain().unwrap().tip_hash(), chain[4].hash());
@@ -342,5 +476,132 @@ fn a_new_block_is_persisted_before_it_is_relayed() {
             .iter()
             .any(|(to, m)| *to == addr(6002) && matches!(m, Message::NewBlock(_))),
         "not relayed back to its sender"
+    );
+}
+
+#[test]
+fn a_block_from_the_future_is_reconsidered_when_it_arrives_again() {
+    // Attack 1: the block was remembered as seen when refused, so it could never connect.
+    let mut node = node_with_chain(1);
+    let tip = node.chain().unwrap().tip().clone();
+    let limit = votechain_chain::limits::MAX_FUTURE_DRIFT_MS;
+    let early = BlockTemplate::new(
+        tip.hash(),
+        tip.height(),
+        0,
+        NOW + limit + 1_000,
+        "m",
+        vec![],
+    )
+    .unwrap()
+    .seal(0);
+    let message = proven(
+        &node,
+        addr(6002),
+        NewBlock {
+            block: early.clone(),
+        },
+    );
+    node.handle_datagram(NOW, addr(6002), &message);
+    drain(&mut node);
+    assert_eq!(node.chain().unwrap().tip_hash(), tip.hash());
+    assert_eq!(
+        node.peers.get(&addr(6002)).unwrap().strikes,
+        0,
+        "early is not invalid"
+    );
+    node.handle_datagram(NOW + 2_000, addr(6002), &message);
+    drain(&mut node);
+    assert_eq!(node.chain().unwrap().tip_hash(), early.hash());
+}
+
+#[test]
+fn a_far_ahead_block_from_a_stranger_neither_takes_the_sync_nor_stops_mining() {
+    // Attack 2: one PoW-valid block far above our tip, from an address we do not know.
+    let mut node = node_with_chain(1);
+    node.set_mining(NOW, true);
+    drain(&mut node);
+    let far = BlockTemplate::new(votechain_chain::Hash([9; 32]), 500, 0, NOW, "m", vec![])
+        .unwrap()
+        .seal(0);
+    let later = NOW + 5_000;
+    node.handle_datagram(
+        later,
+        addr(9999),
+        &proven(&node, addr(9999), NewBlock { block: far }),
+    );
+    node.end_of_burst(later);
+    let outputs = drain(&mut node);
+    assert!(!node.syncing());
+    assert!(!outputs.iter().any(|o| matches!(o, Output::Mine(None))));
+    // It makes us ask the peers we know instead.
+    assert!(sent(&outputs)
+        .iter()
+        .any(|(to, m)| *to == addr(6002) && matches!(m, Message::Stats(_))));
+}
+
+#[test]
+fn a_sync_that_delivers_nothing_is_abandoned_and_mining_resumes() {
+    let mut node = node_with_chain(1);
+    node.set_mining(NOW, true);
+    node.start_round(NOW);
+    drain(&mut node);
+    // A proven peer of our table claims a far longer chain and then serves nothing. Its
+    // stalls strike it; whatever the strike settings, the sync ends within the idle limit.
+    node.cfg.strike_limit = u32::MAX;
+    let lie = StatsReply {
+        height: 1_000_000,
+        hash: votechain_chain::Hash([7; 32]),
+    };
+    node.handle_datagram(NOW, addr(6002), &proven(&node, addr(6002), lie));
+    node.finish_round(NOW);
+    assert!(node.syncing());
+    let mut now = NOW;
+    let mut outputs = Vec::new();
+    while node.syncing() && now < NOW + 10 * node.cfg.sync_idle_limit_ms {
+        now = node.poll_timeout().max(now + 1);
+        node.handle_timeout(now);
+        outputs = drain(&mut node);
+    }
+    assert!(!node.syncing());
+    assert!(
+        now <= NOW + node.cfg.sync_idle_limit_ms + 1_000,
+        "ended at {}",
+        now - NOW
+    );
+    assert!(outputs.iter().any(|o| matches!(o, Output::Mine(Some(_)))));
+}
+
+#[test]
+fn tracker_datagrams_count_only_when_they_echo_our_cookie() {
+    // Attack 9: a forged UPDATE_PEERS planted addresses; a forged BALLOT_OPTIONS was adopted.
+    let tracker = addr(5000);
+    let mut cfg = NodeConfig::new(addr(6001));
+    cfg.tracker = Some(tracker);
+    let mut node = Node::new(cfg, 7, None);
+    node.handle_timeout(NOW);
+    drain(&mut node);
+    let planted = votechain_proto::UpdatePeers {
+        peer_list: vec![addr(7777), addr(7778)],
+    };
+    node.handle_datagram(NOW, tracker, &datagram(planted.clone()));
+    let ballot = ballot();
+    let election = Block::genesis(&ballot).unwrap().hash();
+    let options = votechain_proto::BallotOptions::new(&ballot, election);
+    node.handle_datagram(NOW, tracker, &datagram(options.clone()));
+    assert!(node.peers.get(&addr(7777)).is_none());
+    assert!(node.chain().is_none());
+    // The same, echoing our cookie, is the tracker speaking: the list replaces the last one.
+    node.handle_datagram(NOW, tracker, &proven(&node, tracker, planted));
+    node.handle_datagram(NOW, tracker, &proven(&node, tracker, options));
+    assert!(node.peers.get(&addr(7777)).is_some());
+    assert!(node.chain().is_some());
+    let next = votechain_proto::UpdatePeers {
+        peer_list: vec![addr(7778)],
+    };
+    node.handle_datagram(NOW, tracker, &proven(&node, tracker, next));
+    assert!(
+        node.peers.get(&addr(7777)).is_none(),
+        "evicted members leave"
     );
 }

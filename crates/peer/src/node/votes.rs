@@ -1,7 +1,7 @@
 //! Votes: accepting them (from a client's SUBMIT_VOTE, a peer's NEW_VOTE or the console),
 //! persisting each before acknowledging it, relaying it once per id, and answering receipts.
 
-use super::{Node, Output, Record};
+use super::{Inbound, Node, Output, Record};
 use std::net::SocketAddr;
 use votechain_chain::{Hash, Receipt as ChainReceipt, SubmitOutcome, Vote};
 use votechain_proto::{NewVote, Receipt, ReceiptStatus};
@@ -50,8 +50,8 @@ impl Node {
     }
 
     /// SUBMIT_VOTE from a client: answered with a RECEIPT after the vote is stored.
-    pub(super) fn on_submit_vote(&mut self, now_ms: u64, from: SocketAddr, len: usize, vote: Vote) {
-        let status = match self.accept_vote(now_ms, vote.clone(), Some(from)) {
+    pub(super) fn on_submit_vote(&mut self, now_ms: u64, input: Inbound, vote: Vote) {
+        let status = match self.accept_vote(now_ms, vote.clone(), Some(input.from)) {
             SubmitReply::Pending(_) => ReceiptStatus::Pending,
             SubmitReply::Duplicate(id) => self.receipt_status(&id, true),
             SubmitReply::Rejected(_, reason) => ReceiptStatus::Rejected {
@@ -65,7 +65,7 @@ impl Node {
             vote_id: vote.id(),
             status,
         };
-        self.reply(now_ms, from, len, &receipt.into());
+        self.reply(now_ms, input, &receipt.into());
     }
 
     /// NEW_VOTE from a peer: accepted silently, relayed once.
@@ -75,14 +75,14 @@ impl Node {
         }
     }
 
-    /// GET_RECEIPT: the Merkle proof only goes to verified addresses (it makes the reply large).
-    pub(super) fn on_get_receipt(&mut self, now_ms: u64, from: SocketAddr, len: usize, id: Hash) {
-        let with_proof = self.is_verified(&from, now_ms);
+    /// GET_RECEIPT: the Merkle proof only goes to a request that proves its origin (it makes
+    /// the reply large).
+    pub(super) fn on_get_receipt(&mut self, now_ms: u64, input: Inbound, id: Hash) {
         let receipt = Receipt {
             vote_id: id,
-            status: self.receipt_status(&id, with_proof),
+            status: self.receipt_status(&id, input.proven),
         };
-        self.reply(now_ms, from, len, &receipt.into());
+        self.reply(now_ms, input, &receipt.into());
     }
 
     /// The wire form of a vote's receipt.

@@ -5,6 +5,7 @@ use super::*;
 use rand::SeedableRng;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use votechain_proto::decode;
 use votechain_proto::limits::unverified_reply_budget;
 use votechain_proto::{LeavePeer, NewBlock, RequestBallot, Verify};
 
@@ -16,6 +17,13 @@ fn addr(n: u16) -> SocketAddr {
 
 fn wire(message: impl Into<Message>) -> Vec<u8> {
     encode(&message.into()).expect("test messages encode")
+}
+
+/// The cookie member `from` hands the registry (any fixed value per address will do).
+fn member_cookie(from: SocketAddr) -> Cookie {
+    let mut bytes = [0u8; 16];
+    bytes[..2].copy_from_slice(&from.port().to_be_bytes());
+    Cookie(bytes)
 }
 
 fn config() -> Config {
@@ -81,19 +89,33 @@ impl Harness {
         self.now = t;
     }
 
-    /// The CHALLENGE → VERIFY → REGISTER_PEER dance; returns the REGISTER_ACK's list.
+    /// `message` from `from`, echoing the registry's cookie for it: it proves its origin.
+    fn recv_proven(
+        &mut self,
+        from: SocketAddr,
+        message: impl Into<Message>,
+    ) -> Vec<(SocketAddr, Message, usize)> {
+        let envelope = Envelope {
+            cookie: Some(member_cookie(from)),
+            echo: Some(self.reg.minter.cookie(&from, self.now)),
+        };
+        self.recv_raw(from, &with_envelope(&wire(message), &envelope))
+    }
+
+    /// The REGISTER_PEER → CHALLENGE → REGISTER_PEER echoing its token dance; returns the
+    /// REGISTER_ACK's list.
     fn register(&mut self, from: SocketAddr) -> Vec<SocketAddr> {
         let reply = self.recv(from, RegisterPeer::default());
         let [(to, Message::Challenge(c), _)] = reply.as_slice() else {
             panic!("expected one CHALLENGE, got {reply:?}");
         };
         assert_eq!(*to, from);
-        let token = c.token.clone();
-        assert!(
-            self.recv(from, Verify { token }).is_empty(),
-            "VERIFY gets no reply"
-        );
-        let reply = self.recv(from, RegisterPeer::default());
+        let envelope = Envelope {
+            cookie: Some(member_cookie(from)),
+            echo: Cookie::parse(&c.token),
+        };
+        let answer = with_envelope(&wire(RegisterPeer::default()), &envelope);
+        let reply = self.recv_raw(from, &answer);
         let ack = reply.iter().find_map(|(to, m, _)| match m {
             Message::RegisterAck(a) if *to == from => Some(a.peer_list.clone()),
             _ => None,
@@ -168,9 +190,15 @@ fn registration_takes_a_verified_address() {
     assert!(h.reg.is_registered(&a));
     assert_eq!(h.reg.n_peers(), 1);
     assert!(matches!(&h.events[..], [Event::Joined { addr, n_peers: 1, .. }] if *addr == a));
-    // A repeated REGISTER_PEER (lost ACK) gets the list again and registers nothing new.
-    let reply = h.recv(a, RegisterPeer::default());
+    // A repeated REGISTER_PEER (lost ACK) gets the list again and registers nothing new; a
+    // forged one (no echo of our cookie) gets only a CHALLENGE, within the budget (attack 12).
+    let reply = h.recv_proven(a, RegisterPeer::default());
     assert!(matches!(&reply[..], [(to, Message::RegisterAck(_), _)] if *to == a));
+    let forged = wire(RegisterPeer::default());
+    let reply = h.recv_raw(a, &forged);
+    assert!(
+        matches!(&reply[..], [(_, Message::Challenge(_), len)] if *len <= unverified_reply_budget(forged.len()))
+    );
     assert_eq!(h.reg.stats().joined, 1);
 }
 
@@ -331,10 +359,13 @@ fn leave_peer_counts_only_from_the_registered_address() {
     h.register(b);
     h.run_with_alive(HEARTBEAT + 1, &[a, b]);
     let updates_to_a = h.updates_to(a).len();
-    assert!(h.recv(stranger, LeavePeer {}).is_empty());
+    assert!(h.recv_proven(stranger, LeavePeer {}).is_empty());
     assert_eq!(h.reg.stats().leave_ignored, 1);
+    // Attack 12: a LEAVE_PEER forged "from" a member (no echo of our cookie) removes nobody.
+    assert!(h.recv(a, LeavePeer {}).is_empty());
+    assert_eq!(h.reg.stats().leave_ignored, 2);
     assert_eq!(h.reg.n_peers(), 2);
-    h.recv(a, LeavePeer {});
+    h.recv_proven(a, LeavePeer {});
     assert!(!h.reg.is_registered(&a));
     assert!(matches!(
         h.events.last(),
@@ -397,17 +428,19 @@ fn registrations_beyond_the_cap_are_refused() {
     let [(_, Message::Challenge(ch), _)] = challenge.as_slice() else {
         panic!("{challenge:?}");
     };
-    let token = ch.token.clone();
-    h.recv(third, Verify { token });
-    assert!(h.recv(third, RegisterPeer::default()).is_empty());
+    let answer = with_envelope(
+        &wire(RegisterPeer::default()),
+        &Envelope::echoing(&ch.token),
+    );
+    assert!(h.recv_raw(third, &answer).is_empty());
     assert!(!h.reg.is_registered(&third));
     assert_eq!(h.reg.stats().refused_full, 1);
     assert!(matches!(
         h.events.last(),
         Some(Event::Refused { max_peers: 2, .. })
     ));
-    h.recv(addr(1), LeavePeer {});
-    let reply = h.recv(third, RegisterPeer::default());
+    h.recv_proven(addr(1), LeavePeer {});
+    let reply = h.recv_raw(third, &answer);
     assert!(
         matches!(&reply[0], (_, Message::RegisterAck(_), _)),
         "{reply:?}"
@@ -649,7 +682,14 @@ fn request_ballot_is_answered_only_once_verified() {
     };
     let token = c.token.clone();
     h.recv(a, Verify { token });
+    // Attack 3: VERIFY alone no longer makes later requests "from" the address trusted: a
+    // forged one gets another CHALLENGE, however often the real address proved itself.
     let reply = h.recv(a, RequestBallot {});
+    assert!(
+        matches!(reply[..], [(_, Message::Challenge(_), _)]),
+        "{reply:?}"
+    );
+    let reply = h.recv_proven(a, RequestBallot {});
     let [(_, Message::BallotOptions(b), _)] = reply.as_slice() else {
         panic!("{reply:?}");
     };
