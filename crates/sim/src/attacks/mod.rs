@@ -15,7 +15,23 @@
 //! To add an attack: a struct holding its script and counters, `impl Attack`, a scenario in
 //! `tests/scenarios/attacks.rs` with the property that catches it ([`crate::promises`]).
 
+pub mod amplify;
+mod ban_forger;
+mod chain_burst;
+mod far_orphan;
+mod future_block;
+mod gossip_victim;
+mod pool_flood;
+mod tracker_forger;
 
+pub use amplify::{BallotAmplifier, ChainAmplifier};
+pub use ban_forger::BanForger;
+pub use chain_burst::ChainBurst;
+pub use far_orphan::FarOrphan;
+pub use future_block::FutureBlock;
+pub use gossip_victim::GossipVictim;
+pub use pool_flood::PoolFlood;
+pub use tracker_forger::TrackerForger;
 
 use crate::sim::Sim;
 use rand::Rng;
