@@ -7,6 +7,9 @@
 //! - [`sim`]: the event heap, the nodes, mining, crashes and restarts, invariants at every step.
 //! - [`net`]: links (latency distributions, loss, duplication), one- and two-way partitions.
 //! - [`adversary`]: hostile peers — a liar, a replayer of old and invalid blocks, a vote flooder.
+//! - [`attacks`]: attackers that forge source addresses, one per attack of issue 9.
+//! - [`ledger`]: who paid for which bytes (per watched address), bans, acknowledgements.
+//! - [`promises`]: the threat model's promises as checks (no split, no halt, no amplification…).
 //! - [`check`]: the end-of-scenario properties (one tip, every acknowledged vote once, tallies).
 //! - [`election`]: the ballot and voters of simulations.
 //! - [`harness`]: running a scenario over many seeds and printing the replay command.
@@ -14,12 +17,16 @@
 //! ARCHITECTURE.md ("Simulation") explains how to write a scenario and replay a seed.
 
 pub mod adversary;
+pub mod attacks;
 pub mod check;
 pub mod election;
 pub mod harness;
+pub mod ledger;
 pub mod net;
+pub mod promises;
 pub mod sim;
 
 pub use check::Summary;
+pub use ledger::Ledger;
 pub use net::{LinkConfig, Network};
 pub use sim::{sim_node_config, PeerId, Sim, SimConfig, EPOCH_MS, TRACKER_ADDR};

@@ -14,8 +14,14 @@
 //! rebuilds it from its own store with a fresh seed. Invariants are checked after every input
 //! (tables within their caps, bounded output per datagram) and the final properties by
 //! [`crate::check`].
+//!
+//! Attacks ([`crate::attacks`]) may forge source addresses; [`forge`] delivers their datagrams
+//! through the same network and accounts, in the [`Ledger`], who paid for which bytes.
+
+mod forge;
 
 use crate::adversary::{Adversary, Outbox};
+use crate::ledger::Ledger;
 use crate::net::{exponential, LinkConfig, Network};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -26,7 +32,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use votechain_chain::{Ballot, Block, BlockTemplate, ChainConfig, Hash, Vote};
 use votechain_peer::config::NodeConfig;
-use votechain_peer::node::{Node, Output, Record, SubmitReply};
+use votechain_peer::node::{Event as NodeEvent, Node, Output, Record, SubmitReply};
 use votechain_peer::recover;
 use votechain_proto::limits::MAX_CHAIN_BATCH;
 use votechain_tracker::Registry;
@@ -57,6 +63,10 @@ pub struct SimConfig {
     pub max_skew_ms: u64,
     /// Check every table's cap after every input (cheap; off only for very large runs).
     pub check_invariants: bool,
+    /// The caps of every peer's chain state, for peers whose chain is built by the simulator (a
+    /// founder, or any peer restarted from its store); peers that learn the election from the
+    /// tracker use the defaults.
+    pub chain: ChainConfig,
 }
 
 impl SimConfig {
@@ -68,6 +78,7 @@ impl SimConfig {
             mean_mine_ms: 500,
             max_skew_ms: 2_000,
             check_invariants: true,
+            chain: ChainConfig::default(),
         }
     }
 }
@@ -93,6 +104,8 @@ enum Event {
         to: SocketAddr,
         from: SocketAddr,
         bytes: Rc<[u8]>,
+        /// Sent by an attack in `from`'s name.
+        forged: bool,
     },
     /// A peer's timer, valid while `generation` matches.
     PeerTimer { peer: PeerId, generation: u64 },
@@ -102,6 +115,8 @@ enum Event {
     TrackerTimer { generation: u64 },
     /// A hostile peer's own clock.
     AdversaryTick { index: usize },
+    /// An attack's own clock.
+    AttackTick { index: usize },
 }
 
 /// An event and when it happens.
@@ -136,6 +151,7 @@ enum Endpoint {
     Peer(PeerId),
     Tracker,
     Adversary(usize),
+    Attack(usize),
 }
 
 /// One simulated peer: its core while it runs, and what outlives a crash.
@@ -202,6 +218,12 @@ pub struct Sim {
     peers: Vec<PeerSlot>,
     tracker: Option<TrackerSlot>,
     adversaries: Vec<AdversarySlot>,
+    attacks: Vec<forge::AttackSlot>,
+    /// Who paid for which bytes, bans, acknowledgements: what the promises are checked on.
+    ledger: Ledger,
+    /// While a forged datagram is being handled, the address it was forged as: datagrams sent
+    /// there meanwhile are answers to the forgery.
+    answering_forged: Option<SocketAddr>,
     endpoints: HashMap<SocketAddr, Endpoint>,
     /// Peers that received datagrams at the current instant and owe an `end_of_burst`.
     burst: BTreeSet<PeerId>,
@@ -232,6 +254,9 @@ impl Sim {
             peers: Vec::new(),
             tracker: None,
             adversaries: Vec::new(),
+            attacks: Vec::new(),
+            ledger: Ledger::default(),
+            answering_forged: None,
             endpoints: HashMap::new(),
             burst: BTreeSet::new(),
             acked: BTreeMap::new(),
@@ -473,7 +498,7 @@ impl Sim {
         let chain = match recover::rebuild(
             slot.store_blocks.clone(),
             slot.store_votes.clone(),
-            ChainConfig::default(),
+            self.cfg.chain.clone(),
             local,
         ) {
             Ok(Some((chain, _report))) => Some(chain),
@@ -533,6 +558,7 @@ impl Sim {
         self.print(id, || format!("vote {reply:?}"));
         if let SubmitReply::Pending(vote_id) = &reply {
             self.acked.insert(*vote_id, vote);
+            self.ledger.acked_by(*vote_id, id);
         }
         self.trace("vote", id, format!("{reply:?}").as_bytes());
         self.drain_peer(id, false);
@@ -613,7 +639,17 @@ impl Sim {
 
     fn handle(&mut self, event: Event) {
         match event {
-            Event::Deliver { to, from, bytes } => self.deliver(to, from, &bytes),
+            Event::Deliver {
+                to,
+                from,
+                bytes,
+                forged,
+            } => {
+                self.ledger.on_deliver(to, bytes.len());
+                self.answering_forged = forged.then_some(from);
+                self.deliver(to, from, &bytes);
+                self.answering_forged = None;
+            }
             Event::PeerTimer { peer, generation } => {
                 let slot = &mut self.peers[peer];
                 if slot.timer_generation != generation || slot.node.is_none() {
@@ -657,6 +693,7 @@ impl Sim {
                 let from = self.adversaries[index].actor.addr();
                 self.send_all(from, out.0);
             }
+            Event::AttackTick { index } => self.attack_tick(index),
         }
     }
 
@@ -706,7 +743,15 @@ impl Sim {
                     .on_datagram(now, from, bytes, &mut out);
                 self.send_all(to, out.0);
             }
-            None => self.stats.to_down += 1,
+            Some(Endpoint::Attack(index)) => {
+                self.stats.delivered += 1;
+                self.trace("deliver-attack", to, bytes);
+                self.attack_datagram(index, to, from, bytes);
+            }
+            None => {
+                self.stats.to_down += 1;
+                self.ledger.on_sink(to, bytes.len());
+            }
         }
     }
 
@@ -716,7 +761,15 @@ impl Sim {
         }
     }
 
+    /// A genuine datagram: `from` really sent it.
     fn send(&mut self, from: SocketAddr, to: SocketAddr, bytes: Rc<[u8]>) {
+        let answer = self.answering_forged == Some(to);
+        self.ledger.on_send(self.now, from, to, bytes.len(), answer);
+        self.transmit(from, to, bytes, false);
+    }
+
+    /// Hands a datagram to the network, which decides when (and whether) it arrives.
+    fn transmit(&mut self, from: SocketAddr, to: SocketAddr, bytes: Rc<[u8]>, forged: bool) {
         for delay in self.net.fate(&mut self.rng, from, to, bytes.len()) {
             self.schedule(
                 self.now + delay,
@@ -724,6 +777,7 @@ impl Sim {
                     to,
                     from,
                     bytes: bytes.clone(),
+                    forged,
                 },
             );
         }
@@ -790,6 +844,9 @@ impl Sim {
                 }
                 Output::Event(event) => {
                     self.print(id, || format!("event {event:?}"));
+                    if let NodeEvent::PeerBanned { peer, reason } = &event {
+                        self.ledger.on_ban(self.now, id, *peer, reason);
+                    }
                     self.trace("event", id, format!("{event:?}").as_bytes());
                 }
             }

@@ -2,6 +2,12 @@
 //! replay one). Every scenario ends by stopping its faults, letting the network settle in
 //! virtual time, and checking the properties of `votechain_sim::check`; invariants (caps,
 //! bounded work per datagram) are checked by the simulator after every input.
+//!
+//! The attacks of issue 9, with forged source addresses, are in `scenarios/attacks.rs`
+//! (filter `attack_`).
+
+#[path = "scenarios/attacks.rs"]
+mod attacks;
 
 use rand::Rng;
 use std::net::SocketAddr;
