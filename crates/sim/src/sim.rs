@@ -21,6 +21,7 @@
 mod forge;
 
 use crate::adversary::{Adversary, Outbox};
+use crate::attacks::Cookies;
 use crate::ledger::Ledger;
 use crate::net::{exponential, LinkConfig, Network};
 use rand::{Rng, SeedableRng};
@@ -188,6 +189,9 @@ struct TrackerSlot {
 struct AdversarySlot {
     actor: Box<dyn Adversary>,
     tick_scheduled: bool,
+    /// A hostile peer at its own address receives what is sent there, so it echoes cookies like
+    /// any peer: its misbehaviour is then provably its own.
+    cookies: Cookies,
 }
 
 /// Counters of the whole run.
@@ -353,6 +357,7 @@ impl Sim {
         self.adversaries.push(AdversarySlot {
             actor,
             tick_scheduled: true,
+            cookies: Cookies::default(),
         });
         self.endpoints.insert(addr, Endpoint::Adversary(index));
         self.schedule(self.now, Event::AdversaryTick { index });
@@ -690,8 +695,7 @@ impl Sim {
                     self.adversaries[index].tick_scheduled = true;
                     self.schedule(now + delay.max(1), Event::AdversaryTick { index });
                 }
-                let from = self.adversaries[index].actor.addr();
-                self.send_all(from, out.0);
+                self.send_from_adversary(index, out);
             }
             Event::AttackTick { index } => self.attack_tick(index),
         }
@@ -738,10 +742,10 @@ impl Sim {
                 self.stats.delivered += 1;
                 let mut out = Outbox::default();
                 let now = self.now;
-                self.adversaries[index]
-                    .actor
-                    .on_datagram(now, from, bytes, &mut out);
-                self.send_all(to, out.0);
+                let slot = &mut self.adversaries[index];
+                slot.cookies.remember(from, bytes);
+                slot.actor.on_datagram(now, from, bytes, &mut out);
+                self.send_from_adversary(index, out);
             }
             Some(Endpoint::Attack(index)) => {
                 self.stats.delivered += 1;
@@ -753,6 +757,17 @@ impl Sim {
                 self.ledger.on_sink(to, bytes.len());
             }
         }
+    }
+
+    fn send_from_adversary(&mut self, index: usize, out: Outbox) {
+        let slot = &self.adversaries[index];
+        let from = slot.actor.addr();
+        let out = out
+            .0
+            .into_iter()
+            .map(|(to, bytes)| (to, slot.cookies.stamp_bytes(to, &bytes)))
+            .collect();
+        self.send_all(from, out);
     }
 
     fn send_all(&mut self, from: SocketAddr, out: Vec<(SocketAddr, Vec<u8>)>) {

@@ -39,7 +39,7 @@ use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use votechain_chain::{Block, BlockTemplate, Hash, Vote};
-use votechain_proto::{encode, Message};
+use votechain_proto::{decode_envelope, encode, with_envelope, Cookie, Envelope, Message};
 
 /// A scripted attacker. See the module docs.
 pub trait Attack {
@@ -204,33 +204,47 @@ pub fn template_on(
     .expect("an attacker's template is small")
 }
 
-/// Address cookies an attacker received at its own address, echoed back as an honest sender
-/// would: the `"cookie"` envelope key of a datagram from a peer becomes the `"echo"` key of the
-/// next datagram to it. Forged datagrams never carry one: a forger cannot read them.
+/// Address cookies an endpoint received at its own address, echoed back as an honest sender
+/// would: the `cookie` of a datagram from a peer becomes the `echo` of the next datagram to it.
+/// Forged datagrams never carry one: a forger cannot read what is sent to the address it forges.
 #[derive(Debug, Default)]
 pub struct Cookies {
-    latest: BTreeMap<SocketAddr, String>,
+    latest: BTreeMap<SocketAddr, Cookie>,
 }
 
 impl Cookies {
     /// Remembers the cookie `bytes` from `from` carries, if any.
     pub fn remember(&mut self, from: SocketAddr, bytes: &[u8]) {
-        let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(bytes) else {
-            return;
-        };
-        if let Some(serde_json::Value::String(cookie)) = map.get("cookie") {
-            self.latest.insert(from, cookie.clone());
+        if let Ok((
+            _,
+            Envelope {
+                cookie: Some(c), ..
+            },
+        )) = decode_envelope(bytes)
+        {
+            self.latest.insert(from, c);
         }
     }
 
     /// `message` encoded for `to`, echoing `to`'s latest cookie when there is one.
     pub fn stamp(&self, to: SocketAddr, message: &Message) -> Option<Vec<u8>> {
-        let bytes = encode(message).ok()?;
-        let Some(cookie) = self.latest.get(&to) else {
-            return Some(bytes);
-        };
-        let mut value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-        value["echo"] = cookie.clone().into();
-        Some(value.to_string().into_bytes())
+        encode(message)
+            .ok()
+            .map(|bytes| self.stamp_bytes(to, &bytes))
+    }
+
+    /// An encoded message (without envelope) for `to`, echoing `to`'s latest cookie when there
+    /// is one; bytes that are not a message go as they are.
+    pub fn stamp_bytes(&self, to: SocketAddr, bytes: &[u8]) -> Vec<u8> {
+        match self.latest.get(&to) {
+            Some(c) if decode_envelope(bytes).is_ok() => {
+                let envelope = Envelope {
+                    cookie: None,
+                    echo: Some(*c),
+                };
+                with_envelope(bytes, &envelope)
+            }
+            _ => bytes.to_vec(),
+        }
     }
 }
