@@ -122,15 +122,6 @@ impl Join {
         .into()
     }
 
-    /// The tracker's CHALLENGE was answered; what to resend right after the VERIFY.
-    pub fn after_verify(&self) -> Vec<Message> {
-        match self.phase {
-            Phase::Registering => vec![self.register_message()],
-            Phase::Registered if !self.have_ballot => vec![RequestBallot {}.into()],
-            _ => Vec::new(),
-        }
-    }
-
     /// REGISTER_ACK arrived; returns what to send next (the ballot request, if needed).
     pub fn on_register_ack(&mut self, now_ms: u64) -> Vec<Message> {
         if self.phase == Phase::NoTracker {

@@ -7,6 +7,13 @@ use rand::Rng;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+/// `text` with every control character replaced by U+FFFD, so it prints as it reads.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect()
+}
+
 /// A tracker-listed peer is dropped after this many times the gossip silence limit.
 pub const TRACKER_LISTED_SILENCE_FACTOR: u64 = 5;
 
@@ -179,6 +186,14 @@ impl PeerTable {
         gone
     }
 
+    /// Records the display name `addr` gave, made printable: it comes from the network and is
+    /// shown on the console, where control characters (terminal escape sequences) must not go.
+    pub fn set_name(&mut self, addr: &SocketAddr, name: &str) {
+        if let Some(p) = self.peers.get_mut(addr) {
+            p.name = Some(printable(name));
+        }
+    }
+
     /// Forgets `addr`.
     pub fn remove(&mut self, addr: &SocketAddr) {
         self.peers.remove(addr);
@@ -246,6 +261,17 @@ mod tests {
         assert_eq!(t.expire(300_001, 60_000), vec![a(3)]);
         assert!(t.add(a(5), Source::Seed, 0));
         assert!(t.expire(u64::MAX, 60_000).is_empty(), "seeds never expire");
+    }
+
+    #[test]
+    fn names_from_the_network_are_stored_printable() {
+        let mut t = PeerTable::new(8, a(1));
+        t.add(a(2), Source::Gossip, 0);
+        t.set_name(&a(2), "evil\u{1b}[2J\u{7}name");
+        assert_eq!(
+            t.get(&a(2)).unwrap().name.as_deref(),
+            Some("evil\u{fffd}[2J\u{fffd}name")
+        );
     }
 
     #[test]

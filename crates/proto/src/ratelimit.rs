@@ -84,12 +84,15 @@ pub enum Verdict {
 /// sources must not trigger one per datagram.
 const SWEEP_EVERY_MS: u64 = 100;
 
-/// Buckets of unregistered sources, at most `cap` of them.
+/// Buckets of unregistered sources, at most `cap` of them. The last `reserve` slots are kept
+/// for sources the caller vouches for (its tracker, its known peers), so a flood from many
+/// strangers that fills the table cannot lock them out.
 #[derive(Debug, Clone)]
 pub struct SourceLimiter {
     buckets: HashMap<SocketAddr, Bucket>,
     rate: Rate,
     cap: usize,
+    reserve: usize,
     last_sweep_ms: Option<u64>,
 }
 
@@ -100,26 +103,43 @@ impl SourceLimiter {
             buckets: HashMap::new(),
             rate,
             cap: cap.max(1),
+            reserve: 0,
             last_sweep_ms: None,
         }
     }
 
+    /// The same table with its last `reserve` slots kept for vouched-for sources
+    /// ([`SourceLimiter::check_vouched`]).
+    pub fn with_reserve(mut self, reserve: usize) -> SourceLimiter {
+        self.reserve = reserve.min(self.cap - 1);
+        self
+    }
+
     /// Charges one datagram from `source` at `now_ms`.
     pub fn check(&mut self, source: SocketAddr, now_ms: u64) -> Verdict {
+        self.charge(source, now_ms, self.cap - self.reserve)
+    }
+
+    /// [`SourceLimiter::check`] for a source the caller vouches for: it may take a reserved slot.
+    pub fn check_vouched(&mut self, source: SocketAddr, now_ms: u64) -> Verdict {
+        self.charge(source, now_ms, self.cap)
+    }
+
+    fn charge(&mut self, source: SocketAddr, now_ms: u64, cap: usize) -> Verdict {
         if let Some(bucket) = self.buckets.get_mut(&source) {
             return match bucket.take(self.rate, now_ms) {
                 true => Verdict::Allowed,
                 false => Verdict::Limited,
             };
         }
-        if self.buckets.len() >= self.cap {
+        if self.buckets.len() >= cap {
             let may_sweep = self
                 .last_sweep_ms
                 .is_none_or(|t| now_ms >= t + SWEEP_EVERY_MS);
             if may_sweep {
                 self.sweep(now_ms);
             }
-            if self.buckets.len() >= self.cap {
+            if self.buckets.len() >= cap {
                 return Verdict::TableFull;
             }
         }
@@ -202,5 +222,24 @@ mod tests {
             .count();
         assert_eq!(allowed, 3);
         assert_eq!(t.check(addr(2), 0), Verdict::Allowed);
+    }
+
+    #[test]
+    fn reserved_slots_go_to_vouched_sources_only() {
+        let rate = Rate { per_s: 1, burst: 1 };
+        let mut t = SourceLimiter::new(rate, 3).with_reserve(1);
+        assert_eq!(t.check(addr(1), 0), Verdict::Allowed);
+        assert_eq!(t.check(addr(2), 0), Verdict::Allowed);
+        assert_eq!(
+            t.check(addr(3), 0),
+            Verdict::TableFull,
+            "strangers stop short"
+        );
+        assert_eq!(t.check_vouched(addr(4), 0), Verdict::Allowed);
+        assert_eq!(
+            t.check_vouched(addr(4), 0),
+            Verdict::Limited,
+            "and are still limited"
+        );
     }
 }

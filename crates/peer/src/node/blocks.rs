@@ -444,27 +444,26 @@ impl Node {
         if !input.proven {
             return self.challenge(now_ms, from);
         }
-        let Some(chain) = self.chain.as_ref() else {
+        let Some((total, tip_hash)) = self.chain.as_ref().map(|c| (c.height() + 1, c.tip_hash()))
+        else {
             return;
         };
-        let total = chain.height() + 1;
         if r.start >= total {
             let stats = StatsReply {
                 height: total,
-                hash: chain.tip_hash(),
+                hash: tip_hash,
             };
             self.send(from, &stats.into());
             return;
         }
-        let served = self.served_this_burst.entry(from).or_insert(0);
-        let allowed = SERVE_PER_BURST.saturating_sub(*served);
-        let count = u64::from(r.count).min(allowed);
-        *served += count;
+        let count = self.serving_budget(from, u64::from(r.count).min(total - r.start));
         if count == 0 {
             return self.ignore(from, "REQUEST_CHAIN over the per-burst serving budget");
         }
-        let end = total.min(r.start.saturating_add(count));
-        let blocks: Vec<Block> = (r.start..end)
+        let Some(chain) = self.chain.as_ref() else {
+            return;
+        };
+        let blocks: Vec<Block> = (r.start..r.start + count)
             .filter_map(|h| chain.block_at(h).cloned())
             .collect();
         for block in blocks {
@@ -481,10 +480,24 @@ impl Node {
         }
     }
 
+    /// Takes up to `wanted` blocks from `from`'s serving budget for this burst; returns how
+    /// many it may be sent.
+    fn serving_budget(&mut self, from: SocketAddr, wanted: u64) -> u64 {
+        let served = self.served_this_burst.entry(from).or_insert(0);
+        let granted = wanted.min(SERVE_PER_BURST.saturating_sub(*served));
+        *served += granted;
+        granted
+    }
+
+    /// GET_BLOCK: one block, to a proven request, within the same per-burst serving budget as
+    /// REQUEST_CHAIN.
     pub(super) fn on_get_block(&mut self, now_ms: u64, input: Inbound, g: GetBlock) {
         let from = input.from;
         if !input.proven {
             return self.challenge(now_ms, from);
+        }
+        if self.serving_budget(from, 1) == 0 {
+            return self.ignore(from, "GET_BLOCK over the per-burst serving budget");
         }
         let block = self.chain.as_ref().and_then(|c| match g.hash {
             Some(h) => c.block(&h).cloned(),

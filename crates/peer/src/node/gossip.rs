@@ -86,9 +86,7 @@ impl Node {
         if origin == from || self.peers.get(&origin).is_some() {
             // The originator itself, proven by this datagram, or a peer we already know.
             self.peers.add(origin, Source::Gossip, now_ms);
-            if let Some(p) = self.peers.get_mut(&origin) {
-                p.name = Some(g.name.clone());
-            }
+            self.peers.set_name(&origin, &g.name);
             self.send_gossip_reply(now_ms, origin);
         } else if origin != self.cfg.me && self.may_contact(now_ms, origin) {
             // An unknown originator: named, not proven. One small request, at most once per
@@ -156,10 +154,8 @@ impl Node {
         }
         let new = self.peers.get(&from).is_none();
         if self.peers.add(from, Source::Gossip, now_ms) {
-            if let Some(p) = self.peers.get_mut(&from) {
-                p.name = Some(g.name);
-                p.last_heard_ms = now_ms;
-            }
+            self.peers.set_name(&from, &g.name);
+            self.peers.heard(&from, now_ms);
             if new {
                 self.next_consensus_ms =
                     self.next_consensus_ms.min(now_ms + self.cfg.stats_wait_ms);

@@ -256,7 +256,7 @@ impl Node {
         Node {
             their_cookies: HashMap::new(),
             inbound: None,
-            limiter: SourceLimiter::new(rate, cfg.max_verified),
+            limiter: SourceLimiter::new(rate, cfg.max_verified).with_reserve(cfg.max_peers + 1),
             seen_blocks: DedupCache::new(cfg.dedup_cap),
             seen_votes: DedupCache::new(cfg.dedup_cap),
             seen_gossip: DedupCache::new(cfg.dedup_cap),
@@ -347,7 +347,14 @@ impl Node {
     pub fn handle_datagram(&mut self, now_ms: u64, from: SocketAddr, bytes: &[u8]) {
         self.last_now_ms = now_ms;
         self.stats.datagrams_in += 1;
-        if self.limiter.check(from, now_ms) != Verdict::Allowed {
+        // Our tracker and known peers may use the limiter's reserved slots: a flood from many
+        // strangers that fills its table must not cut us off from them.
+        let vouched = self.join.is_tracker(&from) || self.peers.get(&from).is_some();
+        let verdict = match vouched {
+            true => self.limiter.check_vouched(from, now_ms),
+            false => self.limiter.check(from, now_ms),
+        };
+        if verdict != Verdict::Allowed {
             self.stats.rate_limited += 1;
             return;
         }
@@ -390,7 +397,7 @@ impl Node {
         let from_tracker = self.join.is_tracker(&from) && input.proven;
         match message {
             Message::Challenge(c) => self.on_challenge(now_ms, input, c.token),
-            Message::Verify(_) => self.on_verify(now_ms, input),
+            Message::Verify(_) => self.on_verify(input),
             Message::RegisterAck(m) if from_tracker => {
                 self.on_peer_list(now_ms, &m.peer_list, false);
                 let next = self.join.on_register_ack(now_ms);
@@ -721,7 +728,7 @@ impl Node {
 
     /// VERIFY: its token is our cookie, so it proves its origin; its envelope's cookie was kept
     /// in `handle_datagram`. Nothing else to do: requests carry their own proof.
-    fn on_verify(&mut self, _now_ms: u64, input: Inbound) {
+    fn on_verify(&mut self, input: Inbound) {
         if !input.proven {
             self.ignore(input.from, "VERIFY with a token we did not give");
         }
