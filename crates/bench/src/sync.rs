@@ -26,7 +26,7 @@ use votechain_chain::{AddOutcome, Ballot, Block, ChainConfig, ChainState};
 use votechain_peer::config::MiningMode;
 use votechain_peer::node::Event;
 use votechain_peer::shell::now_ms;
-use votechain_proto::{decode, encode, GetBlock, Message, Verify};
+use votechain_proto::{decode, encode, with_envelope, Cookie, Envelope, GetBlock, Message};
 
 /// Options of `bench sync`.
 #[derive(clap::Args)]
@@ -274,12 +274,13 @@ async fn stop_and_wait(
 ) -> anyhow::Result<(u64, f64)> {
     let socket = swarm::bind_loopback()?;
     let end = Instant::now() + deadline;
-    let genesis = get_block(&socket, server, 0, end).await?;
+    let mut cookie = None;
+    let genesis = get_block(&socket, server, 0, end, &mut cookie).await?;
     let ballot = genesis.ballot().context("block 0 is not a genesis block")?;
     let mut chain = ChainState::new(ballot, ChainConfig::default())?;
     let start = Instant::now();
     for height in 1..=n {
-        let block = match get_block(&socket, server, height, end).await {
+        let block = match get_block(&socket, server, height, end, &mut cookie).await {
             Ok(b) => b,
             Err(e) => {
                 println!("stop-and-wait: stopped at height {height}: {e:#}");
@@ -294,15 +295,25 @@ async fn stop_and_wait(
     Ok((n, start.elapsed().as_secs_f64()))
 }
 
-/// One GET_BLOCK round trip, resent after 1 s of silence; a CHALLENGE is answered with VERIFY
-/// and the request sent again.
+/// One GET_BLOCK round trip, resent after 1 s of silence. The request echoes the server's
+/// address cookie (`cookie`, kept across calls); a CHALLENGE gives a fresh one, and the
+/// request is sent again echoing it.
 async fn get_block(
     socket: &tokio::net::UdpSocket,
     server: SocketAddr,
     height: u64,
     end: Instant,
+    cookie: &mut Option<Cookie>,
 ) -> anyhow::Result<Block> {
-    let request = encode(&GetBlock { height, hash: None }.into())?;
+    let body = encode(&GetBlock { height, hash: None }.into())?;
+    let stamp = |cookie: Option<Cookie>| {
+        let envelope = Envelope {
+            cookie: None,
+            echo: cookie,
+        };
+        with_envelope(&body, &envelope)
+    };
+    let mut request = stamp(*cookie);
     let mut buf = vec![0u8; 65_536];
     socket.send_to(&request, server).await?;
     loop {
@@ -319,9 +330,8 @@ async fn get_block(
                 }
                 match decode(&buf[..len]) {
                     Ok(Message::Challenge(c)) => {
-                        socket
-                            .send_to(&encode(&Verify { token: c.token }.into())?, server)
-                            .await?;
+                        *cookie = Cookie::parse(&c.token);
+                        request = stamp(*cookie);
                         socket.send_to(&request, server).await?;
                     }
                     Ok(Message::GetBlockReply(r)) if r.height == height => {

@@ -1,5 +1,6 @@
 //! The votechain peer: a full node, as a sans-IO state machine and a tokio shell.
 //!
+//! - [`admission`]: who may fill the pending pool of an open election.
 //! - [`config`]: every tunable with its default.
 //! - [`console`]: the console command language.
 //! - [`peers`]: known peers, their freshness and bans.
@@ -13,6 +14,7 @@
 //! - [`shell`]: the tokio shell: socket, timer, miner threads, console, store.
 //! - [`start`]: binding the socket and opening the store, shared by every launcher.
 
+pub mod admission;
 pub mod config;
 pub mod console;
 pub mod dedup;

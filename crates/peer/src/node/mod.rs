@@ -18,6 +18,7 @@ mod gossip;
 mod tests;
 mod votes;
 
+use crate::admission::Admission;
 use crate::config::{MiningMode, NodeConfig};
 use crate::dedup::DedupCache;
 use crate::join::Join;
@@ -133,6 +134,8 @@ pub struct NodeStats {
     pub invalid_blocks: u64,
     /// Blocks mined here.
     pub mined: u64,
+    /// Remote votes refused because the pool was under pressure (see [`crate::admission`]).
+    pub votes_refused: u64,
 }
 
 /// Requests remembered per address so they can be resent right after answering its CHALLENGE.
@@ -198,6 +201,8 @@ pub struct Node {
     served_this_burst: HashMap<SocketAddr, u64>,
     /// Holds back repeated log lines caused by remote input.
     log_limiter: LogLimiter,
+    /// Who brought which pending votes in, for the pool's per-sender shares.
+    admission: Admission,
     /// Tip or pool changed since the miner's template was last checked.
     mining_dirty: bool,
     /// When this peer may mine to break a tie with an equal-work side branch (none while there
@@ -274,6 +279,7 @@ impl Node {
             sync_progress_ms: 0,
             served_this_burst: HashMap::new(),
             log_limiter: LogLimiter::default(),
+            admission: Admission::default(),
             mining_dirty: true,
             tie_break_at_ms: None,
             last_now_ms: 0,
@@ -439,7 +445,7 @@ impl Node {
                 }
             }
             Message::SubmitVote(s) => self.on_submit_vote(now_ms, input, s.vote),
-            Message::NewVote(v) => self.on_new_vote(now_ms, from, v.vote),
+            Message::NewVote(v) => self.on_new_vote(now_ms, input, v.vote),
             Message::GetReceipt(g) => self.on_get_receipt(now_ms, input, g.vote_id),
             Message::RegisterPeer(_)
             | Message::RequestBallot(_)
@@ -549,6 +555,9 @@ impl Node {
             self.mining_dirty = true;
         }
         self.limiter.sweep(now_ms);
+        if let Some(chain) = &self.chain {
+            self.admission.sweep(|id| chain.pool().contains(id));
+        }
         self.recent_requests.retain(|_, r| {
             r.requests
                 .retain(|(t, _)| now_ms.saturating_sub(*t) <= RESEND_TTL_MS);

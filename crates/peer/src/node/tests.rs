@@ -605,3 +605,54 @@ fn tracker_datagrams_count_only_when_they_echo_our_cookie() {
         "evicted members leave"
     );
 }
+
+#[test]
+fn under_pressure_the_pool_admits_only_proven_senders_up_to_their_share() {
+    // Attack 7's other half: in an open election one sender must not fill the pool alone.
+    let config = ChainConfig {
+        max_pending_votes: 64,
+        ..ChainConfig::default()
+    };
+    let chain = ChainState::new(&ballot(), config).unwrap();
+    let election = chain.election();
+    let mut cfg = NodeConfig::new(addr(6001));
+    cfg.mining = MiningMode::Off;
+    let mut node = Node::new(cfg, 7, Some(chain));
+    node.handle_timeout(NOW);
+    drain(&mut node);
+    let vote = |i: u32| {
+        let mut seed = [0u8; 32];
+        seed[..4].copy_from_slice(&i.to_be_bytes());
+        Vote::sign(VoterKey::from_seed(seed).signing_key(), election, "Adam")
+    };
+    let flooder = addr(9999);
+    let mut i = 0;
+    // Below half full, anyone's votes are taken, proven or not.
+    while node.chain().unwrap().pool().len() < 32 {
+        node.handle_datagram(NOW, flooder, &datagram(SubmitVote { vote: vote(i) }));
+        drain(&mut node);
+        i += 1;
+    }
+    assert_eq!(i, 32);
+    // Past half: an unproven sender is refused, and told why.
+    node.handle_datagram(NOW, flooder, &datagram(SubmitVote { vote: vote(i) }));
+    let out = sent(&drain(&mut node));
+    assert!(
+        matches!(&out[..], [(_, Message::Receipt(r))] if matches!(&r.status, votechain_proto::ReceiptStatus::Rejected { reason } if reason.contains("busy"))),
+        "{out:?}"
+    );
+    assert_eq!(node.chain().unwrap().pool().len(), 32);
+    // A proven sender that brought in 32 votes is over its share (64 / 8 = 8) too...
+    node.handle_datagram(NOW, flooder, &proven(&node, flooder, SubmitVote { vote: vote(i) }));
+    drain(&mut node);
+    assert_eq!(node.chain().unwrap().pool().len(), 32);
+    // ...while another proven sender still gets its share in, and a console vote always does.
+    let voter = addr(9000);
+    for k in 0..20 {
+        node.handle_datagram(NOW, voter, &proven(&node, voter, SubmitVote { vote: vote(1_000 + k) }));
+    }
+    drain(&mut node);
+    assert_eq!(node.chain().unwrap().pool().len(), 40);
+    assert!(matches!(node.submit_vote(NOW, vote(5_000)), SubmitReply::Pending(_)));
+    assert_eq!(node.stats().votes_refused, 1 + 1 + 12);
+}

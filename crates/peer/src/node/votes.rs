@@ -2,7 +2,6 @@
 //! persisting each before acknowledging it, relaying it once per id, and answering receipts.
 
 use super::{Inbound, Node, Output, Record};
-use std::net::SocketAddr;
 use votechain_chain::{Hash, Receipt as ChainReceipt, SubmitOutcome, Vote};
 use votechain_proto::{NewVote, Receipt, ReceiptStatus};
 
@@ -29,18 +28,38 @@ impl Node {
         reply
     }
 
-    /// Validates, stores and relays a vote. `from` is the peer it came from (not relayed back).
-    fn accept_vote(&mut self, now_ms: u64, vote: Vote, from: Option<SocketAddr>) -> SubmitReply {
+    /// Validates, stores and relays a vote. `from` is the datagram it came in (its sender is
+    /// not relayed to); `None` for this peer's own console, which [`crate::admission`] never limits.
+    fn accept_vote(&mut self, now_ms: u64, vote: Vote, from: Option<Inbound>) -> SubmitReply {
         let Some(chain) = self.chain.as_mut() else {
             return SubmitReply::NoElection;
         };
+        let open = chain.ballot().voters.is_none();
+        if let (Some(input), true) = (from, open) {
+            let pool = chain.pool();
+            let admitted =
+                self.admission
+                    .check(input.from, input.proven, pool.len(), pool.capacity());
+            if let Err(refusal) = admitted {
+                let id = vote.id();
+                // A vote we already hold is not a new burden: answer with where it stands.
+                if chain.receipt(&id) != ChainReceipt::Unknown {
+                    return SubmitReply::Duplicate(id);
+                }
+                self.stats.votes_refused += 1;
+                return SubmitReply::Rejected(id, refusal.to_string());
+            }
+        }
         match chain.submit_vote(vote.clone()) {
             Ok(SubmitOutcome::Accepted { id, .. }) => {
+                if let Some(input) = from {
+                    self.admission.admitted(id, input.from);
+                }
                 self.seen_votes.insert(id);
                 // Stored before anything acknowledges or relays it.
                 self.out
                     .push_back(Output::Persist(Record::Vote(vote.clone())));
-                self.broadcast(now_ms, &NewVote { vote }.into(), from);
+                self.broadcast(now_ms, &NewVote { vote }.into(), from.map(|i| i.from));
                 self.mining_dirty = true;
                 SubmitReply::Pending(id)
             }
@@ -51,7 +70,7 @@ impl Node {
 
     /// SUBMIT_VOTE from a client: answered with a RECEIPT after the vote is stored.
     pub(super) fn on_submit_vote(&mut self, now_ms: u64, input: Inbound, vote: Vote) {
-        let status = match self.accept_vote(now_ms, vote.clone(), Some(input.from)) {
+        let status = match self.accept_vote(now_ms, vote.clone(), Some(input)) {
             SubmitReply::Pending(_) => ReceiptStatus::Pending,
             SubmitReply::Duplicate(id) => self.receipt_status(&id, true),
             SubmitReply::Rejected(_, reason) => ReceiptStatus::Rejected {
@@ -68,10 +87,11 @@ impl Node {
         self.reply(now_ms, input, &receipt.into());
     }
 
-    /// NEW_VOTE from a peer: accepted silently, relayed once.
-    pub(super) fn on_new_vote(&mut self, now_ms: u64, from: SocketAddr, vote: Vote) {
-        if self.seen_votes.insert(vote.id()) {
-            self.accept_vote(now_ms, vote, Some(from));
+    /// NEW_VOTE from a peer: accepted silently, relayed once. A vote refused only because the
+    /// pool was busy is not remembered as seen: it is taken when it comes again.
+    pub(super) fn on_new_vote(&mut self, now_ms: u64, input: Inbound, vote: Vote) {
+        if !self.seen_votes.contains(&vote.id()) {
+            self.accept_vote(now_ms, vote, Some(input));
         }
     }
 
