@@ -5,11 +5,12 @@
 //! [`check_vote`] (signature, election, choice, roll). The rules that need a whole branch (a voter
 //! may vote once per branch) are applied by [`crate::state::ChainState`], which also calls these.
 //! Signatures are checked last because they are by far the most expensive rule, so junk that
-//! breaks a cheap rule costs little.
+//! breaks a cheap rule costs little; on every path proof of work comes first.
 //!
-//! Signature checks are strict Ed25519 (no small-order keys or nonces, canonical scalars).
-//! [`verify_blocks`] (in `batch.rs`) checks the signatures of many blocks in batches, with the
-//! caveat its module docs describe.
+//! Signature checks are strict Ed25519 (no small-order keys or nonces, canonical scalars) and
+//! refuse keys and nonces with a small-order component ([`Vote::check_points`]).
+//! [`verify_blocks`] (in `batch.rs`) checks the signatures of many blocks in batches and accepts
+//! exactly the votes the one-by-one check accepts.
 
 use crate::ballot::Ballot;
 use crate::hash::{Hash, PublicKey};

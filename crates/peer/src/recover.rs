@@ -40,7 +40,7 @@ pub fn rebuild(
     };
     let rest: Vec<Block> = blocks.collect();
     for batch in rest.chunks(1024) {
-        for verified in verify_blocks(batch.to_vec()) {
+        for verified in verify_blocks(batch.to_vec(), ballot.difficulty) {
             let outcome = match verified {
                 Ok(vb) => chain.add_verified(vb, now_ms),
                 Err((_, e)) => Err(e),
