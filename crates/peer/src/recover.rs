@@ -55,8 +55,10 @@ pub fn rebuild(
             }
         }
     }
+    // Restored, not submitted: these votes were acknowledged before the restart, so they go back
+    // into the pool even past its cap (which only refuses new votes).
     for vote in votes {
-        if let Ok(votechain_chain::SubmitOutcome::Accepted { .. }) = chain.submit_vote(vote) {
+        if let Ok(votechain_chain::SubmitOutcome::Accepted { .. }) = chain.restore_vote(vote) {
             report.pending += 1;
         }
     }
