@@ -11,6 +11,9 @@
 //!   best chain, and no two pool votes share a voter. A reorganisation puts the votes of the blocks
 //!   that left back in front of the pool unless the new branch holds them, so no vote is lost.
 //! - Every table is capped by [`ChainConfig`] except the best chain itself, which is the data.
+//!   The pending pool's cap refuses new votes and never evicts one: votes a reorganisation returns
+//!   or a restart restores were acknowledged, so they may take it past the cap until blocks drain
+//!   it. Side blocks are capped by count and by bytes.
 //!
 //! This file holds the tree and the fork choice. Submodules: `branch.rs` validates a block
 //! against its own branch and caps side branches; `votes.rs` keeps the vote-level bookkeeping of
