@@ -210,7 +210,7 @@ fn validate_store(path: &Path, args: &Args, n_votes: usize, batched: bool) -> an
     };
     if batched {
         for window in blocks.chunks(args.window) {
-            for verified in verify_blocks(window.to_vec()) {
+            for verified in verify_blocks(window.to_vec(), ballot.difficulty) {
                 let verified =
                     verified.map_err(|(b, e)| anyhow::anyhow!("block {}: {e}", b.hash()))?;
                 check(state.add_verified(verified, now_ms))?;

@@ -44,6 +44,9 @@ pub enum BlockFormatError {
     /// A genesis block that is not the canonical one for its ballot.
     #[error("genesis block is not the canonical genesis of its ballot")]
     GenesisMismatch,
+    /// The parent's height is `u64::MAX`, so no child height exists.
+    #[error("no block can follow height {0}")]
+    HeightOverflow(u64),
     /// The hash the sender claims is not the hash of the contents.
     #[error("claimed hash {claimed} does not match the contents' hash {actual}")]
     HashMismatch {
@@ -125,6 +128,8 @@ pub struct BlockTemplate {
 
 impl BlockTemplate {
     /// A template extending `parent` (hash and height) with `votes`, stamped `timestamp_ms`.
+    /// Fails with [`BlockFormatError::HeightOverflow`] for a parent at `u64::MAX`, a height only
+    /// a remote can claim.
     pub fn new(
         parent_hash: Hash,
         parent_height: u64,
@@ -134,12 +139,16 @@ impl BlockTemplate {
         votes: Vec<Vote>,
     ) -> Result<BlockTemplate, BlockFormatError> {
         check_body(miner, &votes)?;
+        let height = parent_height
+            .checked_add(1)
+            .ok_or(BlockFormatError::HeightOverflow(parent_height))?;
         let ids: Vec<Hash> = votes.iter().map(Vote::id).collect();
         let header = BlockHeader {
             version: HEADER_VERSION,
             difficulty,
+            // check_body capped the votes at MAX_VOTES_PER_BLOCK, far below u32::MAX.
             vote_count: votes.len() as u32,
-            height: parent_height + 1,
+            height,
             timestamp_ms,
             prev: parent_hash,
             payload_root: merkle::root(&ids),

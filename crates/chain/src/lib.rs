@@ -43,7 +43,7 @@ pub use state::{
     AddOutcome, ChainConfig, ChainState, ChainStats, Connected, SubmitOutcome, TipChange,
     VoteRejected,
 };
-pub use store::{Entry, Recovered, Store};
+pub use store::{Entry, Recovered, Store, StoreLocked};
 pub use tally::{Tally, TallyLine};
 pub use validate::{ValidationError, VerifiedBlock, VoteError};
 pub use vote::{SignatureError, Vote};

@@ -19,6 +19,17 @@ pub const MAX_MINER_NAME_BYTES: usize = 32;
 /// How far ahead of the validator's clock a block's timestamp may be, in milliseconds.
 pub const MAX_FUTURE_DRIFT_MS: u64 = 2 * 60 * 60 * 1000;
 
+/// Most bytes of blocks off the best chain a chain state keeps by default (32 MiB), as
+/// [`crate::state::side_block_bytes`] estimates them; past it the side tips with the least work
+/// are evicted. A count cap alone let 1,500 cheap blocks off an old ancestor, reusing the same
+/// votes, add 57 MB on every peer; 32 MiB still holds a competing branch of several hundred full
+/// blocks, more than any honest fork between peers that can talk.
+pub const MAX_SIDE_BYTES: usize = 32 << 20;
+/// How many blocks' work below the best tip a block may be and still be relayed
+/// ([`crate::ChainState::within_relay_distance`]): 2 covers a competing tip and its parent, which
+/// peers need to resolve a tie, and nothing older.
+pub const RELAY_DISTANCE_BLOCKS: u64 = 2;
+
 /// True when `s` has no control characters, so its JSON form is at most twice its length and it
 /// prints sanely in a terminal.
 pub fn is_printable(s: &str) -> bool {

@@ -2,10 +2,18 @@
 //!
 //! The pool only stores and orders; deciding whether a vote is valid against the best tip is
 //! [`crate::state::ChainState`]'s job, which calls the pool after its checks. The pool keeps one
-//! vote per voter and one entry per vote id, remembers arrival order (templates take the oldest
-//! first, so no vote waits forever behind newer ones) and holds at most `capacity` votes: a full
-//! pool evicts its oldest vote and counts it, because refusing new votes instead would let an early
-//! flood lock honest voters out.
+//! vote per voter and one entry per vote id and remembers arrival order (templates take the oldest
+//! first, so no vote waits forever behind newer ones).
+//!
+//! The pool never drops a vote it accepted: a vote in it was acknowledged to its voter, and losing
+//! it silently is worse than refusing it openly. So the cap is admission control, not eviction:
+//! [`Pool::insert`] admits a *new* vote only while fewer than `capacity` are pending and otherwise
+//! returns [`PoolInsert::Full`] (the voter is told to try again later). Votes that were already
+//! acknowledged are always admitted, even past the cap: those a reorganisation takes out of the
+//! best chain ([`Pool::insert_front`]) and those a restart restores from the store
+//! ([`Pool::insert_restored`]). The excess is bounded by the votes of the blocks that left the
+//! best chain (each of which cost a proof of work) and by what was pending before the restart, and
+//! new votes wait until blocks drain the pool below the cap again.
 
 use crate::hash::{Hash, PublicKey};
 use crate::vote::Vote;
@@ -23,17 +31,21 @@ pub struct Pool {
     order: BTreeMap<i64, Hash>,
     next_back: i64,
     next_front: i64,
+    /// Most votes [`Pool::insert`] admits; acknowledged votes may go past it.
     capacity: usize,
-    evicted: u64,
+    /// New votes refused because the pool was full, for metrics.
+    refused: u64,
 }
 
 /// What [`Pool::insert`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PoolInsert {
-    /// The vote is pending; `evicted` is the oldest vote pushed out to make room, if any.
-    Added {
-        /// Id of the vote evicted by a full pool.
-        evicted: Option<Hash>,
+    /// The vote is pending. Nothing else was removed to make room: the pool never evicts.
+    Added,
+    /// The pool holds `capacity` votes or more: the new vote is refused and nothing changed.
+    Full {
+        /// The pool's capacity.
+        capacity: usize,
     },
     /// The same vote is already pending.
     Duplicate,
@@ -42,7 +54,7 @@ pub enum PoolInsert {
 }
 
 impl Pool {
-    /// An empty pool holding at most `capacity` votes (at least one).
+    /// An empty pool admitting new votes while fewer than `capacity` (at least one) are pending.
     pub fn new(capacity: usize) -> Pool {
         Pool {
             by_id: HashMap::new(),
@@ -51,15 +63,31 @@ impl Pool {
             next_back: 0,
             next_front: -1,
             capacity: capacity.max(1),
-            evicted: 0,
+            refused: 0,
         }
     }
 
-    /// Adds `vote` (with its precomputed id) at the back, as the newest.
+    /// Adds a new `vote` (with its precomputed id) at the back, as the newest, if the pool is
+    /// below its capacity; a full pool refuses it with [`PoolInsert::Full`].
     pub fn insert(&mut self, id: Hash, vote: Vote) -> PoolInsert {
+        if !self.by_id.contains_key(&id)
+            && !self.by_voter.contains_key(&vote.voter)
+            && self.is_full()
+        {
+            self.refused += 1;
+            return PoolInsert::Full {
+                capacity: self.capacity,
+            };
+        }
+        self.insert_restored(id, vote)
+    }
+
+    /// Adds an already acknowledged `vote` at the back, past the capacity if need be: for votes a
+    /// restart restores from the store, which were accepted before and must not be lost.
+    pub fn insert_restored(&mut self, id: Hash, vote: Vote) -> PoolInsert {
         let pos = self.next_back;
         let outcome = self.insert_at(id, vote, pos);
-        if matches!(outcome, PoolInsert::Added { .. }) {
+        if outcome == PoolInsert::Added {
             self.next_back += 1;
         }
         outcome
@@ -67,11 +95,11 @@ impl Pool {
 
     /// Adds `vote` at the front, as older than every pending vote: for votes a reorganisation took
     /// out of the best chain, which have waited longest. Returning several keeps their order when
-    /// they are pushed last first.
+    /// they are pushed last first. They were acknowledged, so they are admitted past the capacity.
     pub fn insert_front(&mut self, id: Hash, vote: Vote) -> PoolInsert {
         let pos = self.next_front;
         let outcome = self.insert_at(id, vote, pos);
-        if matches!(outcome, PoolInsert::Added { .. }) {
+        if outcome == PoolInsert::Added {
             self.next_front -= 1;
         }
         outcome
@@ -84,19 +112,10 @@ impl Pool {
         if let Some(other) = self.by_voter.get(&vote.voter) {
             return PoolInsert::VoterPending(*other);
         }
-        let mut evicted = None;
-        if self.by_id.len() >= self.capacity {
-            if let Some((_, oldest)) = self.order.first_key_value() {
-                let oldest = *oldest;
-                self.remove(&oldest);
-                self.evicted += 1;
-                evicted = Some(oldest);
-            }
-        }
         self.by_voter.insert(vote.voter, id);
         self.order.insert(pos, id);
         self.by_id.insert(id, (vote, pos));
-        PoolInsert::Added { evicted }
+        PoolInsert::Added
     }
 
     /// Removes the vote with `id`, returning it.
@@ -152,12 +171,30 @@ impl Pool {
         self.by_id.is_empty()
     }
 
-    /// Votes evicted by a full pool since it was made.
+    /// Votes evicted since the pool was made: always 0, as the pool never evicts an accepted
+    /// vote (a full pool refuses new ones instead, counted by [`Pool::refused`]). Kept so
+    /// existing metrics keep their meaning of "acknowledged votes lost", which is now none.
     pub fn evicted(&self) -> u64 {
-        self.evicted
+        0
     }
 
-    /// Most votes the pool holds.
+    /// New votes refused because the pool was full, since it was made.
+    pub fn refused(&self) -> u64 {
+        self.refused
+    }
+
+    /// Counts a new vote refused for want of room before it reached [`Pool::insert`] (the chain
+    /// state refuses it before checking its signature).
+    pub(crate) fn count_refused(&mut self) {
+        self.refused += 1;
+    }
+
+    /// True when [`Pool::insert`] would refuse a new vote: `capacity` or more are pending.
+    pub fn is_full(&self) -> bool {
+        self.by_id.len() >= self.capacity
+    }
+
+    /// Most votes [`Pool::insert`] admits; reorganisations and restarts may go past it.
     pub fn capacity(&self) -> usize {
         self.capacity
     }
@@ -183,21 +220,12 @@ mod tests {
         let (a, va) = vote(1, "A");
         let (b, vb) = vote(2, "A");
         let (a2, va2) = vote(1, "B");
-        assert_eq!(
-            pool.insert(a, va.clone()),
-            PoolInsert::Added { evicted: None }
-        );
+        assert_eq!(pool.insert(a, va.clone()), PoolInsert::Added);
         assert_eq!(pool.insert(a, va.clone()), PoolInsert::Duplicate);
         assert_eq!(pool.insert(a2, va2), PoolInsert::VoterPending(a));
-        assert_eq!(
-            pool.insert(b, vb.clone()),
-            PoolInsert::Added { evicted: None }
-        );
+        assert_eq!(pool.insert(b, vb.clone()), PoolInsert::Added);
         let (c, vc) = vote(3, "A");
-        assert_eq!(
-            pool.insert_front(c, vc.clone()),
-            PoolInsert::Added { evicted: None }
-        );
+        assert_eq!(pool.insert_front(c, vc.clone()), PoolInsert::Added);
         assert_eq!(pool.select(10), vec![vc, va.clone(), vb]);
         assert_eq!(pool.select(1).len(), 1);
         assert_eq!(pool.remove_voter(&va.voter).map(|(id, _)| id), Some(a));
@@ -205,21 +233,49 @@ mod tests {
     }
 
     #[test]
-    fn full_pool_evicts_oldest_and_counts() {
+    fn a_full_pool_refuses_new_votes_and_keeps_every_accepted_one() {
         let mut pool = Pool::new(2);
-        let votes: Vec<_> = (1..=3).map(|s| vote(s, "A")).collect();
+        let votes: Vec<_> = (1..=6).map(|s| vote(s, "A")).collect();
         for (id, v) in &votes[..2] {
-            pool.insert(*id, v.clone());
+            assert_eq!(pool.insert(*id, v.clone()), PoolInsert::Added);
         }
+        assert!(pool.is_full());
         assert_eq!(
             pool.insert(votes[2].0, votes[2].1.clone()),
-            PoolInsert::Added {
-                evicted: Some(votes[0].0)
-            }
+            PoolInsert::Full { capacity: 2 }
         );
-        assert_eq!(pool.evicted(), 1);
-        assert_eq!(pool.len(), 2);
-        assert!(!pool.contains(&votes[0].0));
-        assert_eq!(pool.voter_pending(&votes[0].1.voter), None);
+        assert_eq!((pool.refused(), pool.evicted(), pool.len()), (1, 0, 2));
+        assert!(pool.contains(&votes[0].0) && pool.contains(&votes[1].0));
+        assert!(!pool.contains(&votes[2].0));
+        // A duplicate is still a duplicate, not a refusal.
+        assert_eq!(
+            pool.insert(votes[0].0, votes[0].1.clone()),
+            PoolInsert::Duplicate
+        );
+        // Acknowledged votes go past the cap: returned by a reorganisation, restored at restart.
+        assert_eq!(
+            pool.insert_front(votes[3].0, votes[3].1.clone()),
+            PoolInsert::Added
+        );
+        assert_eq!(
+            pool.insert_restored(votes[4].0, votes[4].1.clone()),
+            PoolInsert::Added
+        );
+        assert_eq!(pool.len(), 4);
+        let ids: Vec<Hash> = pool.ids().copied().collect();
+        assert_eq!(ids, vec![votes[3].0, votes[0].0, votes[1].0, votes[4].0]);
+        // New votes wait until blocks drain the pool below its capacity.
+        for (id, _) in &votes[..3] {
+            pool.remove(id);
+        }
+        assert_eq!(
+            pool.insert(votes[5].0, votes[5].1.clone()),
+            PoolInsert::Full { capacity: 2 }
+        );
+        pool.remove(&votes[3].0);
+        assert_eq!(
+            pool.insert(votes[5].0, votes[5].1.clone()),
+            PoolInsert::Added
+        );
     }
 }

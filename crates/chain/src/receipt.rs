@@ -45,9 +45,14 @@ pub enum RejectReason {
         /// The pending vote's id.
         pending: Hash,
     },
-    /// The vote was accepted, then pushed out of a full pending pool.
-    #[error("evicted from a full pending pool")]
-    Evicted,
+    /// The pending pool was full when the vote arrived, so it was refused, not accepted: nothing
+    /// is wrong with the vote and the voter may submit it again later. (The pool never evicts a
+    /// vote it accepted.)
+    #[error("the pending pool is full ({capacity} votes); try again later")]
+    PoolFull {
+        /// The pool's capacity, [`crate::ChainConfig::max_pending_votes`].
+        capacity: usize,
+    },
 }
 
 /// The most recent rejections, oldest forgotten first.
@@ -105,10 +110,10 @@ mod tests {
     fn rejections_are_capped_oldest_first() {
         let mut r = Rejections::new(2);
         let ids: Vec<Hash> = (0..3).map(|i| Hash([i; 32])).collect();
-        r.record(ids[0], RejectReason::Evicted);
-        r.record(ids[1], RejectReason::Evicted);
-        r.record(ids[0], RejectReason::Evicted);
-        r.record(ids[2], RejectReason::Evicted);
+        r.record(ids[0], RejectReason::PoolFull { capacity: 1 });
+        r.record(ids[1], RejectReason::PoolFull { capacity: 1 });
+        r.record(ids[0], RejectReason::PoolFull { capacity: 1 });
+        r.record(ids[2], RejectReason::PoolFull { capacity: 1 });
         assert_eq!(r.len(), 2);
         assert!(
             r.get(&ids[1]).is_none(),

@@ -11,6 +11,9 @@
 //!   best chain, and no two pool votes share a voter. A reorganisation puts the votes of the blocks
 //!   that left back in front of the pool unless the new branch holds them, so no vote is lost.
 //! - Every table is capped by [`ChainConfig`] except the best chain itself, which is the data.
+//!   The pending pool's cap refuses new votes and never evicts one: votes a reorganisation returns
+//!   or a restart restores were acknowledged, so they may take it past the cap until blocks drain
+//!   it. Side blocks are capped by count and by bytes.
 //!
 //! This file holds the tree and the fork choice. Submodules: `branch.rs` validates a block
 //! against its own branch and caps side branches; `votes.rs` keeps the vote-level bookkeeping of
@@ -20,6 +23,7 @@ use crate::ballot::{Ballot, BallotError};
 use crate::block::Block;
 use crate::hash::{Hash, PublicKey};
 use crate::header::work;
+use crate::limits::MAX_SIDE_BYTES;
 use crate::orphans::Orphans;
 use crate::pool::Pool;
 use crate::receipt::Rejections;
@@ -39,8 +43,10 @@ pub use votes::{SubmitOutcome, VoteRejected};
 /// Caps of every table the chain state keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainConfig {
-    /// Most votes in the pending pool; a full pool evicts its oldest vote. Default 100,000: about
-    /// 30 MB, and more than any ballot roll ([`crate::limits::MAX_VOTERS`]) needs.
+    /// Most new votes the pending pool admits; a full pool refuses new votes ("the pending pool
+    /// is full (N votes); try again later") and never evicts an accepted one. Votes returned by a
+    /// reorganisation or restored at restart are admitted past it. Default 100,000: about 30 MB,
+    /// and more than any ballot roll ([`crate::limits::MAX_VOTERS`]) needs.
     pub max_pending_votes: usize,
     /// Most blocks waiting for their parent; the oldest is evicted. Default 4,096: a sync window
     /// of blocks arriving out of order fits with room to spare.
@@ -49,6 +55,10 @@ pub struct ChainConfig {
     /// tie) is evicted. Default 10,000: deep honest forks fit, while a flood of cheap forks off an
     /// old block cannot grow memory without bound.
     pub max_side_blocks: usize,
+    /// Most bytes (as [`side_block_bytes`] estimates them) held in blocks off the best chain,
+    /// evicted like `max_side_blocks`: a count alone lets full 128-vote blocks take ~60 KB each.
+    /// Default [`crate::limits::MAX_SIDE_BYTES`].
+    pub max_side_bytes: usize,
     /// How many recent rejections receipts remember. Default 10,000.
     pub max_rejections: usize,
 }
@@ -59,6 +69,7 @@ impl Default for ChainConfig {
             max_pending_votes: 100_000,
             max_orphans: 4_096,
             max_side_blocks: 10_000,
+            max_side_bytes: MAX_SIDE_BYTES,
             max_rejections: 10_000,
         }
     }
@@ -76,6 +87,21 @@ struct Node {
     seq: u64,
     /// Children in the tree; a side block with none is a side tip, the only kind evicted.
     children: u32,
+    /// [`side_block_bytes`] of the block, computed once for the side-branch byte cap.
+    bytes: usize,
+}
+
+/// The memory a block takes in the tree, estimated from what it holds: the node itself, and per
+/// vote the vote, its id and its choice string, plus the miner name. It counts against
+/// [`ChainConfig::max_side_bytes`] while the block is off the best chain. Deterministic, so every
+/// peer evicts the same side blocks.
+pub fn side_block_bytes(block: &Block) -> usize {
+    let per_vote = std::mem::size_of::<crate::vote::Vote>() + std::mem::size_of::<Hash>();
+    let choices: usize = block.votes().iter().map(|v| v.choice.len()).sum();
+    std::mem::size_of::<Node>()
+        .saturating_add(block.miner().len())
+        .saturating_add(block.votes().len().saturating_mul(per_vote))
+        .saturating_add(choices)
 }
 
 impl Node {
@@ -136,14 +162,18 @@ pub struct ChainStats {
     pub side_blocks: usize,
     /// Side blocks evicted so far.
     pub side_evicted: u64,
+    /// Bytes held in side blocks, as [`side_block_bytes`] estimates them.
+    pub side_bytes: usize,
     /// Orphans waiting.
     pub orphans: usize,
     /// Orphans evicted so far.
     pub orphans_evicted: u64,
     /// Votes pending.
     pub pending: usize,
-    /// Pending votes evicted so far.
+    /// Pending votes evicted so far: always 0, the pool never evicts an accepted vote.
     pub pending_evicted: u64,
+    /// New votes refused so far because the pending pool was full.
+    pub pending_refused: u64,
     /// Rejections remembered for receipts.
     pub rejections: usize,
 }
@@ -168,6 +198,8 @@ pub struct ChainState {
     /// Side tips ordered by eviction priority: least work first, newest first on a tie.
     side_leaves: BTreeSet<(u128, Reverse<u64>, Hash)>,
     n_side: usize,
+    /// Sum of [`Node::bytes`] over the side blocks.
+    side_bytes: usize,
     side_evicted: u64,
     /// The branch voters of the last side block added: syncing a competing branch adds its
     /// blocks in order, and each then costs O(votes) instead of a walk back to the fork.
@@ -186,6 +218,7 @@ impl ChainState {
             cum_work: 0,
             seq: 0,
             children: 0,
+            bytes: 0,
         };
         Ok(ChainState {
             counts: Counts::new(ballot),
@@ -201,6 +234,7 @@ impl ChainState {
             chain_voters: HashMap::new(),
             side_leaves: BTreeSet::new(),
             n_side: 0,
+            side_bytes: 0,
             side_evicted: 0,
             side_cache: None,
             next_seq: 1,
@@ -300,7 +334,7 @@ impl ChainState {
             difficulty,
             now_ms,
         )?;
-        let cum_work = parent.cum_work + work(difficulty);
+        let cum_work = parent.cum_work.saturating_add(work(difficulty));
         let mut branch = self.branch_voters(&parent_hash);
         let ids = match self.check_votes(&block, &branch, verified) {
             Ok(ids) => ids,
@@ -320,13 +354,14 @@ impl ChainState {
             }
         }
         let node = Node {
+            bytes: side_block_bytes(&block),
             block,
             ids,
             cum_work,
             seq: self.next_seq,
             children: 0,
         };
-        self.next_seq += 1;
+        self.next_seq = self.next_seq.saturating_add(1);
         // The new block starts as a side tip; the fork choice below may bring it onto the chain.
         if let Some(parent) = self.nodes.get_mut(&parent_hash) {
             parent.children += 1;
@@ -336,6 +371,7 @@ impl ChainState {
         }
         self.side_leaves.insert(node.leaf_key());
         self.n_side += 1;
+        self.side_bytes = self.side_bytes.saturating_add(node.bytes);
         self.nodes.insert(hash, node);
         report.added.push(hash);
         if becomes_best {

@@ -18,12 +18,35 @@
 //! scans the file, stops at the first record that is torn or fails its checksum, cuts the file
 //! there and reports what it cut. Anything after a corrupt record is cut with it: records are only
 //! trusted in an unbroken run from the start, and the network can supply the lost blocks again.
+//!
+//! One process at a time: two processes appending to one store interleave and cut each other's
+//! records, silently losing acknowledged votes. [`Store::open`] takes an exclusive OS advisory
+//! lock (`flock`) on the file, held as long as the [`Store`] lives (the lock goes with the open
+//! file, so it also ends if the process dies), and a second open fails with [`StoreLocked`]. The
+//! file is opened in append mode (`O_APPEND`) so that no write can land anywhere but the end.
 
 use crate::block::Block;
 use crate::vote::Vote;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Another open store holds the lock on this file: another process (or another [`Store`] in this
+/// one) is using the data directory. [`Store::open`] returns it inside an [`io::Error`] of kind
+/// `WouldBlock`; `error.get_ref()` and `downcast_ref::<StoreLocked>()` recover it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the data directory {} is locked: another process is using its store {} (stop it, or use \
+     another data directory)",
+    dir.display(),
+    path.display()
+)]
+pub struct StoreLocked {
+    /// The directory holding the store.
+    pub dir: PathBuf,
+    /// The store file whose lock is held.
+    pub path: PathBuf,
+}
 
 /// One record for [`Store::append_all`].
 #[derive(Debug, Clone, Copy)]
@@ -77,14 +100,16 @@ impl Store {
     /// Opens the store at `path`, creating it if missing. Scans every record, cuts a torn or
     /// corrupt tail (truncating and syncing the file) and returns the intact records.
     ///
-    /// Fails with `InvalidData` if the file exists but is not a store, leaving it untouched.
+    /// Fails with `InvalidData` if the file exists but is not a store, leaving it untouched, and
+    /// with `WouldBlock` carrying [`StoreLocked`] if another open store holds its lock: the lock
+    /// is taken before anything is read, and kept until the returned [`Store`] is dropped.
     pub fn open(path: &Path) -> io::Result<(Store, Recovered)> {
         let mut file = OpenOptions::new()
             .read(true)
-            .write(true)
+            .append(true)
             .create(true)
-            .truncate(false)
             .open(path)?;
+        lock_exclusive(&file, path)?;
         let file_len = file.metadata()?.len();
         let mut recovered = Recovered::default();
         let mut magic = [0u8; STORE_MAGIC.len()];
@@ -195,6 +220,33 @@ impl Store {
     pub fn len_bytes(&self) -> u64 {
         self.len
     }
+}
+
+/// Takes the exclusive advisory lock on the open `file` without waiting.
+#[cfg(unix)]
+fn lock_exclusive(file: &File, path: &Path) -> io::Result<()> {
+    use rustix::fs::{flock, FlockOperation};
+    match flock(file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(()),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
+            let dir = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            let locked = StoreLocked {
+                dir,
+                path: path.to_path_buf(),
+            };
+            Err(io::Error::new(io::ErrorKind::WouldBlock, locked))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// No `flock` here; peers run on unix, where the lock is enforced.
+#[cfg(not(unix))]
+fn lock_exclusive(_file: &File, _path: &Path) -> io::Result<()> {
+    Ok(())
 }
 
 /// Reads records after the magic into `recovered` until the end of the file (`file_len` bytes)
@@ -456,6 +508,60 @@ mod tests {
         }
     }
 
+    /// True when some descriptor of this process open on `path` has `O_APPEND` (octal 02000 in
+    /// the `flags` line of `/proc/self/fdinfo`).
+    #[cfg(target_os = "linux")]
+    fn opened_append_only(path: &Path) -> bool {
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .flatten()
+            .any(|fd| {
+                std::fs::read_link(fd.path()).is_ok_and(|target| target == path) && {
+                    let info_path =
+                        format!("/proc/self/fdinfo/{}", fd.file_name().to_string_lossy());
+                    let info = std::fs::read_to_string(info_path).unwrap_or_default();
+                    info.lines()
+                        .find_map(|l| l.strip_prefix("flags:"))
+                        .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+                        .is_some_and(|flags| flags & 0o2000 != 0)
+                }
+            })
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_second_open_of_a_locked_store_fails_until_the_first_is_dropped() {
+        let path = TempPath::new("locked");
+        let (mut first, _) = Store::open(&path.0).unwrap();
+        first.append_vote(&vote(1)).unwrap();
+        #[cfg(target_os = "linux")]
+        assert!(
+            opened_append_only(&path.0),
+            "the store is opened with O_APPEND"
+        );
+        // flock belongs to the open file description, so a second open in this same process
+        // conflicts just as another process would.
+        let err = Store::open(&path.0).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        let locked = err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<StoreLocked>())
+            .expect("a StoreLocked error");
+        assert_eq!(locked.path, path.0);
+        assert_eq!(locked.dir, std::env::temp_dir());
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!("{} is locked", std::env::temp_dir().display()))
+                && message.contains("another process is using"),
+            "{message}"
+        );
+        // The failed open touched nothing; the first store keeps appending.
+        first.append_vote(&vote(2)).unwrap();
+        drop(first);
+        let (_, recovered) = Store::open(&path.0).unwrap();
+        assert_eq!(recovered.votes, vec![vote(1), vote(2)]);
+    }
+
     #[test]
     fn a_foreign_file_is_refused_untouched_and_a_torn_magic_is_redone() {
         let path = TempPath::new("foreign");
@@ -468,6 +574,7 @@ mod tests {
         let (mut store, recovered) = Store::open(&path.0).unwrap();
         assert_eq!(recovered.cut_bytes, 3);
         store.append_vote(&vote(1)).unwrap();
+        drop(store);
         let (_, recovered) = Store::open(&path.0).unwrap();
         assert_eq!((recovered.votes, recovered.cut_bytes), (vec![vote(1)], 0));
     }

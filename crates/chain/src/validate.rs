@@ -5,11 +5,12 @@
 //! [`check_vote`] (signature, election, choice, roll). The rules that need a whole branch (a voter
 //! may vote once per branch) are applied by [`crate::state::ChainState`], which also calls these.
 //! Signatures are checked last because they are by far the most expensive rule, so junk that
-//! breaks a cheap rule costs little.
+//! breaks a cheap rule costs little; on every path proof of work comes first.
 //!
-//! Signature checks are strict Ed25519 (no small-order keys or nonces, canonical scalars).
-//! [`verify_blocks`] (in `batch.rs`) checks the signatures of many blocks in batches, with the
-//! caveat its module docs describe.
+//! Signature checks are strict Ed25519 (no small-order keys or nonces, canonical scalars) and
+//! refuse keys and nonces with a small-order component ([`Vote::check_points`]).
+//! [`verify_blocks`] (in `batch.rs`) checks the signatures of many blocks in batches and accepts
+//! exactly the votes the one-by-one check accepts.
 
 use crate::ballot::Ballot;
 use crate::hash::{Hash, PublicKey};
@@ -108,6 +109,47 @@ pub enum ValidationError {
     },
 }
 
+impl ValidationError {
+    /// True when the block can never become valid, whatever arrives later and whenever it is
+    /// checked again: the node may remember it as bad (and refuse its descendants) for good.
+    /// False when the verdict can change: the timestamp is only too far ahead of *our* clock
+    /// ([`ValidationError::FutureTimestamp`]), the parent is not known yet
+    /// ([`ValidationError::UnknownParent`]), or the error describes a pairing rather than the
+    /// block ([`ValidationError::PrevMismatch`], checked against a parent it does not name). Such
+    /// a block must be reconsidered when it arrives again, or peers that saw it at different times
+    /// would disagree for good.
+    ///
+    /// [`ValidationError::InvalidParent`] is not permanent either: an orphan inherits it when its
+    /// parent fails for any reason, a future timestamp included, and the error does not say which.
+    /// Everything else is a property of the block and of the ancestors its hash commits to.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            ValidationError::FutureTimestamp { .. }
+            | ValidationError::UnknownParent(_)
+            | ValidationError::PrevMismatch { .. }
+            | ValidationError::InvalidParent(_) => false,
+            ValidationError::Difficulty { .. }
+            | ValidationError::ProofOfWork { .. }
+            | ValidationError::Height { .. }
+            | ValidationError::TimestampBeforeParent { .. }
+            | ValidationError::VoteCount { .. }
+            | ValidationError::VotesRoot { .. }
+            | ValidationError::ForeignGenesis(_) => true,
+            // Every vote rule in a block is fixed by the block and its ancestry: the branch it
+            // extends (for AlreadyVoted) and its height (for BallotClosed) are in its hash.
+            ValidationError::Vote { error, .. } => match error {
+                VoteError::Signature(_)
+                | VoteError::WrongElection { .. }
+                | VoteError::UnknownChoice(_)
+                | VoteError::NotOnRoll(_)
+                | VoteError::AlreadyVoted { .. }
+                | VoteError::DuplicateVoter(_)
+                | VoteError::BallotClosed { .. } => true,
+            },
+        }
+    }
+}
+
 /// Why a vote is not valid, in a block or on its way into the pending pool.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VoteError {
@@ -192,9 +234,11 @@ pub fn check_header(
             found: header.prev,
         });
     }
-    if header.height != parent.height + 1 {
+    // A parent at u64::MAX has no valid child; saturating keeps the comparison failing for it.
+    let expected = parent.height.saturating_add(1);
+    if header.height != expected || expected == parent.height {
         return Err(ValidationError::Height {
-            expected: parent.height + 1,
+            expected,
             found: header.height,
         });
     }
@@ -260,4 +304,106 @@ pub fn check_votes_root(header: &BlockHeader, votes: &[Vote]) -> Result<(), Vali
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vote::SignatureError;
+
+    #[test]
+    fn every_error_is_classified() {
+        let h = Hash([1; 32]);
+        let k = PublicKey([2; 32]);
+        let vote = |error| ValidationError::Vote { index: 0, error };
+        // Adding a variant without deciding here fails to compile `is_permanent`; this table
+        // pins each decision.
+        let cases = [
+            (
+                ValidationError::FutureTimestamp {
+                    timestamp_ms: 9,
+                    now_ms: 1,
+                },
+                false,
+            ),
+            (ValidationError::UnknownParent(h), false),
+            (
+                ValidationError::PrevMismatch {
+                    expected: h,
+                    found: h,
+                },
+                false,
+            ),
+            (ValidationError::InvalidParent(h), false),
+            (
+                ValidationError::Difficulty {
+                    expected: 1,
+                    found: 2,
+                },
+                true,
+            ),
+            (
+                ValidationError::ProofOfWork {
+                    required: 8,
+                    zeros: 1,
+                },
+                true,
+            ),
+            (
+                ValidationError::Height {
+                    expected: 2,
+                    found: 3,
+                },
+                true,
+            ),
+            (
+                ValidationError::TimestampBeforeParent {
+                    timestamp_ms: 1,
+                    parent_ms: 2,
+                },
+                true,
+            ),
+            (ValidationError::VoteCount { header: 1, body: 2 }, true),
+            (
+                ValidationError::VotesRoot {
+                    expected: h,
+                    found: h,
+                },
+                true,
+            ),
+            (ValidationError::ForeignGenesis(h), true),
+            (vote(VoteError::Signature(SignatureError::BadKey)), true),
+            (
+                vote(VoteError::Signature(SignatureError::BadSignature)),
+                true,
+            ),
+            (
+                vote(VoteError::WrongElection {
+                    expected: h,
+                    found: h,
+                }),
+                true,
+            ),
+            (vote(VoteError::UnknownChoice("x".into())), true),
+            (vote(VoteError::NotOnRoll(k)), true),
+            (
+                vote(VoteError::AlreadyVoted {
+                    voter: k,
+                    earlier: h,
+                }),
+                true,
+            ),
+            (vote(VoteError::DuplicateVoter(k)), true),
+            (
+                vote(VoteError::BallotClosed {
+                    closing_height: 1,
+                    height: 2,
+                }),
+                true,
+            ),
+        ];
+        for (error, permanent) in cases {
+            assert_eq!(error.is_permanent(), permanent, "{error:?}");
+        }
+    }
 }

@@ -4,6 +4,7 @@
 //! vote's id is the SHA-256 of the signed vote.
 
 use crate::hash::{sha256, Hash, PublicKey, Signature};
+use curve25519_dalek::edwards::CompressedEdwardsY;
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
@@ -26,10 +27,12 @@ pub struct Vote {
 /// Why a vote's signature does not hold.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
-    /// The public key is not a valid curve point.
+    /// The public key is not a valid curve point, or it has a small-order component (it is not
+    /// in the prime-order subgroup every real Ed25519 key lies in).
     #[error("voter key is not a valid Ed25519 public key")]
     BadKey,
-    /// The signature does not verify (strict Ed25519: no malleable or small-order forms).
+    /// The signature does not verify (strict Ed25519: no malleable or small-order forms, and a
+    /// nonce point `R` with a small-order component is refused too).
     #[error("signature does not verify")]
     BadSignature,
 }
@@ -58,12 +61,40 @@ impl Vote {
         sha256(&[&self.signing_bytes(), &self.signature.0])
     }
 
-    /// Verifies the signature alone (strict verification, so ids are not malleable).
+    /// Verifies the signature alone: [`Vote::check_points`], then strict verification (so ids
+    /// are not malleable). This is the one rule; batch verification applies the same point rule
+    /// before its equation, so both accept exactly the same votes.
     pub fn verify_signature(&self) -> Result<(), SignatureError> {
-        let key = self.verifying_key()?;
+        let key = self.check_points()?;
         let sig = ed25519_dalek::Signature::from_bytes(&self.signature.0);
         key.verify_strict(&self.signing_bytes(), &sig)
             .map_err(|_| SignatureError::BadSignature)
+    }
+
+    /// The rule on the two points of a vote that no signature equation can enforce uniformly:
+    /// the key `A` and the nonce `R` must decode and be torsion-free (in the prime-order
+    /// subgroup, so no small-order component). Returns the decoded key.
+    ///
+    /// Why: `verify_strict` checks the cofactorless equation one signature at a time, while a
+    /// batch checks a random linear combination of them. With a small-order component in `R` or
+    /// `A`, the leftover torsion term of one signature can vanish under its random weight or
+    /// cancel another's, so the batch result would depend on the other votes in the batch. With
+    /// both points torsion-free there is no torsion term at all and the two checks agree. An
+    /// Ed25519 signer never produces such points, so no honest vote is refused.
+    pub fn check_points(&self) -> Result<VerifyingKey, SignatureError> {
+        let key = self.verifying_key()?;
+        if !key.to_edwards().is_torsion_free() {
+            return Err(SignatureError::BadKey);
+        }
+        let mut r = [0u8; 32];
+        r.copy_from_slice(&self.signature.0[..32]);
+        let torsion_free_r = CompressedEdwardsY(r)
+            .decompress()
+            .is_some_and(|p| p.is_torsion_free());
+        if !torsion_free_r {
+            return Err(SignatureError::BadSignature);
+        }
+        Ok(key)
     }
 
     /// The voter key as a curve point.

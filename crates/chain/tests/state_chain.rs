@@ -31,10 +31,7 @@ fn extension_tally_and_receipts() {
     assert_eq!(s.receipt(&v1.id()), Receipt::Unknown);
     assert_eq!(
         s.submit_vote(v1.clone()),
-        Ok(SubmitOutcome::Accepted {
-            id: v1.id(),
-            evicted: None
-        })
+        Ok(SubmitOutcome::Accepted { id: v1.id() })
     );
     assert_eq!(s.receipt(&v1.id()), Receipt::Pending);
     let b1 = seal(&s.template(NOW, "me").unwrap());
@@ -346,24 +343,31 @@ fn pool_rules() {
         RejectReason::Invalid(VoteError::Signature(_))
     ));
 
-    for i in 2..=4 {
+    for i in 2..=3 {
         s.submit_vote(v(i, "Carol")).unwrap();
     }
+    // Full: the next vote is refused with a reason the voter can act on; nothing is evicted.
+    let full = s.submit_vote(v(4, "Carol")).unwrap_err();
+    assert_eq!(full.reason, RejectReason::PoolFull { capacity: 3 });
     assert_eq!(
-        s.stats().pending_evicted,
-        1,
-        "a full pool evicts its oldest vote"
+        full.reason.to_string(),
+        "the pending pool is full (3 votes); try again later"
     );
     assert_eq!(
-        s.receipt(&v(1, "Alice").id()),
+        (s.stats().pending_evicted, s.stats().pending_refused),
+        (0, 1)
+    );
+    assert_eq!(
+        s.receipt(&v(4, "Carol").id()),
         Receipt::Rejected {
-            reason: RejectReason::Evicted
+            reason: full.reason.clone()
         }
     );
+    assert_eq!(s.receipt(&v(1, "Alice").id()), Receipt::Pending);
     let ids: Vec<_> = s.pool().ids().copied().collect();
     assert_eq!(
         ids,
-        vec![v(2, "Carol").id(), v(3, "Carol").id(), v(4, "Carol").id()]
+        vec![v(1, "Alice").id(), v(2, "Carol").id(), v(3, "Carol").id()]
     );
 
     // A block with a different vote of a pending voter drops the pending one.
@@ -371,8 +375,11 @@ fn pool_rules() {
     added(s.add_block(b, NOW));
     assert_eq!(
         s.pool().ids().copied().collect::<Vec<_>>(),
-        vec![v(4, "Carol").id()]
+        vec![v(1, "Alice").id()]
     );
+    // With room again, the refused vote is accepted when the voter retries.
+    assert!(s.submit_vote(v(4, "Carol")).is_ok());
+    assert_eq!(s.receipt(&v(4, "Carol").id()), Receipt::Pending);
     let why = VoteError::AlreadyVoted {
         voter: key(3).public(),
         earlier: v(3, "Alice").id(),

@@ -143,7 +143,7 @@ impl World {
             Op::Submit(i) => {
                 let v = self.votes[i.index(self.votes.len())].clone();
                 match self.s.submit_vote(v) {
-                    Ok(SubmitOutcome::Accepted { id, evicted: None }) => {
+                    Ok(SubmitOutcome::Accepted { id }) => {
                         self.accepted.insert(id);
                     }
                     Ok(SubmitOutcome::Duplicate { .. }) => {}

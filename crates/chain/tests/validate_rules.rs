@@ -353,7 +353,7 @@ fn batch_verification_pins_the_bad_vote_of_the_bad_block() {
         parent = b.clone();
         blocks.push(b);
     }
-    let results = verify_blocks(blocks.clone());
+    let results = verify_blocks(blocks.clone(), s.ballot().difficulty);
     for (i, r) in results.into_iter().enumerate() {
         match r {
             Ok(verified) => {

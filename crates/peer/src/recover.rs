@@ -40,7 +40,7 @@ pub fn rebuild(
     };
     let rest: Vec<Block> = blocks.collect();
     for batch in rest.chunks(1024) {
-        for verified in verify_blocks(batch.to_vec()) {
+        for verified in verify_blocks(batch.to_vec(), ballot.difficulty) {
             let outcome = match verified {
                 Ok(vb) => chain.add_verified(vb, now_ms),
                 Err((_, e)) => Err(e),
@@ -55,8 +55,10 @@ pub fn rebuild(
             }
         }
     }
+    // Restored, not submitted: these votes were acknowledged before the restart, so they go back
+    // into the pool even past its cap (which only refuses new votes).
     for vote in votes {
-        if let Ok(votechain_chain::SubmitOutcome::Accepted { .. }) = chain.submit_vote(vote) {
+        if let Ok(votechain_chain::SubmitOutcome::Accepted { .. }) = chain.restore_vote(vote) {
             report.pending += 1;
         }
     }

@@ -1,8 +1,12 @@
 //! Branches of the block tree. A block is validated against the voters of its own branch, which
 //! for a side branch are the best chain's voters up to the fork point plus the side blocks' own;
 //! the last side block's branch is cached so that syncing a competing branch in order costs
-//! O(votes) per block instead of a walk back to the fork. Side branches are also capped: past
-//! [`super::ChainConfig::max_side_blocks`] the side tip with the least work goes.
+//! O(votes) per block instead of a walk back to the fork. Side branches are also capped, by count
+//! and by bytes: past [`super::ChainConfig::max_side_blocks`] blocks or
+//! [`super::ChainConfig::max_side_bytes`] bytes the side tip with the least work goes, so cheap
+//! blocks off an old ancestor cannot grow memory past the cap. Honest reorganisations of any depth
+//! still work: a competing branch synced in order gains work with every block, so the spam (with
+//! less work) is evicted before it, and once it has more work it becomes the best chain.
 
 use super::{ChainState, Connected};
 use crate::block::Block;
@@ -150,9 +154,11 @@ impl ChainState {
         (height <= branch.fork_height).then_some(*id)
     }
 
-    /// Evicts side tips while side branches exceed their cap.
+    /// Evicts side tips while side branches exceed their caps (count or bytes).
     pub(super) fn evict_side(&mut self, report: &mut Connected) {
-        while self.n_side > self.config.max_side_blocks {
+        while self.n_side > self.config.max_side_blocks
+            || self.side_bytes > self.config.max_side_bytes
+        {
             let Some(key) = self.side_leaves.pop_first() else {
                 break;
             };
@@ -161,6 +167,7 @@ impl ChainState {
                 continue;
             };
             self.n_side -= 1;
+            self.side_bytes = self.side_bytes.saturating_sub(node.bytes);
             self.side_evicted += 1;
             report.evicted.push(hash);
             if self.side_cache.as_ref().is_some_and(|(h, _)| *h == hash) {
@@ -168,7 +175,8 @@ impl ChainState {
             }
             let on_chain = |s: &ChainState, p: &Hash, h: u64| s.chain.get(h as usize) == Some(p);
             let prev = node.block.prev();
-            let parent_height = node.block.height() - 1;
+            // A block in the tree is never genesis, so its height is at least 1.
+            let parent_height = node.block.height().saturating_sub(1);
             let parent_side = !on_chain(self, &prev, parent_height);
             if let Some(parent) = self.nodes.get_mut(&prev) {
                 parent.children -= 1;
@@ -184,11 +192,13 @@ impl ChainState {
         let node = &self.nodes[hash];
         if side {
             self.n_side += 1;
+            self.side_bytes = self.side_bytes.saturating_add(node.bytes);
             if node.children == 0 {
                 self.side_leaves.insert(node.leaf_key());
             }
         } else {
             self.n_side -= 1;
+            self.side_bytes = self.side_bytes.saturating_sub(node.bytes);
             self.side_leaves.remove(&node.leaf_key());
         }
     }

@@ -5,7 +5,8 @@ use super::{ChainState, ChainStats};
 use crate::ballot::Ballot;
 use crate::block::{Block, BlockFormatError, BlockTemplate};
 use crate::hash::Hash;
-use crate::limits::MAX_VOTES_PER_BLOCK;
+use crate::header::work;
+use crate::limits::{MAX_VOTES_PER_BLOCK, RELAY_DISTANCE_BLOCKS};
 use crate::pool::Pool;
 
 impl ChainState {
@@ -13,7 +14,7 @@ impl ChainState {
     /// ballot is closed), stamped `now_ms` but never before the tip.
     pub fn template(&self, now_ms: u64, miner: &str) -> Result<BlockTemplate, BlockFormatError> {
         let tip = self.tip();
-        let votes = if self.closed_at(tip.height() + 1) {
+        let votes = if self.closed_at(tip.height().saturating_add(1)) {
             Vec::new()
         } else {
             self.pool.select(MAX_VOTES_PER_BLOCK)
@@ -89,6 +90,20 @@ impl ChainState {
             .get(hash)
             .is_some_and(|n| self.chain.get(n.block.height() as usize) == Some(hash))
     }
+    /// True when `hash` is in the tree and worth relaying to other peers: its cumulative work is
+    /// at least the best tip's minus [`RELAY_DISTANCE_BLOCKS`] blocks' work. Such a block is on
+    /// the best chain or could become its tip within a few blocks (a competing tip or its close
+    /// parent). A side block deeper below the tip is kept (it may still win through a sync, which
+    /// fetches branches on request), but relaying it would let cheap blocks off old ancestors
+    /// flood every peer at no cost to their maker.
+    pub fn within_relay_distance(&self, hash: &Hash) -> bool {
+        let Some(node) = self.nodes.get(hash) else {
+            return false;
+        };
+        let slack = work(self.ballot.difficulty).saturating_mul(u128::from(RELAY_DISTANCE_BLOCKS));
+        node.cum_work.saturating_add(slack) >= self.cumulative_work()
+    }
+
     /// True when a side branch has as much work as the best chain: the network is split on a
     /// tie that only one more block on either side resolves, so a peer that mines only for
     /// pending votes should mine now too. Side tips are ordered by work, so this is O(log n).
@@ -107,11 +122,13 @@ impl ChainState {
         ChainStats {
             blocks: self.nodes.len(),
             side_blocks: self.n_side,
+            side_bytes: self.side_bytes,
             side_evicted: self.side_evicted,
             orphans: self.orphans.len(),
             orphans_evicted: self.orphans.evicted(),
             pending: self.pool.len(),
             pending_evicted: self.pool.evicted(),
+            pending_refused: self.pool.refused(),
             rejections: self.rejections.len(),
         }
     }

@@ -15,12 +15,11 @@ use crate::vote::Vote;
 /// What [`ChainState::submit_vote`] did with a vote that is not rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SubmitOutcome {
-    /// New and valid: now pending. Relay it and store it.
+    /// New and valid: now pending. Relay it and store it. No other vote was removed for it: a
+    /// full pool refuses new votes ([`RejectReason::PoolFull`]) instead of evicting.
     Accepted {
         /// The vote id.
         id: Hash,
-        /// The oldest pending vote, evicted because the pool was full.
-        evicted: Option<Hash>,
     },
     /// Already pending or already in the best chain: nothing changed, do not relay it again.
     Duplicate {
@@ -42,34 +41,57 @@ pub struct VoteRejected {
 impl ChainState {
     /// Admits `vote` to the pending pool if it is valid on top of the best tip: the ballot is open
     /// for the next block, the vote's fields pass [`check_vote_fields`], its voter has no vote in
-    /// the best chain or the pool, and (checked last, being the costliest) its signature holds.
+    /// the best chain or the pool, the pool has room (else [`RejectReason::PoolFull`]: nothing
+    /// accepted is ever evicted), and (checked last, being the costliest) its signature holds.
     pub fn submit_vote(&mut self, vote: Vote) -> Result<SubmitOutcome, VoteRejected> {
+        self.admit(vote, false)
+    }
+
+    /// [`ChainState::submit_vote`] for a vote that was acknowledged before: one the store kept
+    /// across a restart. Every rule applies except the pool's capacity, so a restart never loses
+    /// a vote that was pending when the process stopped (the pool may hold more than
+    /// [`super::ChainConfig::max_pending_votes`] until blocks drain it; new votes wait meanwhile).
+    pub fn restore_vote(&mut self, vote: Vote) -> Result<SubmitOutcome, VoteRejected> {
+        self.admit(vote, true)
+    }
+
+    fn admit(&mut self, vote: Vote, acknowledged: bool) -> Result<SubmitOutcome, VoteRejected> {
         let id = vote.id();
         if self.chain_votes.contains_key(&id) || self.pool.contains(&id) {
             return Ok(SubmitOutcome::Duplicate { id });
         }
-        if let Err(reason) = self.check_pending(&vote) {
+        if let Err(reason) = self.check_pending(&vote, acknowledged) {
+            if matches!(reason, RejectReason::PoolFull { .. }) {
+                self.pool.count_refused();
+            }
             self.rejections.record(id, reason.clone());
             return Err(VoteRejected { id, reason });
         }
-        match self.pool.insert(id, vote) {
-            PoolInsert::Added { evicted } => {
-                if let Some(old) = evicted {
-                    self.rejections.record(old, RejectReason::Evicted);
-                }
-                Ok(SubmitOutcome::Accepted { id, evicted })
-            }
-            // Both were ruled out by the checks above.
+        let outcome = if acknowledged {
+            self.pool.insert_restored(id, vote)
+        } else {
+            self.pool.insert(id, vote)
+        };
+        match outcome {
+            PoolInsert::Added => Ok(SubmitOutcome::Accepted { id }),
+            // Ruled out by the checks above.
             PoolInsert::Duplicate => Ok(SubmitOutcome::Duplicate { id }),
             PoolInsert::VoterPending(pending) => Err(VoteRejected {
                 id,
                 reason: RejectReason::VoterPending { pending },
             }),
+            PoolInsert::Full { capacity } => {
+                let reason = RejectReason::PoolFull { capacity };
+                self.rejections.record(id, reason.clone());
+                Err(VoteRejected { id, reason })
+            }
         }
     }
 
-    fn check_pending(&self, vote: &Vote) -> Result<(), RejectReason> {
-        let next_height = self.height() + 1;
+    /// The rules of a vote against the best tip, cheapest first. A full pool refuses a new vote
+    /// before its signature is checked, so a flood against a full pool costs no signature work.
+    fn check_pending(&self, vote: &Vote, acknowledged: bool) -> Result<(), RejectReason> {
+        let next_height = self.height().saturating_add(1);
         if let Some(closing_height) = self.ballot.closing_height.filter(|c| next_height > *c) {
             return Err(VoteError::BallotClosed {
                 closing_height,
@@ -87,6 +109,11 @@ impl ChainState {
         }
         if let Some(pending) = self.pool.voter_pending(&vote.voter) {
             return Err(RejectReason::VoterPending { pending });
+        }
+        if !acknowledged && self.pool.is_full() {
+            return Err(RejectReason::PoolFull {
+                capacity: self.pool.capacity(),
+            });
         }
         vote.verify_signature().map_err(VoteError::from)?;
         Ok(())
@@ -180,13 +207,9 @@ impl ChainState {
             return false;
         }
         match self.pool.insert_front(id, vote) {
-            PoolInsert::Added { evicted } => {
-                if let Some(old) = evicted {
-                    self.rejections.record(old, RejectReason::Evicted);
-                }
-                true
-            }
-            PoolInsert::Duplicate => true,
+            PoolInsert::Added | PoolInsert::Duplicate => true,
+            // Returned votes are admitted past the capacity; never reached.
+            PoolInsert::Full { .. } => false,
             PoolInsert::VoterPending(pending) => {
                 self.rejections
                     .record(id, RejectReason::VoterPending { pending });

@@ -3,14 +3,19 @@
 //! across block boundaries, bisects a failed batch to find the bad signatures and confirms those
 //! one by one with the strict check.
 //!
-//! The batch equation accepts what `verify_strict` accepts except for nonces and keys of small
-//! order, which strict verification refuses before its equation; they are refused here too, by
-//! their encodings. A residual difference remains for points with a small-order *component*
-//! (mixed order): such points never come out of an Ed25519 signer and only a key's owner can
-//! craft them, but for such a forged signature the weighted batch sum can cancel where the strict
-//! equation does not, so a batch may accept it. Peers that check one by one would then disagree.
+//! One rule for every path: a vote is accepted in a batch exactly when [`Vote::verify_signature`]
+//! accepts it alone, whatever else is in the batch. The batch equation (cofactorless, with random
+//! weights) and the strict one differ only on points with a small-order component: for those, a
+//! signature's leftover torsion term can vanish under its weight or cancel another signature's.
+//! So, before any equation, [`Vote::check_points`] refuses keys and nonces that are not
+//! torsion-free (both paths apply it), and the small-order keys and nonces `verify_strict` refuses
+//! are refused here by their encodings. What reaches the batch is then in the prime-order
+//! subgroup, where the two equations agree.
+//!
+//! Proof of work is checked before any of this ([`verify_blocks`] checks it first), so a block
+//! that fails it costs one hash and no signature work.
 
-use super::ValidationError;
+use super::{check_work, ValidationError};
 use crate::block::Block;
 use crate::vote::{SignatureError, Vote};
 use ed25519_dalek::VerifyingKey;
@@ -32,6 +37,13 @@ impl VerifiedBlock {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Votes handed to [`bad_signatures`] on this thread, so tests can prove a path did no
+    /// signature work.
+    static SIGNATURES_CHECKED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Signatures per batch: past a few hundred the per-signature cost hardly falls while the cost of
 /// bisecting a failed batch keeps growing.
 const BATCH: usize = 256;
@@ -39,16 +51,37 @@ const BATCH: usize = 256;
 const MIN_BATCH: usize = 4;
 
 /// Verifies the vote signatures of all `blocks` together, in batches across block boundaries
-/// (sync delivers many small blocks). Each block comes back verified, or with the error of its
-/// first vote whose signature fails, in input order.
-pub fn verify_blocks(blocks: Vec<Block>) -> Vec<Result<VerifiedBlock, (Block, ValidationError)>> {
-    let votes: Vec<&Vote> = blocks.iter().flat_map(|b| b.votes()).collect();
+/// (sync delivers many small blocks). Each block comes back verified, or with its error, in input
+/// order.
+///
+/// Proof of work comes first: a block that fails [`check_work`] against the election's
+/// `difficulty` is returned with that error and none of its signatures is looked at, so junk costs
+/// its sender's work, not ours (one hash, which the block caches). Then the error of a block is
+/// that of its first vote whose signature fails.
+pub fn verify_blocks(
+    blocks: Vec<Block>,
+    difficulty: u32,
+) -> Vec<Result<VerifiedBlock, (Block, ValidationError)>> {
+    let work: Vec<Result<(), ValidationError>> = blocks
+        .iter()
+        .map(|b| check_work(b.header(), &b.hash(), difficulty))
+        .collect();
+    let votes: Vec<&Vote> = blocks
+        .iter()
+        .zip(&work)
+        .filter(|(_, w)| w.is_ok())
+        .flat_map(|(b, _)| b.votes())
+        .collect();
     let mut bad = bad_signatures(&votes).into_iter().peekable();
     let mut offset = 0;
     let mut out = Vec::with_capacity(blocks.len());
     // Both lists are in vote order, so one pass pairs each block with its first bad vote.
     let mut first_bad = Vec::with_capacity(blocks.len());
-    for b in &blocks {
+    for (b, w) in blocks.iter().zip(&work) {
+        if w.is_err() {
+            first_bad.push(None);
+            continue;
+        }
         let end = offset + b.votes().len();
         let mut first = None;
         while let Some((i, e)) = bad.next_if(|(i, _)| *i < end) {
@@ -57,10 +90,11 @@ pub fn verify_blocks(blocks: Vec<Block>) -> Vec<Result<VerifiedBlock, (Block, Va
         first_bad.push(first);
         offset = end;
     }
-    for (block, first) in blocks.into_iter().zip(first_bad) {
-        out.push(match first {
-            None => Ok(VerifiedBlock(block)),
-            Some((index, e)) => Err((
+    for ((block, first), w) in blocks.into_iter().zip(first_bad).zip(work) {
+        out.push(match (w, first) {
+            (Err(e), _) => Err((block, e)),
+            (Ok(()), None) => Ok(VerifiedBlock(block)),
+            (Ok(()), Some((index, e))) => Err((
                 block,
                 ValidationError::Vote {
                     index,
@@ -75,6 +109,8 @@ pub fn verify_blocks(blocks: Vec<Block>) -> Vec<Result<VerifiedBlock, (Block, Va
 /// Indices (ascending) of the votes whose signatures fail the strict check, with why. Uses batch
 /// verification where it pays.
 pub fn bad_signatures(votes: &[&Vote]) -> Vec<(usize, SignatureError)> {
+    #[cfg(test)]
+    SIGNATURES_CHECKED.with(|n| n.set(n.get() + votes.len()));
     let mut bad = Vec::new();
     let mut prepared = Vec::with_capacity(votes.len().min(BATCH));
     for (chunk_no, chunk) in votes.chunks(BATCH).enumerate() {
@@ -105,9 +141,10 @@ struct Prepared {
 }
 
 /// Decodes what the batch needs, refusing what the strict check rejects before its equation:
-/// an invalid or small-order key, a small-order nonce point `R`.
+/// an invalid, small-order or not torsion-free key, a small-order or not torsion-free nonce `R`.
 fn prepare(vote: &Vote) -> Result<Prepared, ()> {
-    let key = vote.verifying_key().map_err(|_| ())?;
+    // The same point rule as the single path, so the batch never sees a torsion component.
+    let key = vote.check_points().map_err(|_| ())?;
     if key.is_weak() || is_small_order_encoding(&vote.signature.0[..32]) {
         return Err(());
     }
@@ -188,6 +225,36 @@ mod tests {
             Hash([9; 32]),
             "A",
         )
+    }
+
+    #[test]
+    fn proof_of_work_is_checked_before_any_signature() {
+        use crate::{Ballot, BlockTemplate};
+        let difficulty = 16;
+        let g = Block::genesis(&Ballot::open("T", &["A", "B"], difficulty)).unwrap();
+        let mut votes: Vec<Vote> = (0..8).map(|i| vote(i as u8)).collect();
+        for v in &mut votes {
+            v.signature.0[40] ^= 1;
+        }
+        let t = BlockTemplate::new(g.hash(), 0, difficulty, 1_000, "m", votes).unwrap();
+        // A nonce whose hash misses the difficulty: junk that cost its sender nothing.
+        let weak = (0u64..)
+            .map(|n| t.seal(n))
+            .find(|b| b.hash().leading_zero_bits() < difficulty)
+            .unwrap();
+        let zeros = weak.hash().leading_zero_bits();
+        SIGNATURES_CHECKED.with(|n| n.set(0));
+        let out = verify_blocks(vec![weak.clone(), weak], difficulty);
+        assert_eq!(SIGNATURES_CHECKED.with(|n| n.get()), 0, "no signature work");
+        for result in out {
+            assert_eq!(
+                result.map(|_| ()).map_err(|(_, e)| e),
+                Err(ValidationError::ProofOfWork {
+                    required: difficulty,
+                    zeros
+                })
+            );
+        }
     }
 
     #[test]

@@ -315,7 +315,10 @@ impl Node {
         let mut buffered = std::mem::take(&mut self.sync_buffer);
         buffered.sort_by_key(|(_, b)| b.height());
         let (senders, blocks): (Vec<SocketAddr>, Vec<Block>) = buffered.into_iter().unzip();
-        for (from, verified) in senders.into_iter().zip(verify_blocks(blocks)) {
+        let Some(difficulty) = self.chain.as_ref().map(|c| c.ballot().difficulty) else {
+            return;
+        };
+        for (from, verified) in senders.into_iter().zip(verify_blocks(blocks, difficulty)) {
             let Some(chain) = self.chain.as_mut() else {
                 return;
             };
