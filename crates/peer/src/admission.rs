@@ -128,7 +128,11 @@ mod tests {
             adm.check(a(1), true, 60, 100),
             Err(Refusal::OverShare { share: 12 })
         );
-        assert_eq!(adm.check(a(2), true, 60, 100), Ok(()), "others keep their share");
+        assert_eq!(
+            adm.check(a(2), true, 60, 100),
+            Ok(()),
+            "others keep their share"
+        );
         adm.sweep(|id| id.0[0] >= 6);
         assert_eq!(adm.pending_from(&a(1)), 6);
         assert_eq!(adm.check(a(1), true, 60, 100), Ok(()));

@@ -32,16 +32,6 @@ struct Relay {
     except: Option<SocketAddr>,
 }
 
-/// True when a block refused for `error` stays invalid forever, whenever and from whomever it
-/// arrives. A block from the future becomes valid as time passes, and one whose parent is
-/// unknown may connect later: those are never remembered as bad.
-fn is_permanent(error: &ValidationError) -> bool {
-    !matches!(
-        error,
-        ValidationError::FutureTimestamp { .. } | ValidationError::UnknownParent(_)
-    )
-}
-
 impl Node {
     /// BALLOT_OPTIONS from the tracker: check it against its election id, then start the chain.
     pub(super) fn on_ballot(&mut self, now_ms: u64, m: &BallotOptions) {
@@ -164,7 +154,7 @@ impl Node {
         error: &ValidationError,
     ) {
         self.stats.invalid_blocks += 1;
-        let permanent = is_permanent(error);
+        let permanent = error.is_permanent();
         self.warn_limited(
             now_ms,
             "invalid block",
@@ -181,15 +171,17 @@ impl Node {
     }
 
     /// Persists what joined the tree (in connection order, so a restart replays it), relays it
-    /// when it arrived as news (`relay`), and reports a tip change.
+    /// when it arrived as news (`relay`) and could become the best chain soon (its work within
+    /// two blocks of the tip's: cheap side blocks off old ancestors stop here), and reports a
+    /// tip change.
     fn on_connected(&mut self, now_ms: u64, c: Connected, relay: Option<Relay>) {
         let Some(chain) = self.chain.as_ref() else {
             return;
         };
-        let blocks: Vec<Block> = c
+        let blocks: Vec<(Block, bool)> = c
             .added
             .iter()
-            .filter_map(|h| chain.block(h).cloned())
+            .filter_map(|h| Some((chain.block(h)?.clone(), chain.within_relay_distance(h))))
             .collect();
         for (hash, e) in &c.rejected_orphans {
             self.stats.invalid_blocks += 1;
@@ -201,12 +193,12 @@ impl Node {
         }
         // A new side block can tie with the tip (see `update_mining`), not only a tip change.
         self.mining_dirty |= !blocks.is_empty();
-        for block in blocks {
+        for (block, relayable) in blocks {
             self.seen_blocks.insert(block.hash());
             // Stored first: the shell syncs it before sending the relay that follows.
             self.out
                 .push_back(Output::Persist(Record::Block(block.clone())));
-            if let Some(r) = relay {
+            if let (Some(r), true) = (relay, relayable) {
                 self.broadcast(now_ms, &NewBlock { block }.into(), r.except);
             }
         }

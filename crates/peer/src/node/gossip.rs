@@ -4,17 +4,15 @@
 //! Only a GOSSIP that proves its origin (it echoes our cookie) is forwarded or answered; others
 //! get a small CHALLENGE. Its originator is named in the message, not proven by it, so a GOSSIP
 //! naming a victim must not make every peer write to the victim: an originator we do not know
-//! gets one small GOSSIP_REPLY (a request, carrying our cookie) per [`CONTACT_COOLDOWN_MS`] at
-//! most, and only while our table has room. It enters the table once it proves its address
-//! (its CHALLENGE or GOSSIP_REPLY echoes our cookie).
+//! gets one small GOSSIP_REPLY (a request, carrying our cookie) at most once per half gossip
+//! interval (so every honest re-announcement can reach us once, even after a loss), and only
+//! while our table has room. It enters the table once it proves its address (its CHALLENGE or
+//! GOSSIP_REPLY echoes our cookie).
 
 use super::{Inbound, Node};
 use crate::peers::Source;
 use std::net::{IpAddr, SocketAddr};
 use votechain_proto::{Gossip, GossipReply, Message};
-
-/// How long after contacting an unknown gossip originator we contact it again at the earliest.
-pub(super) const CONTACT_COOLDOWN_MS: u64 = 60_000;
 
 impl Node {
     /// REGISTER_ACK / UPDATE_PEERS (proven to come from the tracker): the tracker verified every
@@ -103,8 +101,9 @@ impl Node {
         if self.peers.len() >= self.cfg.max_peers {
             return false;
         }
+        let cooldown_ms = self.cfg.gossip_interval_ms / 2;
         self.contacted
-            .retain(|_, t| now_ms.saturating_sub(*t) < CONTACT_COOLDOWN_MS);
+            .retain(|_, t| now_ms.saturating_sub(*t) < cooldown_ms);
         if self.contacted.contains_key(&origin) || self.contacted.len() >= self.cfg.max_peers {
             return false;
         }

@@ -643,16 +643,65 @@ fn under_pressure_the_pool_admits_only_proven_senders_up_to_their_share() {
     );
     assert_eq!(node.chain().unwrap().pool().len(), 32);
     // A proven sender that brought in 32 votes is over its share (64 / 8 = 8) too...
-    node.handle_datagram(NOW, flooder, &proven(&node, flooder, SubmitVote { vote: vote(i) }));
+    node.handle_datagram(
+        NOW,
+        flooder,
+        &proven(&node, flooder, SubmitVote { vote: vote(i) }),
+    );
     drain(&mut node);
     assert_eq!(node.chain().unwrap().pool().len(), 32);
     // ...while another proven sender still gets its share in, and a console vote always does.
     let voter = addr(9000);
     for k in 0..20 {
-        node.handle_datagram(NOW, voter, &proven(&node, voter, SubmitVote { vote: vote(1_000 + k) }));
+        node.handle_datagram(
+            NOW,
+            voter,
+            &proven(
+                &node,
+                voter,
+                SubmitVote {
+                    vote: vote(1_000 + k),
+                },
+            ),
+        );
     }
     drain(&mut node);
     assert_eq!(node.chain().unwrap().pool().len(), 40);
-    assert!(matches!(node.submit_vote(NOW, vote(5_000)), SubmitReply::Pending(_)));
+    assert!(matches!(
+        node.submit_vote(NOW, vote(5_000)),
+        SubmitReply::Pending(_)
+    ));
     assert_eq!(node.stats().votes_refused, 1 + 1 + 12);
+}
+
+#[test]
+fn a_side_block_far_below_the_tip_is_stored_but_not_relayed() {
+    // Attack 13: cheap blocks off old ancestors were relayed by every peer.
+    let mut node = node_with_chain(5);
+    let genesis = node.chain().unwrap().block_at(0).unwrap().clone();
+    let side = BlockTemplate::new(genesis.hash(), 0, 0, NOW + 1, "spam", vec![])
+        .unwrap()
+        .seal(0);
+    node.handle_datagram(
+        NOW,
+        addr(6002),
+        &proven(
+            &node,
+            addr(6002),
+            NewBlock {
+                block: side.clone(),
+            },
+        ),
+    );
+    let outputs = drain(&mut node);
+    assert!(
+        node.chain().unwrap().contains(&side.hash()),
+        "kept as a side block"
+    );
+    assert!(
+        !sent(&outputs)
+            .iter()
+            .any(|(_, m)| matches!(m, Message::NewBlock(_))),
+        "not relayed"
+    );
 }

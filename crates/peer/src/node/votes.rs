@@ -2,7 +2,7 @@
 //! persisting each before acknowledging it, relaying it once per id, and answering receipts.
 
 use super::{Inbound, Node, Output, Record};
-use votechain_chain::{Hash, Receipt as ChainReceipt, SubmitOutcome, Vote};
+use votechain_chain::{Hash, Receipt as ChainReceipt, RejectReason, SubmitOutcome, Vote};
 use votechain_proto::{NewVote, Receipt, ReceiptStatus};
 
 /// What happened to a vote submitted locally.
@@ -64,7 +64,13 @@ impl Node {
                 SubmitReply::Pending(id)
             }
             Ok(SubmitOutcome::Duplicate { id }) => SubmitReply::Duplicate(id),
-            Err(rejected) => SubmitReply::Rejected(rejected.id, rejected.reason.to_string()),
+            Err(rejected) => {
+                // Remembered as seen unless only the pool's room was missing: that changes.
+                if !matches!(rejected.reason, RejectReason::PoolFull { .. }) {
+                    self.seen_votes.insert(rejected.id);
+                }
+                SubmitReply::Rejected(rejected.id, rejected.reason.to_string())
+            }
         }
     }
 
