@@ -7,8 +7,8 @@
 //! Signatures are checked last because they are by far the most expensive rule, so junk that
 //! breaks a cheap rule costs little; on every path proof of work comes first.
 //!
-//! Signature checks are strict Ed25519 (no small-order keys or nonces, canonical scalars) and
-//! refuse keys and nonces with a small-order component ([`Vote::check_points`]).
+//! Signature checks follow ZIP-215 (canonical `S`, the cofactored equation) after the voter-key
+//! rule ([`Vote::check_key`]: canonical, not of small order); see [`Vote::verify_signature`].
 //! [`verify_blocks`] (in `batch.rs`) checks the signatures of many blocks in batches and accepts
 //! exactly the votes the one-by-one check accepts.
 

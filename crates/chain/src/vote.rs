@@ -27,12 +27,11 @@ pub struct Vote {
 /// Why a vote's signature does not hold.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
-    /// The public key is not a valid curve point, or it has a small-order component (it is not
-    /// in the prime-order subgroup every real Ed25519 key lies in).
+    /// The public key is not the canonical encoding of a curve point, or the point has small
+    /// order (a key anyone could sign for).
     #[error("voter key is not a valid Ed25519 public key")]
     BadKey,
-    /// The signature does not verify (strict Ed25519: no malleable or small-order forms, and a
-    /// nonce point `R` with a small-order component is refused too).
+    /// The signature does not verify (ZIP-215: `S` canonical, the cofactored equation holds).
     #[error("signature does not verify")]
     BadSignature,
 }
@@ -61,40 +60,41 @@ impl Vote {
         sha256(&[&self.signing_bytes(), &self.signature.0])
     }
 
-    /// Verifies the signature alone: [`Vote::check_points`], then strict verification (so ids
-    /// are not malleable). This is the one rule; batch verification applies the same point rule
-    /// before its equation, so both accept exactly the same votes.
+    /// Verifies the signature alone. The one rule, whichever path a vote takes (NEW_BLOCK, a
+    /// sync batch, a restart from the store):
+    ///
+    /// - the voter key must be the canonical encoding of a point that is not of small order
+    ///   ([`Vote::check_key`]): one voter, one key string, and no key anyone could sign for;
+    /// - the signature must verify under ZIP-215 (`S` canonical, `R` any point encoding, the
+    ///   cofactored equation `[8](S·B − R − k·A) = 0`).
+    ///
+    /// The cofactored equation is what makes a vote's verdict depend on the vote alone: batch
+    /// verification ([`crate::validate::verify_blocks`]) checks a random combination of the
+    /// same equations times the cofactor, so a small-order component in `R` or `A` cancels on
+    /// both paths alike instead of passing or failing with the other votes of the batch (the
+    /// cofactorless `verify_strict` and a cofactorless batch disagree on such votes). Honest
+    /// signatures verify under both rules; nobody but the voter can make another valid
+    /// signature for a vote, so ids are not malleable by third parties.
     pub fn verify_signature(&self) -> Result<(), SignatureError> {
-        let key = self.check_points()?;
-        let sig = ed25519_dalek::Signature::from_bytes(&self.signature.0);
-        key.verify_strict(&self.signing_bytes(), &sig)
+        self.check_key()?;
+        let key = ed25519_zebra::VerificationKey::try_from(self.voter.0)
+            .map_err(|_| SignatureError::BadKey)?;
+        let signature = ed25519_zebra::Signature::from_bytes(&self.signature.0);
+        key.verify(&signature, &self.signing_bytes())
             .map_err(|_| SignatureError::BadSignature)
     }
 
-    /// The rule on the two points of a vote that no signature equation can enforce uniformly:
-    /// the key `A` and the nonce `R` must decode and be torsion-free (in the prime-order
-    /// subgroup, so no small-order component). Returns the decoded key.
-    ///
-    /// Why: `verify_strict` checks the cofactorless equation one signature at a time, while a
-    /// batch checks a random linear combination of them. With a small-order component in `R` or
-    /// `A`, the leftover torsion term of one signature can vanish under its random weight or
-    /// cancel another's, so the batch result would depend on the other votes in the batch. With
-    /// both points torsion-free there is no torsion term at all and the two checks agree. An
-    /// Ed25519 signer never produces such points, so no honest vote is refused.
-    pub fn check_points(&self) -> Result<VerifyingKey, SignatureError> {
-        let key = self.verifying_key()?;
-        if !key.to_edwards().is_torsion_free() {
+    /// The rule on the voter key that the signature equation does not enforce: its 32 bytes are
+    /// the canonical encoding of a curve point, and that point is not of small order. Cheap (one
+    /// point decompression, three doublings), and applied on every path.
+    pub fn check_key(&self) -> Result<(), SignatureError> {
+        let point = CompressedEdwardsY(self.voter.0)
+            .decompress()
+            .ok_or(SignatureError::BadKey)?;
+        if point.compress().0 != self.voter.0 || point.is_small_order() {
             return Err(SignatureError::BadKey);
         }
-        let mut r = [0u8; 32];
-        r.copy_from_slice(&self.signature.0[..32]);
-        let torsion_free_r = CompressedEdwardsY(r)
-            .decompress()
-            .is_some_and(|p| p.is_torsion_free());
-        if !torsion_free_r {
-            return Err(SignatureError::BadSignature);
-        }
-        Ok(key)
+        Ok(())
     }
 
     /// The voter key as a curve point.

@@ -1,24 +1,26 @@
 //! Batch verification of vote signatures. Sync delivers many small blocks, and verifying their
 //! signatures together costs about a third of checking each alone; [`verify_blocks`] batches
 //! across block boundaries, bisects a failed batch to find the bad signatures and confirms those
-//! one by one with the strict check.
+//! one by one with the single check.
 //!
 //! One rule for every path: a vote is accepted in a batch exactly when [`Vote::verify_signature`]
-//! accepts it alone, whatever else is in the batch. The batch equation (cofactorless, with random
-//! weights) and the strict one differ only on points with a small-order component: for those, a
-//! signature's leftover torsion term can vanish under its weight or cancel another signature's.
-//! So, before any equation, [`Vote::check_points`] refuses keys and nonces that are not
-//! torsion-free (both paths apply it), and the small-order keys and nonces `verify_strict` refuses
-//! are refused here by their encodings. What reaches the batch is then in the prime-order
-//! subgroup, where the two equations agree.
+//! accepts it alone, whatever else is in the batch. Both use ZIP-215's cofactored equation
+//! (ed25519-zebra), whose batch form is the single form times random weights, summed, times the
+//! cofactor: a small-order component in a nonce or key is multiplied away on both paths alike
+//! (a cofactorless batch, by contrast, passes or fails such a vote depending on its weight and
+//! the other votes). The key rule the equation does not cover ([`Vote::check_key`]) is applied
+//! before a vote enters a batch. The weights come from a ChaCha stream keyed by a hash of every
+//! signature in the batch, so no vote can be chosen knowing its weight, and the core seeds no
+//! RNG from the system.
 //!
 //! Proof of work is checked before any of this ([`verify_blocks`] checks it first), so a block
 //! that fails it costs one hash and no signature work.
 
 use super::{check_work, ValidationError};
 use crate::block::Block;
+use crate::hash::sha256;
 use crate::vote::{SignatureError, Vote};
-use ed25519_dalek::VerifyingKey;
+use rand::SeedableRng;
 
 /// A block whose vote signatures have all been verified, so the chain state can skip them.
 /// Only [`verify_blocks`] makes one.
@@ -140,60 +142,17 @@ pub fn bad_signatures(votes: &[&Vote]) -> Vec<(usize, SignatureError)> {
 
 /// A vote ready for the batch equation.
 struct Prepared {
-    key: VerifyingKey,
-    message: Vec<u8>,
-    signature: ed25519_dalek::Signature,
+    item: ed25519_zebra::batch::Item,
 }
 
-/// Decodes what the batch needs, refusing what the strict check rejects before its equation:
-/// an invalid, small-order or not torsion-free key, a small-order or not torsion-free nonce `R`.
+/// Applies the key rule and builds the batch item; `Err` sends the vote the single way.
 fn prepare(vote: &Vote) -> Result<Prepared, ()> {
-    // The same point rule as the single path, so the batch never sees a torsion component.
-    let key = vote.check_points().map_err(|_| ())?;
-    if key.is_weak() || is_small_order_encoding(&vote.signature.0[..32]) {
-        return Err(());
-    }
+    vote.check_key().map_err(|_| ())?;
+    let key = ed25519_zebra::VerificationKeyBytes::from(vote.voter.0);
+    let signature = ed25519_zebra::Signature::from_bytes(&vote.signature.0);
     Ok(Prepared {
-        key,
-        message: vote.signing_bytes(),
-        signature: ed25519_dalek::Signature::from_bytes(&vote.signature.0),
+        item: (key, signature, &vote.signing_bytes()).into(),
     })
-}
-
-/// The y coordinates (sign bit cleared, little-endian) whose points have small order: 0, 1, the
-/// two order-8 values, p − 1, and the non-canonical p and p + 1, which decode as 0 and 1. Every
-/// small-order point decodes from one of these with either sign bit (the list libsodium uses).
-const SMALL_ORDER_Y: [[u8; 32]; 7] = {
-    let mut ys = [[0u8; 32]; 7];
-    ys[1][0] = 1;
-    ys[2] = [
-        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
-        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
-        0xfc, 0x05,
-    ];
-    ys[3] = [
-        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
-        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
-        0x03, 0x7a,
-    ];
-    let mut i = 4;
-    while i < 7 {
-        ys[i] = [0xff; 32];
-        ys[i][31] = 0x7f;
-        i += 1;
-    }
-    ys[4][0] = 0xec;
-    ys[5][0] = 0xed;
-    ys[6][0] = 0xee;
-    ys
-};
-
-/// True when the 32-byte point encoding `p` decodes to a point of small order. Comparing bytes
-/// costs nothing, where decoding the point (to ask it) costs a field exponentiation.
-fn is_small_order_encoding(p: &[u8]) -> bool {
-    SMALL_ORDER_Y
-        .iter()
-        .any(|y| p[..31] == y[..31] && p[31] & 0x7f == y[31])
 }
 
 /// Batch-verifies `items`; when the batch fails, splits it in halves and recurses, so k bad
@@ -207,10 +166,18 @@ fn bisect(votes: &[&Vote], items: &[(usize, Prepared)], bad: &mut Vec<(usize, Si
         }
         return;
     }
-    let messages: Vec<&[u8]> = items.iter().map(|(_, p)| p.message.as_slice()).collect();
-    let signatures: Vec<_> = items.iter().map(|(_, p)| p.signature).collect();
-    let keys: Vec<_> = items.iter().map(|(_, p)| p.key).collect();
-    if ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok() {
+    let mut verifier = ed25519_zebra::batch::Verifier::new();
+    for (_, p) in items {
+        verifier.queue(p.item.clone());
+    }
+    // The weights' key commits to every vote (id = hash of signed bytes and signature).
+    let ids: Vec<[u8; 32]> = items.iter().map(|(i, _)| votes[*i].id().0).collect();
+    let parts: Vec<&[u8]> = ids.iter().map(|id| id.as_slice()).collect();
+    let seed = sha256(&parts).0;
+    if verifier
+        .verify(rand_chacha::ChaCha20Rng::from_seed(seed))
+        .is_ok()
+    {
         return;
     }
     let (left, right) = items.split_at(items.len() / 2);
@@ -276,45 +243,6 @@ mod tests {
             let refs: Vec<&Vote> = votes.iter().collect();
             let found: Vec<usize> = bad_signatures(&refs).into_iter().map(|(i, _)| i).collect();
             assert_eq!(found, expected, "n={n}");
-        }
-    }
-
-    #[test]
-    fn small_order_encodings_match_the_curve() {
-        // Around 0, 1 and p, with both sign bits, the byte test agrees with decoding the point.
-        for low in 0..=255u8 {
-            for sign in [0, 0x80] {
-                let mut near_zero = [0u8; 32];
-                near_zero[0] = low;
-                near_zero[31] = sign;
-                let mut near_p = [0xffu8; 32];
-                near_p[0] = low;
-                near_p[31] = 0x7f | sign;
-                for enc in [near_zero, near_p] {
-                    let decoded = VerifyingKey::from_bytes(&enc).is_ok_and(|k| k.is_weak());
-                    assert_eq!(
-                        is_small_order_encoding(&enc),
-                        decoded,
-                        "{}",
-                        hex::encode(enc)
-                    );
-                }
-            }
-        }
-        // The order-8 points decode, with either sign, to small-order points.
-        for y in &SMALL_ORDER_Y[2..4] {
-            for sign in [0, 0x80] {
-                let mut enc = *y;
-                enc[31] |= sign;
-                assert!(VerifyingKey::from_bytes(&enc).unwrap().is_weak());
-                assert!(is_small_order_encoding(&enc));
-            }
-        }
-        // Real nonces and keys never match.
-        for i in 0..200 {
-            let v = vote(i);
-            assert!(!is_small_order_encoding(&v.signature.0[..32]));
-            assert!(!is_small_order_encoding(&v.voter.0));
         }
     }
 
