@@ -3,7 +3,7 @@
 //! the most-work chain reported, fetch it with the downloader), and keeping the miner on the
 //! current tip. Sync blocks are buffered and their signatures verified in one batch.
 
-use super::{Event, Inbound, Node, Output, Record, Round};
+use super::{Event, Inbound, Node, Output, Record, Round, TieBreak};
 use crate::config::MiningMode;
 use crate::sync::{SyncAction, Target};
 use rand::Rng;
@@ -629,8 +629,11 @@ impl Node {
     /// Keeps the miner on a template for the current tip and pool, or stops it.
     pub(super) fn update_mining(&mut self, now_ms: u64) {
         // A tie's random moment may have come (the timer wakes us for it).
-        if self.tie_break_at_ms.is_some_and(|t| now_ms >= t) {
-            self.mining_dirty = true;
+        if let TieBreak::Waiting { until_ms } = self.tie_break {
+            if now_ms >= until_ms {
+                self.tie_break = TieBreak::Due;
+                self.mining_dirty = true;
+            }
         }
         if !self.mining_dirty {
             return;
@@ -638,14 +641,19 @@ impl Node {
         self.mining_dirty = false;
         let contested = self.chain.as_ref().is_some_and(ChainState::contested);
         if !contested {
-            self.tie_break_at_ms = None;
-        } else if self.tie_break_at_ms.is_none() {
+            self.tie_break = TieBreak::None;
+        } else if self.tie_break == TieBreak::None {
             let delay = self.rng.gen_range(0..=self.cfg.tie_break_delay_ms);
-            self.tie_break_at_ms = Some(now_ms + delay);
+            self.tie_break = match delay {
+                0 => TieBreak::Due,
+                _ => TieBreak::Waiting {
+                    until_ms: now_ms + delay,
+                },
+            };
         }
         // With nothing pending a peer still mines once a tie with a side branch has lasted its
         // random delay: otherwise two equal forks would stand forever.
-        let tie_break_due = contested && self.tie_break_at_ms.is_some_and(|t| now_ms >= t);
+        let tie_break_due = self.tie_break == TieBreak::Due;
         let template = match (&self.chain, self.mining) {
             (None, _) | (_, MiningMode::Off) => None,
             _ if self.sync.is_active() => None,

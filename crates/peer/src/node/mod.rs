@@ -166,6 +166,18 @@ pub(crate) struct Inbound {
     cookie: Option<Cookie>,
 }
 
+/// Where breaking a tie with an equal-work side branch stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TieBreak {
+    /// No tie.
+    None,
+    /// Tied; mining for the tie waits until then (the timer wakes us).
+    Waiting { until_ms: u64 },
+    /// Tied and the wait is over: mine even with nothing pending. No deadline any more, so the
+    /// timer is not armed in the past (the shell would spin).
+    Due,
+}
+
 /// A consensus round in progress: STATS sent, replies collected until the deadline.
 #[derive(Debug)]
 struct Round {
@@ -205,10 +217,10 @@ pub struct Node {
     admission: Admission,
     /// Tip or pool changed since the miner's template was last checked.
     mining_dirty: bool,
-    /// When this peer may mine to break a tie with an equal-work side branch (none while there
-    /// is no tie). The delay is random so that tied peers do not all break the tie at once and
-    /// tie again, which at low difficulty would go on indefinitely.
-    tie_break_at_ms: Option<u64>,
+    /// Breaking a tie with an equal-work side branch: mining waits a random delay (so tied
+    /// peers do not all break the tie at once and tie again, which at low difficulty would go
+    /// on indefinitely), then is due until the tie is gone.
+    tie_break: TieBreak,
     /// The `now_ms` of the input being handled, for helpers deep in a call chain.
     last_now_ms: u64,
     seen_blocks: DedupCache<Hash>,
@@ -281,7 +293,7 @@ impl Node {
             log_limiter: LogLimiter::default(),
             admission: Admission::default(),
             mining_dirty: true,
-            tie_break_at_ms: None,
+            tie_break: TieBreak::None,
             last_now_ms: 0,
             sync_buffer: Vec::new(),
             recent_requests: HashMap::new(),
@@ -336,7 +348,10 @@ impl Node {
             self.round.as_ref().map(|r| r.deadline_ms),
             Some(self.next_gossip_ms),
             Some(self.next_consensus_ms),
-            self.tie_break_at_ms,
+            match self.tie_break {
+                TieBreak::Waiting { until_ms } => Some(until_ms),
+                TieBreak::None | TieBreak::Due => None,
+            },
             self.sync
                 .is_active()
                 .then(|| self.sync_progress_ms + self.cfg.sync_idle_limit_ms + 1),
