@@ -1,0 +1,32 @@
+//! The bodies of votechain's fuzz targets, as plain functions of `&[u8]`, so that cargo-fuzz
+//! (`fuzz/fuzz_targets/*.rs`, nightly) and the corpus replay test (`tests/corpus.rs`, stable)
+//! run exactly the same code. Each function accepts any input without panicking unless one
+//! of the invariants it states is broken: a panic here is a bug found.
+//!
+//! - [`decode`]: the codec; decoded messages round-trip through the encoder.
+//! - [`node`]: one peer's sans-IO node driven by a sequence of operations read from the input.
+//! - [`registry`]: the tracker's sans-IO registry, likewise.
+//!
+//! The input is read with a small [`cursor::Cursor`] rather than `arbitrary`, so the crate has
+//! no dependency beyond the workspace's; [`messages`] turns input bytes into valid messages,
+//! since random bytes almost never get past JSON decoding.
+
+pub mod cursor;
+mod decode;
+pub mod messages;
+mod node;
+mod registry;
+
+pub use decode::decode;
+pub use node::node;
+pub use registry::registry;
+
+/// A fuzz target body: runs one input, panicking only when an invariant is broken.
+pub type Target = fn(&[u8]);
+
+/// The targets by name, as the corpus directories under `fuzz/corpus/` are named.
+pub const TARGETS: &[(&str, Target)] = &[
+    ("decode", decode as Target),
+    ("node", node),
+    ("registry", registry),
+];
