@@ -40,23 +40,3 @@ fn every_corpus_input_passes_its_target() {
         println!("{target}: {} inputs replayed", paths.len());
     }
 }
-
-/// Crash reproducers found by fuzzing whose bug lies outside this crate and is not fixed yet,
-/// under `fuzz/crashes/<target>/`. Ignored until the fix lands; then run it with
-/// `cargo test -p votechain-fuzzing -- --ignored`, move the files into `fuzz/corpus/<target>/`
-/// and delete this directory's entry.
-#[test]
-#[ignore = "fuzz/crashes holds reproducers of unfixed bugs"]
-fn known_crashes_are_fixed() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/crashes");
-    for (target, run) in votechain_fuzzing::TARGETS {
-        let Ok(entries) = std::fs::read_dir(root.join(target)) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.expect("directory entry").path();
-            eprintln!("{target}: {}", path.display());
-            run(&std::fs::read(&path).expect("reproducer is readable"));
-        }
-    }
-}
