@@ -4,7 +4,6 @@
 //! vote's id is the SHA-256 of the signed vote.
 
 use crate::hash::{sha256, Hash, PublicKey, Signature};
-use curve25519_dalek::edwards::CompressedEdwardsY;
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
@@ -85,13 +84,12 @@ impl Vote {
     }
 
     /// The rule on the voter key that the signature equation does not enforce: its 32 bytes are
-    /// the canonical encoding of a curve point, and that point is not of small order. Cheap (one
-    /// point decompression, three doublings), and applied on every path.
+    /// the canonical encoding of a point (y below the field prime), and not one of the
+    /// small-order points. Byte comparisons only: decoding the point (which verification does
+    /// anyway) costs a field exponentiation, and re-encoding it an inversion.
     pub fn check_key(&self) -> Result<(), SignatureError> {
-        let point = CompressedEdwardsY(self.voter.0)
-            .decompress()
-            .ok_or(SignatureError::BadKey)?;
-        if point.compress().0 != self.voter.0 || point.is_small_order() {
+        let key = &self.voter.0;
+        if !is_canonical_y(key) || is_small_order_encoding(key) {
             return Err(SignatureError::BadKey);
         }
         Ok(())
@@ -101,6 +99,50 @@ impl Vote {
     pub fn verifying_key(&self) -> Result<VerifyingKey, SignatureError> {
         VerifyingKey::from_bytes(&self.voter.0).map_err(|_| SignatureError::BadKey)
     }
+}
+
+/// The y coordinates (sign bit cleared, little-endian) whose points have small order: 0, 1, the
+/// two order-8 values, p − 1, and the non-canonical p and p + 1, which decode as 0 and 1. Every
+/// small-order point decodes from one of these with either sign bit (the list libsodium uses).
+const SMALL_ORDER_Y: [[u8; 32]; 7] = {
+    let mut ys = [[0u8; 32]; 7];
+    ys[1][0] = 1;
+    ys[2] = [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
+        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
+        0xfc, 0x05,
+    ];
+    ys[3] = [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+        0x03, 0x7a,
+    ];
+    let mut i = 4;
+    while i < 7 {
+        ys[i] = [0xff; 32];
+        ys[i][31] = 0x7f;
+        i += 1;
+    }
+    ys[4][0] = 0xec;
+    ys[5][0] = 0xed;
+    ys[6][0] = 0xee;
+    ys
+};
+
+/// True when the 32-byte point encoding `p` decodes to a point of small order. Comparing bytes
+/// costs nothing, where decoding the point (to ask it) costs a field exponentiation.
+fn is_small_order_encoding(p: &[u8]) -> bool {
+    SMALL_ORDER_Y
+        .iter()
+        .any(|y| p[..31] == y[..31] && p[31] & 0x7f == y[31])
+}
+
+/// True when the y coordinate of the encoding `p` (sign bit cleared, little-endian) is below the
+/// field prime 2^255 − 19: the only spelling of its point (the sign bit of a point with x = 0,
+/// the other non-canonical form, only occurs on small-order points, refused separately).
+fn is_canonical_y(p: &[u8; 32]) -> bool {
+    let top = p[31] & 0x7f;
+    !(top == 0x7f && p[1..31].iter().all(|b| *b == 0xff) && p[0] >= 0xed)
 }
 
 fn signing_bytes(election: &Hash, voter: &PublicKey, choice: &str) -> Vec<u8> {
@@ -118,6 +160,45 @@ fn signing_bytes(election: &Hash, voter: &PublicKey, choice: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_key_rule_matches_the_curve() {
+        use curve25519_dalek::constants::EIGHT_TORSION;
+        use curve25519_dalek::edwards::CompressedEdwardsY;
+        // Every small-order point, in its canonical spelling and with the sign bit flipped.
+        for point in EIGHT_TORSION {
+            let mut enc = point.compress().to_bytes();
+            assert!(is_small_order_encoding(&enc));
+            enc[31] ^= 0x80;
+            assert!(is_small_order_encoding(&enc));
+        }
+        // Around 0, 1 and p the byte tests agree with decoding and re-encoding.
+        for low in 0..=255u8 {
+            for sign in [0, 0x80] {
+                let mut near_zero = [0u8; 32];
+                near_zero[0] = low;
+                near_zero[31] = sign;
+                let mut near_p = [0xffu8; 32];
+                near_p[0] = low;
+                near_p[31] = 0x7f | sign;
+                for enc in [near_zero, near_p] {
+                    let Some(point) = CompressedEdwardsY(enc).decompress() else {
+                        continue;
+                    };
+                    assert_eq!(is_small_order_encoding(&enc), point.is_small_order());
+                    let canonical = point.compress().0 == enc;
+                    if !point.is_small_order() {
+                        assert_eq!(is_canonical_y(&enc), canonical, "{}", hex::encode(enc));
+                    }
+                }
+            }
+        }
+        // Real keys pass.
+        for seed in 0..200u8 {
+            let v = Vote::sign(&key(seed), Hash([1; 32]), "A");
+            assert_eq!(v.check_key(), Ok(()));
+        }
+    }
 
     fn key(seed: u8) -> SigningKey {
         SigningKey::from_bytes(&[seed; 32])

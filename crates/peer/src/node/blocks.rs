@@ -23,8 +23,10 @@ const STALL_POINTS: u32 = 3;
 /// A block this far above our tip is fetched by a sync, not parent by parent.
 const FAR_AHEAD: u64 = 8;
 /// Most blocks served to one source per burst of datagrams: a flood of REQUEST_CHAINs costs a
-/// bounded amount of memory and bandwidth per burst (two full batches).
-pub(super) const SERVE_PER_BURST: u64 = 2 * votechain_proto::limits::MAX_CHAIN_BATCH as u64;
+/// bounded amount of memory and bandwidth per burst. Four full batches: what an honest
+/// downloader (`sync_per_peer` = 4 requests in flight to one peer) can ask of us at once, so
+/// honest pipelining never loses a request to the cap.
+pub(super) const SERVE_PER_BURST: u64 = 4 * votechain_proto::limits::MAX_CHAIN_BATCH as u64;
 
 /// How a block that joined the tree is relayed: to every peer but the one it came from.
 #[derive(Debug, Clone, Copy)]
