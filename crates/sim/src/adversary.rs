@@ -7,6 +7,12 @@
 //!   work, and well-mined blocks carrying a forged vote.
 //! - [`Flooder`] floods NEW_VOTE and SUBMIT_VOTE with forged signatures, off-ballot choices and
 //!   endless duplicates.
+//! - [`MixedOrderServer`] serves a longer chain holding a vote with a small-order component in
+//!   its nonce point (attack 4 of issue 9).
+
+mod mixed_order;
+
+pub use mixed_order::MixedOrderServer;
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;

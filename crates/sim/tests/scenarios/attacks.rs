@@ -7,10 +7,12 @@
 
 use super::{Voters, SETTLE_MS};
 use std::net::SocketAddr;
+use votechain_chain::Receipt;
 use votechain_chain::{ChainConfig, Hash};
 use votechain_peer::config::MiningMode;
 use votechain_peer::node::SubmitReply;
 use votechain_proto::limits::MAX_CHAIN_BATCH;
+use votechain_sim::adversary::{Adversary, MixedOrderServer};
 use votechain_sim::attacks::amplify::Timeline;
 use votechain_sim::attacks::{
     BallotAmplifier, BanForger, ChainAmplifier, ChainBurst, FarOrphan, FutureBlock, GossipVictim,
@@ -256,6 +258,69 @@ fn ban_forger(seed: u64) -> Result<String, String> {
     sim.check_no_honest_bans()?;
     let s = sim.settle(SETTLE_MS)?;
     Ok(format!("no honest ban; height {}", s.height))
+}
+
+/// Attack 4: a malicious peer (every honest peer's seed) serves a longer chain whose first new
+/// block holds a vote with a small-order component in its nonce point. Cofactorless batches
+/// (sync, parent fetches, restarts) accepted it one time in eight and single checks refused it,
+/// so peers disagreed and struck each other for serving an "invalid" block. Promise: every
+/// honest peer ends on the same chain, that block in it, after a restart too, with no honest
+/// peer banned.
+fn mixed_order_vote(seed: u64) -> Result<String, String> {
+    let server = addr("10.9.4.1:6000");
+    let mut sim = Sim::new(SimConfig::new(seed), sim_ballot(4));
+    sim.add_tracker();
+    let ballot = sim.ballot().clone();
+    sim.add_adversary(Box::new(MixedOrderServer::new(server, &ballot, 3)));
+    for _ in 0..6 {
+        sim.add_peer(|c| c.seeds = vec![server]);
+    }
+    let mut voters = Voters::new();
+    warm_up(&mut sim, &mut voters);
+    let honest: Vec<_> = {
+        let chain = sim
+            .node(0)
+            .and_then(|n| n.chain())
+            .ok_or("peer 0 has no chain")?;
+        chain.best_chain().cloned().collect()
+    };
+    sim.feed_adversaries(&honest);
+    sim.run_for(15_000);
+    sim.crash_peer(2);
+    sim.run_for(1_000);
+    sim.restart_peer(2);
+    let took = sim.tips_equal_within(AGREE_MS)?;
+    sim.check_no_honest_bans()?;
+    // The server's chain is a function of the chain it was fed: a twin shows its crafted vote.
+    let mut twin = MixedOrderServer::new(server, &ballot, 3);
+    twin.feed_chain(&honest);
+    let crafted = twin.crafted.ok_or("the twin crafted no vote")?.id();
+    for id in sim.running() {
+        let chain = sim
+            .node(id)
+            .and_then(|n| n.chain())
+            .ok_or("a peer has no chain")?;
+        if !matches!(chain.receipt(&crafted), Receipt::InBlock { .. }) {
+            return Err(format!(
+                "peer {id} does not hold the served chain's crafted vote (tip height {})",
+                chain.height()
+            ));
+        }
+    }
+    let s = sim.settle(SETTLE_MS)?;
+    Ok(format!(
+        "tips equal {took} ms after the restart, crafted block at height {}; height {}",
+        honest.len(),
+        s.height
+    ))
+}
+
+#[test]
+fn attack_4_mixed_order_vote_splits_batch_and_single() {
+    run(
+        "attack_4_mixed_order_vote_splits_batch_and_single",
+        mixed_order_vote,
+    );
 }
 
 #[test]
