@@ -114,6 +114,22 @@ impl World {
         self.cookies.get(to).is_some_and(|l| l.contains(cookie))
     }
 
+    /// False when `bytes` from `from` certainly does not prove its origin: it echoes no cookie
+    /// the core under test ever gave `from`, neither in its envelope nor as a VERIFY token.
+    pub fn may_prove(&self, from: SocketAddr, bytes: &[u8]) -> bool {
+        let Ok((message, envelope)) = votechain_proto::decode_envelope(bytes) else {
+            return false;
+        };
+        let token = match &message {
+            Message::Verify(v) => Cookie::parse(&v.token),
+            _ => None,
+        };
+        [envelope.echo, token]
+            .iter()
+            .flatten()
+            .any(|cookie| self.was_given(&from, cookie))
+    }
+
     /// The last cookie the target sent to `to`.
     pub fn last_cookie(&self, to: &SocketAddr) -> Option<Cookie> {
         self.cookies.get(to).and_then(|l| l.last().copied())

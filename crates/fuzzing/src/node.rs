@@ -14,8 +14,8 @@ use std::net::SocketAddr;
 use votechain_chain::{Ballot, BlockTemplate, ChainConfig, ChainState};
 use votechain_peer::config::{MiningMode, NodeConfig};
 use votechain_peer::node::{Node, Output};
+use votechain_proto::decode_envelope;
 use votechain_proto::limits::{unverified_reply_budget, MAX_DATAGRAM};
-use votechain_proto::{decode_envelope, Message};
 
 /// The time the run starts at (2027), as in the node's unit tests.
 const START_MS: u64 = 1_800_000_000_000;
@@ -155,28 +155,12 @@ impl Harness {
     /// cannot have proved its origin.
     fn datagram(&mut self, from: SocketAddr, bytes: &[u8]) {
         let stranger = self.node.peers().get(&from).is_none() && from != tracker();
-        let request = (stranger && !self.may_prove(from, bytes)).then_some(Request {
+        let request = (stranger && !self.world.may_prove(from, bytes)).then_some(Request {
             from,
             len: bytes.len(),
         });
         self.node.handle_datagram(self.now_ms, from, bytes);
         self.drain(request);
-    }
-
-    /// False when `bytes` certainly does not prove its origin: it echoes no cookie the node
-    /// ever gave `from`, neither in its envelope nor as a VERIFY token.
-    fn may_prove(&self, from: SocketAddr, bytes: &[u8]) -> bool {
-        let Ok((message, envelope)) = decode_envelope(bytes) else {
-            return false;
-        };
-        let token = match &message {
-            Message::Verify(v) => votechain_proto::Cookie::parse(&v.token),
-            _ => None,
-        };
-        [envelope.echo, token]
-            .iter()
-            .flatten()
-            .any(|cookie| self.world.was_given(&from, cookie))
     }
 
     fn advance(&mut self, c: &mut Cursor) {

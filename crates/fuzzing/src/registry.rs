@@ -15,7 +15,7 @@ use rand::SeedableRng;
 use std::net::SocketAddr;
 use votechain_chain::Ballot;
 use votechain_proto::limits::unverified_reply_budget;
-use votechain_proto::{decode_envelope, Cookie, Message};
+use votechain_proto::{decode_envelope, Message};
 use votechain_tracker::config::Config;
 use votechain_tracker::registry::Registry;
 
@@ -97,25 +97,9 @@ struct Harness {
 
 impl Harness {
     fn datagram(&mut self, from: SocketAddr, bytes: &[u8]) {
-        let unproven = !self.may_prove(from, bytes);
+        let unproven = !self.world.may_prove(from, bytes);
         self.registry.handle_datagram(self.now_ms, from, bytes);
         self.drain(unproven.then_some((from, bytes.len())));
-    }
-
-    /// False when `bytes` certainly does not prove its origin: it echoes no cookie the
-    /// registry ever gave `from`, neither in its envelope nor as a VERIFY token.
-    fn may_prove(&self, from: SocketAddr, bytes: &[u8]) -> bool {
-        let Ok((message, envelope)) = decode_envelope(bytes) else {
-            return false;
-        };
-        let token = match &message {
-            Message::Verify(v) => Cookie::parse(&v.token),
-            _ => None,
-        };
-        [envelope.echo, token]
-            .iter()
-            .flatten()
-            .any(|cookie| self.world.was_given(&from, cookie))
     }
 
     fn advance(&mut self, c: &mut Cursor) {

@@ -1,8 +1,9 @@
-//! The peer's sans-IO state machine. Inputs: [`Node::handle_datagram`], [`Node::handle_timeout`],
-//! [`Node::handle_command`], [`Node::handle_mined`]; after each, the shell drains
-//! [`Node::poll_output`] and arms one timer from [`Node::poll_timeout`]. Outputs come in the
-//! order they must take effect: a `Persist` precedes the datagram that acknowledges what it
-//! stores, so nothing acknowledged is lost across a crash.
+//! The peer's sans-IO state machine. Inputs: [`Node::handle_datagram`], [`Node::end_of_burst`],
+//! [`Node::handle_timeout`], [`Node::handle_mined`] and the console's commands
+//! ([`Node::submit_vote`], [`Node::set_mining`], [`Node::consensus_now`], [`Node::leave`]); after
+//! each, the shell drains [`Node::poll_output`] and arms one timer from [`Node::poll_timeout`].
+//! Outputs come in the order they must take effect: a `Persist` precedes the datagram that
+//! acknowledges what it stores, so nothing acknowledged is lost across a crash.
 //!
 //! Time comes in as `now_ms` (Unix milliseconds) and randomness from a seeded RNG, so the same
 //! inputs give the same outputs — the simulator depends on it.
