@@ -33,7 +33,8 @@ impl Outbox {
     }
 }
 
-/// A scripted hostile endpoint.
+/// A scripted hostile endpoint. `now_ms` is the simulated Unix time in milliseconds (what an
+/// unskewed clock reads), so an adversary needs nothing from the simulator's internals.
 pub trait Adversary {
     /// Where it listens.
     fn addr(&self) -> SocketAddr;
@@ -126,7 +127,7 @@ impl Replayer {
             self.genesis.hash(),
             0,
             self.ballot.difficulty,
-            crate::sim::EPOCH_MS + now_ms,
+            now_ms,
             "replayer",
             votes,
         )

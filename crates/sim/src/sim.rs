@@ -15,7 +15,7 @@
 //! (tables within their caps, bounded output per datagram) and the final properties by
 //! [`crate::check`].
 //!
-//! Attacks ([`crate::attacks`]) may forge source addresses; [`forge`] delivers their datagrams
+//! Attacks ([`crate::attacks`]) may forge source addresses; `sim/forge.rs` delivers their datagrams
 //! through the same network and accounts, in the [`Ledger`], who paid for which bytes.
 
 mod forge;
@@ -688,9 +688,10 @@ impl Sim {
             Event::AdversaryTick { index } => {
                 let mut out = Outbox::default();
                 let now = self.now;
+                let unix_ms = EPOCH_MS + now;
                 let slot = &mut self.adversaries[index];
                 slot.tick_scheduled = false;
-                let next = slot.actor.on_tick(now, &mut self.rng, &mut out);
+                let next = slot.actor.on_tick(unix_ms, &mut self.rng, &mut out);
                 if let Some(delay) = next {
                     self.adversaries[index].tick_scheduled = true;
                     self.schedule(now + delay.max(1), Event::AdversaryTick { index });
@@ -741,10 +742,10 @@ impl Sim {
             Some(Endpoint::Adversary(index)) => {
                 self.stats.delivered += 1;
                 let mut out = Outbox::default();
-                let now = self.now;
+                let unix_ms = EPOCH_MS + self.now;
                 let slot = &mut self.adversaries[index];
                 slot.cookies.remember(from, bytes);
-                slot.actor.on_datagram(now, from, bytes, &mut out);
+                slot.actor.on_datagram(unix_ms, from, bytes, &mut out);
                 self.send_from_adversary(index, out);
             }
             Some(Endpoint::Attack(index)) => {
