@@ -6,8 +6,8 @@
 //! - [`peers`]: known peers, their freshness and bans.
 //! - [`dedup`]: "relayed once per id" caches.
 //! - [`loglimit`]: rate-limited log lines for what the network can repeat.
-//! - [`join`]: registration with the tracker, heartbeats, re-registration.
-//! - [`sync`]: the pipelined block downloader.
+//! - [`tracker_client`]: registration with the tracker, heartbeats, re-registration.
+//! - [`downloader`]: the pipelined block downloader.
 //! - [`node`]: the state machine tying them together.
 //! - [`recover`]: rebuilding the chain from the store at start-up.
 //! - [`view`]: what the console prints.
@@ -18,12 +18,12 @@ pub mod admission;
 pub mod config;
 pub mod console;
 pub mod dedup;
-pub mod join;
+pub mod downloader;
 pub mod loglimit;
 pub mod node;
 pub mod peers;
 pub mod recover;
 pub mod shell;
 pub mod start;
-pub mod sync;
+pub mod tracker_client;
 pub mod view;

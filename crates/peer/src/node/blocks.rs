@@ -5,7 +5,7 @@
 
 use super::{Event, Inbound, Node, Output, Record, Round, TieBreak};
 use crate::config::MiningMode;
-use crate::sync::{SyncAction, Target};
+use crate::downloader::{DownloadAction, Target};
 use rand::Rng;
 use std::net::SocketAddr;
 use votechain_chain::validate::verify_blocks;
@@ -49,7 +49,7 @@ impl Node {
                 return;
             }
         };
-        self.join.ballot_known();
+        self.tracker.ballot_known();
         match &self.chain {
             Some(c) if c.election() == m.election => {}
             Some(c) => {
@@ -74,7 +74,7 @@ impl Node {
         };
         let election = chain.election();
         tracing::info!(%election, title = ballot.title, "election known");
-        self.join.ballot_known();
+        self.tracker.ballot_known();
         self.chain = Some(chain);
         self.out.push_back(Output::Persist(Record::Block(genesis)));
         self.out
@@ -238,7 +238,7 @@ impl Node {
         let ours = self.chain.as_ref().map_or(0, ChainState::height);
         if height > ours.saturating_add(FAR_AHEAD) {
             let trusted = input.proven && self.peers.get(&peer).is_some();
-            if trusted && !self.sync.is_active() {
+            if trusted && !self.downloader.is_active() {
                 self.start_sync(
                     now_ms,
                     Target {
@@ -276,13 +276,13 @@ impl Node {
         }
         if self.chain.is_none() {
             // Without a tracker the election comes from a seed's genesis block.
-            let from_seed = self.cfg.seeds.contains(&from) && self.join.tracker().is_none();
+            let from_seed = self.cfg.seeds.contains(&from) && self.tracker.tracker().is_none();
             if let (true, 0, Some(ballot)) = (from_seed, block.height(), block.ballot().cloned()) {
                 self.init_chain(now_ms, &ballot, block);
             }
             return;
         }
-        self.sync.on_block(from, index, total);
+        self.downloader.on_block(from, index, total);
         if block.height() != index {
             self.strike(from, 2, now_ms, "block at the wrong height");
             return;
@@ -298,7 +298,7 @@ impl Node {
 
     /// GET_BLOCK_REPLY with no block: the peer's chain is shorter than we thought.
     pub(super) fn on_short_chain(&mut self, from: SocketAddr, height: u64) {
-        self.sync.on_short(from, height);
+        self.downloader.on_short(from, height);
     }
 
     /// Verifies the buffered sync blocks' signatures in one batch and adds them, lowest first.
@@ -339,21 +339,21 @@ impl Node {
         self.sync_from = from;
         self.sync_back = 0;
         self.sync_progress_ms = now_ms;
-        self.sync.start(target, from);
+        self.downloader.start(target, from);
         self.mining_dirty = true;
     }
 
     /// Gives up a sync that connected no block for `sync_idle_limit_ms`: whatever a remote
     /// claimed, the miner is off for a bounded time only, then mines on our best chain again.
     pub(super) fn abandon_idle_sync(&mut self, now_ms: u64) {
-        if self.sync.is_active()
+        if self.downloader.is_active()
             && now_ms.saturating_sub(self.sync_progress_ms) > self.cfg.sync_idle_limit_ms
         {
             tracing::info!(
                 "sync connected no block for {} s: back to mining on our best chain",
                 self.cfg.sync_idle_limit_ms / 1000
             );
-            self.sync.stop();
+            self.downloader.stop();
             self.mining_dirty = true;
         }
     }
@@ -361,25 +361,25 @@ impl Node {
     /// Ends the sync when the target is in the tree; steps further back when everything asked
     /// for arrived but the target still does not connect (the chains forked below our tip).
     fn check_sync_progress(&mut self) {
-        let (Some(chain), Some(target)) = (self.chain.as_ref(), self.sync.target()) else {
+        let (Some(chain), Some(target)) = (self.chain.as_ref(), self.downloader.target()) else {
             return;
         };
         if chain.contains(&target.hash) {
             let height = chain.height();
-            tracing::info!(height, received = self.sync.received, "sync done");
-            self.sync.stop();
+            tracing::info!(height, received = self.downloader.received, "sync done");
+            self.downloader.stop();
             self.mining_dirty = true;
             self.out.push_back(Output::Event(Event::Synced { height }));
             return;
         }
         // Blocks still waiting for batch verification may be exactly the ones that connect.
-        if !self.sync.is_drained() || !self.sync_buffer.is_empty() {
+        if !self.downloader.is_drained() || !self.sync_buffer.is_empty() {
             return;
         }
         if self.sync_back >= self.sync_from {
             tracing::warn!("sync target never connected: giving up on it");
             let peers = target.peers.clone();
-            self.sync.stop();
+            self.downloader.stop();
             self.mining_dirty = true;
             for p in peers {
                 self.strike(
@@ -398,7 +398,7 @@ impl Node {
             start,
             "wanted chain forked below our tip: fetching further back"
         );
-        self.sync.fetch_first(
+        self.downloader.fetch_first(
             start,
             self.sync_from
                 .saturating_sub(self.sync_back)
@@ -412,9 +412,9 @@ impl Node {
     /// (a strike that bans a peer also takes back the requests just assigned to it).
     pub(super) fn drive_sync(&mut self, now_ms: u64) {
         let tip_blocks = self.chain.as_ref().map_or(0, |c| c.height() + 1);
-        let actions = self.sync.poll(now_ms, tip_blocks);
+        let actions = self.downloader.poll(now_ms, tip_blocks);
         for action in &actions {
-            if let SyncAction::Strike(peer) = action {
+            if let DownloadAction::Strike(peer) = action {
                 self.strike(
                     *peer,
                     STALL_POINTS,
@@ -424,7 +424,7 @@ impl Node {
             }
         }
         for action in actions {
-            if let SyncAction::Request { peer, start, count } = action {
+            if let DownloadAction::Request { peer, start, count } = action {
                 if !self.peers.is_banned(&peer, now_ms) {
                     self.send_request(now_ms, peer, &RequestChain { start, count }.into());
                 }
@@ -533,7 +533,7 @@ impl Node {
             return;
         };
         peer.reported = Some((height, hash));
-        self.sync.on_short(from, height);
+        self.downloader.on_short(from, height);
         if let Some(round) = &mut self.round {
             round.replies.insert(from, (height, hash));
             if round.replies.len() >= round.asked {
@@ -547,7 +547,7 @@ impl Node {
         self.last_round_ms = now_ms;
         self.next_consensus_ms = now_ms + self.cfg.consensus_interval_ms;
         if self.chain.is_none() {
-            if self.join.tracker().is_none() {
+            if self.tracker.tracker().is_none() {
                 for seed in self.cfg.seeds.clone() {
                     self.send_request(
                         now_ms,
@@ -615,7 +615,7 @@ impl Node {
             .filter(|(_, r)| **r == (height, hash))
             .map(|(a, _)| *a)
             .collect();
-        if self.sync.target().is_some_and(|t| t.hash == hash) {
+        if self.downloader.target().is_some_and(|t| t.hash == hash) {
             return;
         }
         self.start_sync(
@@ -658,7 +658,7 @@ impl Node {
         let tie_break_due = self.tie_break == TieBreak::Due;
         let template = match (&self.chain, self.mining) {
             (None, _) | (_, MiningMode::Off) => None,
-            _ if self.sync.is_active() => None,
+            _ if self.downloader.is_active() => None,
             (Some(c), MiningMode::WhenPending) if c.pool().is_empty() && !tie_break_due => None,
             (Some(c), _) => c.template(now_ms, &self.cfg.name).ok(),
         };

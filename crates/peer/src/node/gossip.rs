@@ -23,7 +23,7 @@ impl Node {
         let before = self.peers.len();
         if replace {
             for gone in self.peers.retain_listed(list) {
-                self.sync.forget_peer(&gone);
+                self.downloader.forget_peer(&gone);
                 self.mining_dirty = true;
             }
         }

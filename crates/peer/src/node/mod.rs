@@ -22,10 +22,10 @@ mod votes;
 use crate::admission::Admission;
 use crate::config::{MiningMode, NodeConfig};
 use crate::dedup::DedupCache;
-use crate::join::Join;
+use crate::downloader::{DownloadLimits, Downloader};
 use crate::loglimit::LogLimiter;
 use crate::peers::{PeerTable, Source};
-use crate::sync::{Sync, SyncLimits};
+use crate::tracker_client::TrackerClient;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -200,9 +200,9 @@ pub struct Node {
     inbound: Option<Inbound>,
     limiter: SourceLimiter,
     peers: PeerTable,
-    join: Join,
+    tracker: TrackerClient,
     chain: Option<ChainState>,
-    sync: Sync,
+    downloader: Downloader,
     /// How far below the sync start to look for the fork point next, when the wanted chain does
     /// not connect.
     sync_back: u64,
@@ -252,16 +252,16 @@ impl Node {
     pub fn new(cfg: NodeConfig, seed: u64, chain: Option<ChainState>) -> Node {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let minter = TokenMinter::new(rng.gen());
-        let limits = SyncLimits {
+        let limits = DownloadLimits {
             batch: u64::from(cfg.sync_batch),
             window: cfg.sync_window,
             per_peer: cfg.sync_per_peer,
             timeout_ms: cfg.sync_timeout_ms,
             timeout_cap_ms: cfg.sync_timeout_cap_ms,
         };
-        let mut join = Join::new(&cfg);
+        let mut tracker = TrackerClient::new(&cfg);
         if chain.is_some() {
-            join.ballot_known();
+            tracker.ballot_known();
         }
         let mut peers = PeerTable::new(cfg.max_peers, cfg.me);
         for seed in &cfg.seeds {
@@ -279,10 +279,10 @@ impl Node {
             seen_votes: DedupCache::new(cfg.dedup_cap),
             seen_gossip: DedupCache::new(cfg.dedup_cap),
             contacted: HashMap::new(),
-            sync: Sync::new(limits),
+            downloader: Downloader::new(limits),
             mining: cfg.mining,
             peers,
-            join,
+            tracker,
             chain,
             minter,
             rng,
@@ -332,7 +332,7 @@ impl Node {
 
     /// True while a sync is fetching blocks.
     pub fn syncing(&self) -> bool {
-        self.sync.is_active()
+        self.downloader.is_active()
     }
 
     /// Next output for the shell.
@@ -344,8 +344,8 @@ impl Node {
     pub fn poll_timeout(&self) -> u64 {
         let mut t = self.next_housekeeping_ms;
         for d in [
-            self.join.next_deadline(),
-            self.sync.next_deadline(),
+            self.tracker.next_deadline(),
+            self.downloader.next_deadline(),
             self.round.as_ref().map(|r| r.deadline_ms),
             Some(self.next_gossip_ms),
             Some(self.next_consensus_ms),
@@ -353,7 +353,7 @@ impl Node {
                 TieBreak::Waiting { until_ms } => Some(until_ms),
                 TieBreak::None | TieBreak::Due => None,
             },
-            self.sync
+            self.downloader
                 .is_active()
                 .then(|| self.sync_progress_ms + self.cfg.sync_idle_limit_ms + 1),
         ]
@@ -371,7 +371,7 @@ impl Node {
         self.stats.datagrams_in += 1;
         // Our tracker and known peers may use the limiter's reserved slots: a flood from many
         // strangers that fills its table must not cut us off from them.
-        let vouched = self.join.is_tracker(&from) || self.peers.get(&from).is_some();
+        let vouched = self.tracker.is_tracker(&from) || self.peers.get(&from).is_some();
         let verdict = match vouched {
             true => self.limiter.check_vouched(from, now_ms),
             false => self.limiter.check(from, now_ms),
@@ -416,22 +416,22 @@ impl Node {
         let from = input.from;
         // The tracker's datagrams change our election and peer table: they count only from its
         // address and with our cookie echoed, which no forger can know.
-        let from_tracker = self.join.is_tracker(&from) && input.proven;
+        let from_tracker = self.tracker.is_tracker(&from) && input.proven;
         match message {
             Message::Challenge(c) => self.on_challenge(now_ms, input, c.token),
             Message::Verify(_) => self.on_verify(input),
             Message::RegisterAck(m) if from_tracker => {
                 self.on_peer_list(now_ms, &m.peer_list, false);
-                let next = self.join.on_register_ack(now_ms);
+                let next = self.tracker.on_register_ack(now_ms);
                 self.send_requests(now_ms, from, next);
             }
             Message::UpdatePeers(m) if from_tracker => {
-                self.join.on_tracker_heard(now_ms);
+                self.tracker.on_tracker_heard(now_ms);
                 self.on_peer_list(now_ms, &m.peer_list, true);
             }
             Message::BallotOptions(m) if from_tracker => self.on_ballot(now_ms, &m),
             Message::Poke(p) if from_tracker => {
-                let ack = self.join.on_poke(now_ms, p.nonce);
+                let ack = self.tracker.on_poke(now_ms, p.nonce);
                 self.send(from, &ack);
             }
             Message::RegisterAck(_)
@@ -483,9 +483,9 @@ impl Node {
         if self.their_cookies.len() >= self.cfg.max_verified
             && !self.their_cookies.contains_key(&addr)
         {
-            let (peers, join) = (&self.peers, &self.join);
+            let (peers, tracker) = (&self.peers, &self.tracker);
             self.their_cookies
-                .retain(|a, _| peers.get(a).is_some() || join.is_tracker(a));
+                .retain(|a, _| peers.get(a).is_some() || tracker.is_tracker(a));
             if self.their_cookies.len() >= self.cfg.max_verified {
                 return;
             }
@@ -500,8 +500,8 @@ impl Node {
             self.started = true;
             self.on_start(now_ms);
         }
-        let to_tracker = self.join.on_timeout(now_ms);
-        if let Some(tracker) = self.join.tracker() {
+        let to_tracker = self.tracker.on_timeout(now_ms);
+        if let Some(tracker) = self.tracker.tracker() {
             self.send_requests(now_ms, tracker, to_tracker);
         }
         if now_ms >= self.next_gossip_ms {
@@ -546,7 +546,7 @@ impl Node {
 
     fn on_start(&mut self, now_ms: u64) {
         // Without a tracker, the election comes from a seed's genesis block.
-        if self.chain.is_none() && self.join.tracker().is_none() {
+        if self.chain.is_none() && self.tracker.tracker().is_none() {
             for seed in self.cfg.seeds.clone() {
                 self.send_request(
                     now_ms,
@@ -566,7 +566,7 @@ impl Node {
     fn housekeeping(&mut self, now_ms: u64) {
         for gone in self.peers.expire(now_ms, self.cfg.peer_silence_ms) {
             tracing::info!(peer = %gone, "peer silent too long: dropped");
-            self.sync.forget_peer(&gone);
+            self.downloader.forget_peer(&gone);
             // The sync may have stopped with it: the miner must come back on.
             self.mining_dirty = true;
         }
@@ -611,7 +611,7 @@ impl Node {
             now_ms,
         ) {
             tracing::warn!(%peer, reason, "peer banned for {} s", self.cfg.ban_ms / 1000);
-            self.sync.forget_peer(&peer);
+            self.downloader.forget_peer(&peer);
             // A sync whose last peer this was stopped: mining (off while syncing) resumes.
             self.mining_dirty = true;
             self.out.push_back(Output::Event(Event::PeerBanned {
@@ -761,7 +761,7 @@ impl Node {
 
     /// Leaving: tell the tracker (the shell calls this on quit, Ctrl-C and SIGTERM).
     pub fn leave(&mut self) {
-        if let Some(tracker) = self.join.tracker() {
+        if let Some(tracker) = self.tracker.tracker() {
             self.send(tracker, &LeavePeer {}.into());
         }
         self.out.push_back(Output::Mine(None));

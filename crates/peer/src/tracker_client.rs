@@ -20,7 +20,7 @@ pub enum Phase {
 
 /// The tracker client.
 #[derive(Debug)]
-pub struct Join {
+pub struct TrackerClient {
     tracker: Option<SocketAddr>,
     name: String,
     phase: Phase,
@@ -37,10 +37,10 @@ pub struct Join {
     silence_ms: u64,
 }
 
-impl Join {
+impl TrackerClient {
     /// A client for `cfg.tracker`, ready to register at once.
-    pub fn new(cfg: &NodeConfig) -> Join {
-        Join {
+    pub fn new(cfg: &NodeConfig) -> TrackerClient {
+        TrackerClient {
             tracker: cfg.tracker,
             name: cfg.name.clone(),
             phase: if cfg.tracker.is_some() {
@@ -154,7 +154,7 @@ impl Join {
         PokeAck { nonce }.into()
     }
 
-    /// When [`Join::on_timeout`] next has work.
+    /// When [`TrackerClient::on_timeout`] next has work.
     pub fn next_deadline(&self) -> Option<u64> {
         match self.phase {
             Phase::NoTracker => None,
@@ -181,7 +181,7 @@ mod tests {
 
     #[test]
     fn registers_with_backoff_then_asks_for_the_ballot() {
-        let mut j = Join::new(&cfg());
+        let mut j = TrackerClient::new(&cfg());
         assert_eq!(types(&j.on_timeout(0)), ["REGISTER_PEER"]);
         assert!(j.on_timeout(100).is_empty(), "backs off");
         assert_eq!(types(&j.on_timeout(250)), ["REGISTER_PEER"]);
@@ -194,7 +194,7 @@ mod tests {
 
     #[test]
     fn silent_tracker_triggers_reregistration() {
-        let mut j = Join::new(&cfg());
+        let mut j = TrackerClient::new(&cfg());
         j.ballot_known();
         j.on_register_ack(0);
         j.on_poke(1_000, Some(7));
@@ -205,7 +205,7 @@ mod tests {
 
     #[test]
     fn poke_is_answered_with_its_nonce() {
-        let mut j = Join::new(&cfg());
+        let mut j = TrackerClient::new(&cfg());
         assert_eq!(j.on_poke(0, Some(42)), PokeAck { nonce: Some(42) }.into());
     }
 }

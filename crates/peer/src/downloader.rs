@@ -42,7 +42,7 @@ impl InFlight {
 
 /// Tunables of the downloader (copied from [`crate::config::NodeConfig`]).
 #[derive(Debug, Clone, Copy)]
-pub struct SyncLimits {
+pub struct DownloadLimits {
     /// Blocks per request.
     pub batch: u64,
     /// Requests in flight over all peers.
@@ -57,7 +57,7 @@ pub struct SyncLimits {
 
 /// What the downloader wants done.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SyncAction {
+pub enum DownloadAction {
     /// Send REQUEST_CHAIN{start, count} to `peer`.
     Request {
         /// Who to ask.
@@ -73,8 +73,8 @@ pub enum SyncAction {
 
 /// The downloader.
 #[derive(Debug)]
-pub struct Sync {
-    limits: SyncLimits,
+pub struct Downloader {
+    limits: DownloadLimits,
     target: Option<Target>,
     queue: VecDeque<(u64, u64)>,
     /// Lowest height not yet queued or requested, going up.
@@ -86,10 +86,10 @@ pub struct Sync {
     pub received: u64,
 }
 
-impl Sync {
+impl Downloader {
     /// An idle downloader.
-    pub fn new(limits: SyncLimits) -> Sync {
-        Sync {
+    pub fn new(limits: DownloadLimits) -> Downloader {
+        Downloader {
             limits,
             target: None,
             queue: VecDeque::new(),
@@ -216,7 +216,7 @@ impl Sync {
     }
 
     /// Requests to send and strikes to give at `now_ms`, with our current block count `tip_blocks`.
-    pub fn poll(&mut self, now_ms: u64, tip_blocks: u64) -> Vec<SyncAction> {
+    pub fn poll(&mut self, now_ms: u64, tip_blocks: u64) -> Vec<DownloadAction> {
         let mut actions = Vec::new();
         let Some(target) = &self.target else {
             return actions;
@@ -239,7 +239,7 @@ impl Sync {
             self.timeout_ms = (self.timeout_ms * 2).min(self.limits.timeout_cap_ms);
         }
         for r in stalled {
-            let strike = SyncAction::Strike(r.peer);
+            let strike = DownloadAction::Strike(r.peer);
             if !r.received.iter().any(|x| *x) && !actions.contains(&strike) {
                 actions.push(strike);
             }
@@ -282,7 +282,7 @@ impl Sync {
                 received: vec![false; count as usize],
                 deadline_ms: now_ms + self.timeout_ms,
             });
-            actions.push(SyncAction::Request {
+            actions.push(DownloadAction::Request {
                 peer,
                 start,
                 count: count as u32,
@@ -306,8 +306,8 @@ mod tests {
         SocketAddr::from(([127, 0, 0, 1], port))
     }
 
-    fn limits() -> SyncLimits {
-        SyncLimits {
+    fn limits() -> DownloadLimits {
+        DownloadLimits {
             batch: 10,
             window: 4,
             per_peer: 2,
@@ -324,11 +324,13 @@ mod tests {
         }
     }
 
-    fn requests(actions: &[SyncAction]) -> Vec<(u16, u64, u32)> {
+    fn requests(actions: &[DownloadAction]) -> Vec<(u16, u64, u32)> {
         actions
             .iter()
             .filter_map(|x| match x {
-                SyncAction::Request { peer, start, count } => Some((peer.port(), *start, *count)),
+                DownloadAction::Request { peer, start, count } => {
+                    Some((peer.port(), *start, *count))
+                }
                 _ => None,
             })
             .collect()
@@ -336,7 +338,7 @@ mod tests {
 
     #[test]
     fn pipelines_over_peers_within_the_window() {
-        let mut s = Sync::new(limits());
+        let mut s = Downloader::new(limits());
         s.start(target(100, &[1, 2]), 1);
         let r = requests(&s.poll(0, 1));
         assert_eq!(r, [(1, 1, 10), (2, 11, 10), (1, 21, 10), (2, 31, 10)]);
@@ -349,14 +351,14 @@ mod tests {
 
     #[test]
     fn stall_strikes_requeues_missing_and_backs_off() {
-        let mut s = Sync::new(limits());
+        let mut s = Downloader::new(limits());
         s.start(target(5, &[1, 2]), 0);
         assert_eq!(requests(&s.poll(0, 0)), [(1, 0, 5)]);
         s.on_block(a(1), 0, None);
         s.on_block(a(1), 1, None);
         let actions = s.poll(100, 2);
         assert!(
-            !actions.contains(&SyncAction::Strike(a(1))),
+            !actions.contains(&DownloadAction::Strike(a(1))),
             "partial delivery is no lie"
         );
         assert_eq!(requests(&actions), [(2, 2, 3)]);
@@ -365,7 +367,7 @@ mod tests {
         assert_eq!(
             actions
                 .iter()
-                .filter(|x| **x == SyncAction::Strike(a(2)))
+                .filter(|x| **x == DownloadAction::Strike(a(2)))
                 .count(),
             1
         );
@@ -373,7 +375,7 @@ mod tests {
 
     #[test]
     fn simultaneous_stalls_double_the_timeout_once() {
-        let mut s = Sync::new(limits());
+        let mut s = Downloader::new(limits());
         s.start(target(100, &[1]), 0);
         assert_eq!(requests(&s.poll(0, 0)).len(), 2, "per-peer limit");
         let actions = s.poll(100, 0);
@@ -383,7 +385,7 @@ mod tests {
 
     #[test]
     fn short_chain_answer_completes_the_request() {
-        let mut s = Sync::new(limits());
+        let mut s = Downloader::new(limits());
         s.start(target(30, &[1]), 0);
         s.poll(0, 0);
         s.on_block(a(1), 0, Some(1));
@@ -392,7 +394,7 @@ mod tests {
 
     #[test]
     fn lying_height_is_queued_lazily_and_peer_loss_stops_sync() {
-        let mut s = Sync::new(limits());
+        let mut s = Downloader::new(limits());
         s.start(target(1_000_000, &[1]), 0);
         let r = requests(&s.poll(0, 0));
         assert_eq!(r.len(), 2, "per-peer limit");
