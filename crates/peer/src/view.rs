@@ -146,17 +146,19 @@ pub fn stats(node: &Node) -> String {
         None => NO_ELECTION.into(),
     };
     out.push_str(&format!(
-        "\npeers {} syncing {} mined {}\ndatagrams in {} out {} rate-limited {} from-banned {} ignored {} invalid-blocks {} challenges {}",
+        "\npeers {} syncing {} mined {}\ndatagrams in {} out {} proven {} rate-limited {} from-banned {} ignored {} invalid-blocks {} challenges {} votes-refused {}",
         node.peers().len(),
         node.syncing(),
         s.mined,
         s.datagrams_in,
         s.datagrams_out,
+        s.proven,
         s.rate_limited,
         s.from_banned,
         s.ignored,
         s.invalid_blocks,
-        s.challenges_sent
+        s.challenges_sent,
+        s.votes_refused
     ));
     if !s.decode_errors.is_empty() {
         let errors: Vec<String> = s
@@ -167,4 +169,86 @@ pub fn stats(node: &Node) -> String {
         out.push_str(&format!("\nundecodable {}", errors.join(" ")));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::NodeConfig;
+    use std::net::SocketAddr;
+    use votechain_chain::{Ballot, BlockTemplate, ChainConfig, ChainState, Hash};
+
+    fn check(actual: String, expect: &str) {
+        assert_eq!(actual, expect);
+    }
+
+    fn node(blocks: u64) -> Node {
+        let ballot = Ballot::open("View", &["Adam", "Bob"], 0);
+        let mut chain = ChainState::new(&ballot, ChainConfig::default()).unwrap();
+        for i in 0..blocks {
+            let t = BlockTemplate::new(chain.tip_hash(), chain.height(), 0, 1_000 + i, "m", vec![])
+                .unwrap();
+            chain.add_block(t.seal(0), 2_000).unwrap();
+        }
+        let me: SocketAddr = "127.0.0.1:6001".parse().unwrap();
+        Node::new(NodeConfig::new(me), 1, Some(chain))
+    }
+
+    #[test]
+    fn answers_to_votes_and_receipts() {
+        let id = Hash([0xab; 32]);
+        let hex = id.to_string();
+        check(
+            submit(&SubmitReply::Pending(id)),
+            &format!("vote {hex} pending"),
+        );
+        check(
+            submit(&SubmitReply::Duplicate(id)),
+            &format!("vote {hex} already known"),
+        );
+        check(
+            submit(&SubmitReply::Rejected(
+                id,
+                "the pending pool is full".into(),
+            )),
+            &format!("vote {hex} rejected: the pending pool is full"),
+        );
+        check(submit(&SubmitReply::NoElection), NO_ELECTION);
+        check(receipt(&ReceiptStatus::Pending), "pending");
+        check(receipt(&ReceiptStatus::Unknown), "unknown");
+        check(
+            receipt(&ReceiptStatus::Rejected {
+                reason: "not on the ballot".into(),
+            }),
+            "rejected: not on the ballot",
+        );
+        let confirmed = ReceiptStatus::Confirmed {
+            height: 3,
+            block: id,
+            confirmations: 2,
+            index: 0,
+            vote_count: 1,
+            proof: vec![],
+        };
+        check(
+            receipt(&confirmed),
+            &format!("in block 3 ({hex}) with 2 confirmations"),
+        );
+    }
+
+    #[test]
+    fn tally_chain_and_empty_tables() {
+        let n = node(2);
+        check(tally(&n), "Adam 0\nBob 0");
+        let lines: Vec<String> = chain(&n, 2).lines().map(str::to_owned).collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].starts_with("     2 ") && lines[0].ends_with(" votes=0 miner=m"));
+        assert!(lines[1].starts_with("     1 "));
+        check(block(&n, 9), "no block at height 9 (the tip is at 2)");
+        check(peers(&n, 0), "no peers known");
+        let me: SocketAddr = "127.0.0.1:6001".parse().unwrap();
+        let empty = Node::new(NodeConfig::new(me), 1, None);
+        check(tally(&empty), NO_ELECTION);
+        check(chain(&empty, 5), NO_ELECTION);
+    }
 }
