@@ -6,7 +6,9 @@
 //! An attack is taken out of its slot while it runs, so it can read the whole simulation
 //! through its [`Ctx`] without aliasing; what it sends is dispatched afterwards.
 
-use super::{Endpoint, Event, Sim};
+use super::delivery::Endpoint;
+use super::events::Event;
+use super::Sim;
 use crate::attacks::{Attack, Ctx, Datagram};
 use crate::ledger::Ledger;
 use rand::{Rng, SeedableRng};
@@ -45,11 +47,6 @@ impl Sim {
     /// Starts counting, from zero, what `addr` receives and what is sent in its name.
     pub fn watch(&mut self, addr: SocketAddr) {
         self.ledger.watch(addr);
-    }
-
-    /// Peer `id`'s local clock now (virtual time plus its skew, as Unix milliseconds).
-    pub fn peer_clock_ms(&self, id: usize) -> u64 {
-        self.local_time(self.peers[id].skew_ms)
     }
 
     /// The simulation's settings.
