@@ -25,6 +25,7 @@ pub mod ledger;
 pub mod net;
 pub mod promises;
 pub mod sim;
+mod world;
 
 pub use check::Summary;
 pub use ledger::Ledger;

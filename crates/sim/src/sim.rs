@@ -52,18 +52,7 @@ use trace::Trace;
 use votechain_chain::{Ballot, Block, ChainConfig, Hash, Vote};
 use votechain_peer::config::NodeConfig;
 
-/// Virtual time 0 is this Unix time on every node's clock (before its skew), so block timestamps
-/// look like real ones.
-pub const EPOCH_MS: u64 = 1_700_000_000_000;
-
-/// The tracker's address in every simulation.
-pub const TRACKER_ADDR: SocketAddr = SocketAddr::new(
-    std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1)),
-    4000,
-);
-
-/// Index of a peer in the simulation, in the order peers were added.
-pub type PeerId = usize;
+pub use crate::world::{PeerId, EPOCH_MS, TRACKER_ADDR};
 
 /// The simulation's knobs.
 #[derive(Debug, Clone)]

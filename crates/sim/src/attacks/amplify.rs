@@ -6,7 +6,7 @@
 //! victim.
 
 use super::{Attack, Cookies, Ctx};
-use crate::sim::TRACKER_ADDR;
+use crate::world::TRACKER_ADDR;
 use std::net::SocketAddr;
 use votechain_proto::{
     decode, Message, PokeAck, RegisterPeer, RequestBallot, RequestChain, Verify,

@@ -5,7 +5,7 @@
 //! branch everyone else is on.
 
 use super::{mine, template_on, Attack, Ctx};
-use crate::sim::PeerId;
+use crate::world::PeerId;
 use std::net::SocketAddr;
 use votechain_chain::limits::MAX_FUTURE_DRIFT_MS;
 use votechain_chain::Block;

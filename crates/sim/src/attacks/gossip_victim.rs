@@ -3,8 +3,8 @@
 //! they pass as relays from a verified neighbour. Spread network-wide, each could make every
 //! peer send the victim something.
 
+use super::SimView;
 use super::{Attack, Ctx};
-use crate::sim::Sim;
 use rand::Rng;
 use std::net::SocketAddr;
 use votechain_proto::Gossip;
@@ -34,7 +34,7 @@ impl GossipVictim {
 }
 
 /// The honest peer that `target` heard from last (ties broken by address), if any.
-fn freshest_neighbour(sim: &Sim, target: usize) -> Option<SocketAddr> {
+fn freshest_neighbour(sim: &dyn SimView, target: usize) -> Option<SocketAddr> {
     let node = sim.node(target)?;
     let honest: Vec<SocketAddr> = (0..sim.n_peers()).map(|i| sim.peer_addr(i)).collect();
     node.peers()

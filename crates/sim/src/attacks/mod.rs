@@ -5,6 +5,8 @@
 //! [`Ctx::sim`], and sends through [`Ctx`]: genuinely from its own addresses, or forged from any
 //! address at all (an honest peer's, the tracker's, or a victim's where nothing lives). Forged
 //! datagrams go through the normal network model and are accounted in the [`crate::Ledger`].
+//! [`Ctx::sim`] is a narrow read-only [`SimView`], so attacks do not depend on the simulator
+//! that hosts them.
 //!
 //! Every datagram is built from the real protocol types with [`votechain_proto::encode`], so
 //! the wire format stays the protocol's own as it grows. A forger cannot know the address
@@ -33,12 +35,13 @@ pub use gossip_victim::GossipVictim;
 pub use pool_flood::PoolFlood;
 pub use tracker_forger::TrackerForger;
 
-use crate::sim::Sim;
+use crate::world::PeerId;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use votechain_chain::{Block, BlockTemplate, Hash, Vote};
+use votechain_chain::{Ballot, Block, BlockTemplate, Hash, Vote};
+use votechain_peer::node::Node;
 use votechain_proto::{decode_envelope, encode, with_envelope, Cookie, Envelope, Message};
 
 /// A scripted attacker. See the module docs.
@@ -76,16 +79,38 @@ pub struct Datagram {
     pub naming: Option<SocketAddr>,
 }
 
+/// What an attack may read of the simulation: the honest nodes, their addresses and clocks, the
+/// election. Narrow and read-only, so that attacks depend on this view rather than on the
+/// simulator (which depends on them); [`crate::Sim`] implements it.
+pub trait SimView {
+    /// Virtual time, in milliseconds since the start.
+    fn now(&self) -> u64;
+    /// The election id.
+    fn election(&self) -> Hash;
+    /// The ballot.
+    fn ballot(&self) -> &Ballot;
+    /// Number of peers ever added.
+    fn n_peers(&self) -> usize;
+    /// The address of peer `id`.
+    fn peer_addr(&self, id: PeerId) -> SocketAddr;
+    /// Peer `id`'s core, while it runs.
+    fn node(&self, id: PeerId) -> Option<&Node>;
+    /// Peers currently running, in id order.
+    fn running(&self) -> Vec<PeerId>;
+    /// Peer `id`'s local clock now (virtual time plus its skew, as Unix milliseconds).
+    fn peer_clock_ms(&self, id: PeerId) -> u64;
+}
+
 /// What an attack sees and does during one callback.
 pub struct Ctx<'a> {
-    sim: &'a Sim,
+    sim: &'a dyn SimView,
     /// The attack's own randomness, seeded from the simulation's RNG when it was added.
     pub rng: &'a mut ChaCha8Rng,
     out: Vec<Datagram>,
 }
 
 impl<'a> Ctx<'a> {
-    pub(crate) fn new(sim: &'a Sim, rng: &'a mut ChaCha8Rng) -> Ctx<'a> {
+    pub(crate) fn new(sim: &'a dyn SimView, rng: &'a mut ChaCha8Rng) -> Ctx<'a> {
         Ctx {
             sim,
             rng,
@@ -98,7 +123,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// The simulation, read-only: honest nodes, addresses, clocks.
-    pub fn sim(&self) -> &'a Sim {
+    pub fn sim(&self) -> &'a dyn SimView {
         self.sim
     }
 

@@ -3,7 +3,7 @@
 //! election to every peer that does not know its election yet (a peer that has just joined).
 
 use super::{Attack, Ctx};
-use crate::sim::{PeerId, TRACKER_ADDR};
+use crate::world::{PeerId, TRACKER_ADDR};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use votechain_chain::{Ballot, Block};

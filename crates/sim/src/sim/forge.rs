@@ -8,12 +8,15 @@
 
 use super::delivery::Endpoint;
 use super::events::Event;
+use super::PeerId;
 use super::Sim;
-use crate::attacks::{Attack, Ctx, Datagram};
+use crate::attacks::{Attack, Ctx, Datagram, SimView};
 use crate::ledger::Ledger;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::net::SocketAddr;
+use votechain_chain::{Ballot, Hash};
+use votechain_peer::node::Node;
 
 /// One attack and its own RNG.
 pub(super) struct AttackSlot {
@@ -115,5 +118,40 @@ impl Sim {
             self.ledger.on_send(self.now, from, to, len, false);
         }
         self.transmit(from, to, bytes.into(), forged);
+    }
+}
+
+/// Attacks read the simulation through this view only; each method is `Sim`'s own.
+impl SimView for Sim {
+    fn now(&self) -> u64 {
+        Sim::now(self)
+    }
+
+    fn election(&self) -> Hash {
+        Sim::election(self)
+    }
+
+    fn ballot(&self) -> &Ballot {
+        Sim::ballot(self)
+    }
+
+    fn n_peers(&self) -> usize {
+        Sim::n_peers(self)
+    }
+
+    fn peer_addr(&self, id: PeerId) -> SocketAddr {
+        Sim::peer_addr(self, id)
+    }
+
+    fn node(&self, id: PeerId) -> Option<&Node> {
+        Sim::node(self, id)
+    }
+
+    fn running(&self) -> Vec<PeerId> {
+        Sim::running(self)
+    }
+
+    fn peer_clock_ms(&self, id: PeerId) -> u64 {
+        Sim::peer_clock_ms(self, id)
     }
 }
