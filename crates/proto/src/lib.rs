@@ -6,8 +6,8 @@
 //!   size limit).
 //! - [`limits`]: the protocol's size limits and the anti-amplification budget.
 //! - [`ratelimit`]: per-source token buckets in a capped table.
-//! - [`verify`]: address cookies (stateless, keyed by address and time), the envelope that
-//!   carries them, and the set of verified addresses.
+//! - [`verify`]: address cookies (stateless, keyed by address and time) and the envelope that
+//!   carries them.
 //!
 //! PROTOCOL.md at the repository root documents every message with an example datagram.
 //!
@@ -25,4 +25,4 @@ pub use codec::{
     SizeClass, MESSAGE_TYPES,
 };
 pub use message::*;
-pub use verify::{Cookie, Envelope, TokenMinter, VerifiedSet};
+pub use verify::{Cookie, Envelope, TokenMinter};

@@ -49,7 +49,7 @@ mod tests;
 /// still giving different members different neighbours.
 const UPDATE_SAMPLES: usize = 32;
 
-/// How often the verified set and the rate-limit table are swept of idle entries.
+/// How often the rate-limit table is swept of idle entries.
 const MAINTENANCE_EVERY_MS: u64 = 10_000;
 
 /// One datagram to send.

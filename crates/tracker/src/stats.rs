@@ -25,7 +25,7 @@ pub struct Stats {
     pub decode_errors: BTreeMap<&'static str, u64>,
     /// Dropped: a valid message the tracker does not handle (NEW_BLOCK, GOSSIP, …), by type.
     pub unhandled: BTreeMap<&'static str, u64>,
-    /// CHALLENGEs sent to unverified addresses.
+    /// CHALLENGEs sent in answer to requests that did not prove their origin.
     pub challenges_sent: u64,
     /// VERIFYs whose token checked.
     pub verified: u64,
@@ -61,7 +61,7 @@ pub struct Stats {
     pub update_rounds: u64,
     /// UPDATE_PEERS datagrams sent.
     pub updates_sent: u64,
-    /// Replies to unverified addresses withheld because they exceeded the anti-amplification
+    /// Replies to unproven requests withheld because they exceeded the anti-amplification
     /// budget (never expected: CHALLENGE is far below it).
     pub over_budget: u64,
 }
