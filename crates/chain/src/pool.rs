@@ -171,13 +171,6 @@ impl Pool {
         self.by_id.is_empty()
     }
 
-    /// Votes evicted since the pool was made: always 0, as the pool never evicts an accepted
-    /// vote (a full pool refuses new ones instead, counted by [`Pool::refused`]). Kept so
-    /// existing metrics keep their meaning of "acknowledged votes lost", which is now none.
-    pub fn evicted(&self) -> u64 {
-        0
-    }
-
     /// New votes refused because the pool was full, since it was made.
     pub fn refused(&self) -> u64 {
         self.refused
@@ -244,7 +237,7 @@ mod tests {
             pool.insert(votes[2].0, votes[2].1.clone()),
             PoolInsert::Full { capacity: 2 }
         );
-        assert_eq!((pool.refused(), pool.evicted(), pool.len()), (1, 0, 2));
+        assert_eq!((pool.refused(), pool.len()), (1, 2));
         assert!(pool.contains(&votes[0].0) && pool.contains(&votes[1].0));
         assert!(!pool.contains(&votes[2].0));
         // A duplicate is still a duplicate, not a refusal.

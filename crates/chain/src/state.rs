@@ -170,8 +170,6 @@ pub struct ChainStats {
     pub orphans_evicted: u64,
     /// Votes pending.
     pub pending: usize,
-    /// Pending votes evicted so far: always 0, the pool never evicts an accepted vote.
-    pub pending_evicted: u64,
     /// New votes refused so far because the pending pool was full.
     pub pending_refused: u64,
     /// Rejections remembered for receipts.

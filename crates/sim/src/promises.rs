@@ -105,11 +105,10 @@ impl Sim {
                 chain.pool().contains(id) || matches!(chain.receipt(id), Receipt::InBlock { .. });
             if !kept {
                 return Err(format!(
-                    "vote {id}, acknowledged by peer {peer}, left its pool and is not in its best chain (t={} ms, pool {} of {}, {} evicted)",
+                    "vote {id}, acknowledged by peer {peer}, left its pool and is not in its best chain (t={} ms, pool {} of {})",
                     self.now(),
                     chain.pool().len(),
-                    chain.pool().capacity(),
-                    chain.pool().evicted()
+                    chain.pool().capacity()
                 ));
             }
         }

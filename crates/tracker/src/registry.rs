@@ -251,7 +251,9 @@ impl<R: RngCore> Registry<R> {
         self.inbound = Some((from, envelope.cookie));
         let len = datagram.len();
         match message {
-            Message::RegisterPeer(m) => self.on_register(now_ms, from, len, proven, m, envelope),
+            Message::RegisterPeer(m) => {
+                self.on_register(now_ms, from, len, proven, m, envelope.cookie)
+            }
             Message::Verify(_) if proven => self.stats.verified += 1,
             Message::Verify(_) => self.stats.bad_tokens += 1,
             Message::RequestBallot(_) => self.on_request_ballot(now_ms, from, len, proven),
@@ -327,7 +329,7 @@ impl<R: RngCore> Registry<R> {
         request_len: usize,
         proven: bool,
         m: RegisterPeer,
-        envelope: Envelope,
+        cookie: Option<Cookie>,
     ) {
         if !proven {
             self.challenge(now_ms, from, request_len);
@@ -355,7 +357,7 @@ impl<R: RngCore> Registry<R> {
             bucket,
         );
         if let Some(peer) = self.peers.get_mut(&from) {
-            peer.cookie = envelope.cookie;
+            peer.cookie = cookie;
         }
         self.sources.remove(&from);
         self.stats.joined += 1;

@@ -127,7 +127,6 @@ impl ChainState {
             orphans: self.orphans.len(),
             orphans_evicted: self.orphans.evicted(),
             pending: self.pool.len(),
-            pending_evicted: self.pool.evicted(),
             pending_refused: self.pool.refused(),
             rejections: self.rejections.len(),
         }

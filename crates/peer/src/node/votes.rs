@@ -29,7 +29,8 @@ impl Node {
     }
 
     /// Validates, stores and relays a vote. `from` is the datagram it came in (its sender is
-    /// not relayed to); `None` for this peer's own console, which [`crate::admission`] never limits.
+    /// not relayed to); `None` for this peer's own console, which [`crate::admission`] never
+    /// limits.
     fn accept_vote(&mut self, now_ms: u64, vote: Vote, from: Option<Inbound>) -> SubmitReply {
         let Some(chain) = self.chain.as_mut() else {
             return SubmitReply::NoElection;
