@@ -210,7 +210,8 @@ pub struct Node {
     sync_from: u64,
     /// When the current sync started or last connected a block (see `abandon_idle_sync`).
     sync_progress_ms: u64,
-    /// Blocks served to each source since the last burst ended (see `on_request_chain`).
+    /// Blocks served to each source since the last burst ended or the timer last fired (see
+    /// `on_request_chain`): the per-burst serving budget.
     served_this_burst: HashMap<SocketAddr, u64>,
     /// Holds back repeated log lines caused by remote input.
     log_limiter: LogLimiter,
