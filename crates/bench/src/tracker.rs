@@ -119,8 +119,11 @@ fn register_direct(reg: &mut Registry, now: u64, addr: SocketAddr) -> anyhow::Re
     let register = encode(&RegisterPeer::default().into())?;
     reg.handle_datagram(now, addr, &register);
     let mut token = None;
-    while let Some(t) = reg.poll_transmit() {
-        if let Ok(Message::Challenge(c)) = decode(&t.payload) {
+    while let Some(output) = reg.poll_output() {
+        let Some(t) = output.into_transmit() else {
+            continue;
+        };
+        if let Ok(Message::Challenge(c)) = decode(&t.bytes) {
             token = Some(c.token);
         }
     }
@@ -130,8 +133,7 @@ fn register_direct(reg: &mut Registry, now: u64, addr: SocketAddr) -> anyhow::Re
         addr,
         &with_envelope(&register, &Envelope::echoing(&token)),
     );
-    while reg.poll_transmit().is_some() {}
-    while reg.poll_event().is_some() {}
+    while reg.poll_output().is_some() {}
     ensure!(reg.is_registered(&addr), "{addr} did not register");
     Ok(())
 }
@@ -151,22 +153,25 @@ fn core_throughput(args: &Args) -> anyhow::Result<Core> {
         let t0 = Instant::now();
         reg.handle_timeout(now);
         let mut pokes = Vec::with_capacity(args.peers);
-        while let Some(t) = reg.poll_transmit() {
+        while let Some(output) = reg.poll_output() {
+            let Some(t) = output.into_transmit() else {
+                continue;
+            };
             pokes.push(t);
         }
         tick_time += t0.elapsed();
         // Answers are prepared outside the timed part: only handling them is measured.
         batch.clear();
         for t in pokes {
-            if let Ok(Message::Poke(p)) = decode(&t.payload) {
-                batch.push((t.destination, encode(&PokeAck { nonce: p.nonce }.into())?));
+            if let Ok(Message::Poke(p)) = decode(&t.bytes) {
+                batch.push((t.to, encode(&PokeAck { nonce: p.nonce }.into())?));
             }
         }
         let t0 = Instant::now();
         for (from, ack) in &batch {
             reg.handle_datagram(now + 5, *from, ack);
         }
-        while reg.poll_transmit().is_some() {}
+        while reg.poll_output().is_some() {}
         ack_time += t0.elapsed();
         acks += batch.len() as u64;
     }
@@ -204,7 +209,7 @@ fn core_throughput(args: &Args) -> anyhow::Result<Core> {
     let t0 = Instant::now();
     for (i, (from, d)) in inputs.iter().enumerate() {
         reg.handle_datagram(now + i as u64 / 1_000, *from, d);
-        while reg.poll_transmit().is_some() {}
+        while reg.poll_output().is_some() {}
     }
     let hostile_per_s = n as f64 / t0.elapsed().as_secs_f64();
     println!("   {n} hostile datagrams: {hostile_per_s:.0}/s");

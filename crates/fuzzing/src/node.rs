@@ -13,7 +13,7 @@ use crate::messages::World;
 use std::net::SocketAddr;
 use votechain_chain::{Ballot, BlockTemplate, ChainConfig, ChainState};
 use votechain_peer::config::{MiningMode, NodeConfig};
-use votechain_peer::node::{Node, Output};
+use votechain_peer::node::{Node, Output, Transmit};
 use votechain_proto::decode_envelope;
 use votechain_proto::limits::{unverified_reply_budget, MAX_DATAGRAM};
 
@@ -172,8 +172,7 @@ impl Harness {
             _ => self
                 .node
                 .poll_timeout()
-                .saturating_sub(self.now_ms)
-                .min(86_400_000),
+                .map_or(0, |t| t.saturating_sub(self.now_ms).min(86_400_000)),
         };
         self.now_ms += step;
         self.world.now_ms = self.now_ms;
@@ -184,12 +183,12 @@ impl Harness {
         for _ in 0..TIMEOUT_REPEATS {
             self.node.handle_timeout(self.now_ms);
             self.drain(None);
-            if self.node.poll_timeout() > self.now_ms {
+            if self.node.poll_timeout().is_none_or(|t| t > self.now_ms) {
                 return;
             }
         }
         panic!(
-            "poll_timeout() is {} after {TIMEOUT_REPEATS} handle_timeout({}): the shell would spin",
+            "poll_timeout() is {:?} after {TIMEOUT_REPEATS} handle_timeout({}): the shell would spin",
             self.node.poll_timeout(),
             self.now_ms
         );
@@ -214,7 +213,7 @@ impl Harness {
                 "more than {MAX_OUTPUTS_PER_INPUT} outputs for one input"
             );
             match output {
-                Output::Send { to, bytes } => {
+                Output::Send(Transmit { to, bytes }) => {
                     assert!(
                         bytes.len() <= MAX_DATAGRAM,
                         "datagram of {} bytes",

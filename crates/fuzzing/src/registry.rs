@@ -135,35 +135,37 @@ impl Harness {
     /// a datagram that cannot have proved its origin.
     fn drain(&mut self, request: Option<(SocketAddr, usize)>) {
         let (mut n_transmits, mut replies, mut reply_bytes) = (0, 0, 0);
-        while let Some(t) = self.registry.poll_transmit() {
+        while let Some(output) = self.registry.poll_output() {
+            let Some(t) = output.into_transmit() else {
+                continue;
+            };
             n_transmits += 1;
             assert!(
                 n_transmits <= MAX_TRANSMITS_PER_INPUT,
                 "more than {MAX_TRANSMITS_PER_INPUT} transmits for one input"
             );
             assert!(
-                t.destination.port() != 0 && !t.destination.ip().is_unspecified(),
+                t.to.port() != 0 && !t.to.ip().is_unspecified(),
                 "transmit to unanswerable {}",
-                t.destination
+                t.to
             );
-            let message = match self.world.observe(t.destination, &t.payload) {
+            let message = match self.world.observe(t.to, &t.bytes) {
                 Some((message, _)) => message,
                 None => panic!(
                     "the registry sent an undecodable datagram to {}: {:?}\n{}",
-                    t.destination,
-                    decode_envelope(&t.payload).err(),
-                    String::from_utf8_lossy(&t.payload)
+                    t.to,
+                    decode_envelope(&t.bytes).err(),
+                    String::from_utf8_lossy(&t.bytes)
                 ),
             };
-            assert!(t.payload.len() <= message.size_class().limit());
+            assert!(t.bytes.len() <= message.size_class().limit());
             let announcement = matches!(message, Message::Poke(_) | Message::UpdatePeers(_))
-                && self.registry.is_registered(&t.destination);
-            if request.is_some_and(|(from, _)| from == t.destination) && !announcement {
+                && self.registry.is_registered(&t.to);
+            if request.is_some_and(|(from, _)| from == t.to) && !announcement {
                 replies += 1;
-                reply_bytes += t.payload.len();
+                reply_bytes += t.bytes.len();
             }
         }
-        while self.registry.poll_event().is_some() {}
         if let Some((from, len)) = request {
             assert!(
                 replies <= 1,

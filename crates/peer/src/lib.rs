@@ -4,7 +4,6 @@
 //! - [`config`]: every tunable with its default.
 //! - [`console`]: the console command language.
 //! - [`peers`]: known peers, their freshness and bans.
-//! - [`dedup`]: "relayed once per id" caches.
 //! - [`loglimit`]: rate-limited log lines for what the network can repeat.
 //! - [`tracker_client`]: registration with the tracker, heartbeats, re-registration.
 //! - [`downloader`]: the pipelined block downloader.
@@ -17,7 +16,6 @@
 pub mod admission;
 pub mod config;
 pub mod console;
-pub mod dedup;
 pub mod downloader;
 pub mod loglimit;
 pub mod node;

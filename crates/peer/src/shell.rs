@@ -5,7 +5,7 @@
 //! key files, threads and the clock.
 
 use crate::console::{self, Command};
-use crate::node::{Event, Node, Output, Record};
+use crate::node::{Event, Node, Output, Record, Transmit};
 use crate::view;
 use anyhow::Context;
 use std::future::Future;
@@ -87,7 +87,8 @@ pub async fn run(
     node.handle_timeout(now_ms());
     loop {
         carry_out(&mut node, &socket, &mut store, &mut miner, &events).await?;
-        let wake = instant_at(node.poll_timeout());
+        // No deadline: wake within the hour anyway (`instant_at` caps the wait).
+        let wake = instant_at(node.poll_timeout().unwrap_or(u64::MAX));
         tokio::select! {
             _ = &mut shutdown => break,
             received = socket.recv_from(&mut buf) => {
@@ -142,8 +143,10 @@ async fn carry_out(
         match output {
             Output::Persist(record) => batch.push(record),
             Output::Event(e) => report(node, events, e),
-            Output::Send { to, bytes } if batch.is_empty() => send(socket, to, &bytes).await,
-            Output::Send { to, bytes } => held.push((to, bytes)),
+            Output::Send(Transmit { to, bytes }) if batch.is_empty() => {
+                send(socket, to, &bytes).await
+            }
+            Output::Send(Transmit { to, bytes }) => held.push((to, bytes)),
             Output::Mine(job) => mine = Some(job),
         }
     }

@@ -8,9 +8,9 @@
 //! [`encode`] refuses to produce a datagram over its message's limit, keeping room for the
 //! [`Envelope`] of address cookies that [`with_envelope`] adds.
 
+use crate::envelope::{Cookie, Envelope};
 use crate::limits::{ENVELOPE_RESERVE, MAX_DATAGRAM, MAX_DEPTH, MAX_SMALL, TOKEN_HEX_LEN};
 use crate::message::*;
-use crate::verify::{Cookie, Envelope};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;

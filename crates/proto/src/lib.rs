@@ -5,9 +5,8 @@
 //! - [`codec`]: [`decode`] (strict, typed errors, never panics) and [`encode`] (never over the
 //!   size limit).
 //! - [`limits`]: the protocol's size limits and the anti-amplification budget.
-//! - [`ratelimit`]: per-source token buckets in a capped table.
-//! - [`verify`]: address cookies (stateless, keyed by address and time) and the envelope that
-//!   carries them.
+//! - [`envelope`]: the address cookies every datagram carries beside its message (their
+//!   minting and checking live with the cores, in `votechain-sansio`).
 //!
 //! PROTOCOL.md at the repository root documents every message with an example datagram.
 //!
@@ -15,14 +14,13 @@
 //! node does with them.
 
 pub mod codec;
+pub mod envelope;
 pub mod limits;
 pub mod message;
-pub mod ratelimit;
-pub mod verify;
 
 pub use codec::{
     decode, decode_envelope, encode, encode_with, with_envelope, DecodeError, EncodeError, Message,
     SizeClass, MESSAGE_TYPES,
 };
+pub use envelope::{Cookie, Envelope};
 pub use message::*;
-pub use verify::{Cookie, Envelope, TokenMinter};

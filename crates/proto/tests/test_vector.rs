@@ -10,6 +10,7 @@ use ed25519_dalek::{Signature as EdSignature, SigningKey, Verifier};
 use sha2::{Digest, Sha256};
 use votechain_chain::{Block, Hash};
 use votechain_proto::*;
+use votechain_sansio::TokenMinter;
 
 const BALLOT_BYTES: &str = "766f7465636861696e2f62616c6c6f742f763100000f436c61737320707265736964656e7403044164616d03426f6209436174686572696e65000000080000";
 const BALLOT_HASH: &str = "aee81de55d126291f74ebf74012b89ec4ee0ba4ded58077b2781826eee8b6c82";

@@ -3,10 +3,9 @@
 //! announces every membership change. It never stores the chain.
 //!
 //! - [`registry`]: the sans-IO core, a deterministic state machine driven by
-//!   `handle_datagram` / `handle_timeout` and drained with `poll_transmit` / `poll_event` /
-//!   `poll_timeout`.
+//!   `handle_datagram` / `handle_timeout` and drained with `poll_output` / `poll_timeout`.
 //! - `peers` (private): the member table, the heartbeat schedule and peer-list sampling.
-//! - rate limits use `votechain_proto::ratelimit` (per-source token buckets, capped table).
+//! - rate limits use `votechain_sansio::ratelimit` (per-source token buckets, capped table).
 //! - [`stats`]: counters of everything done and dropped.
 //! - [`config`]: settings and their defaults; [`ballot`]: the ballot from command-line text.
 //! - [`shell`]: the tokio loop around the registry, [`run`].
@@ -22,6 +21,7 @@ pub mod shell;
 pub mod stats;
 
 pub use config::{Config, ConfigError};
-pub use registry::{Event, Registry, Transmit};
+pub use registry::{Event, Output, Registry};
 pub use shell::{run, RunError};
 pub use stats::Stats;
+pub use votechain_sansio::Transmit;

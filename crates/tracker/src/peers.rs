@@ -12,8 +12,8 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use votechain_proto::ratelimit::Bucket;
 use votechain_proto::Cookie;
+use votechain_sansio::ratelimit::Bucket;
 
 /// One registered peer.
 #[derive(Debug, Clone)]
@@ -213,7 +213,7 @@ mod tests {
     use super::*;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
-    use votechain_proto::ratelimit::Rate;
+    use votechain_sansio::ratelimit::Rate;
 
     fn addr(port: u16) -> SocketAddr {
         SocketAddr::from(([10, 0, 0, 1], port))

@@ -1,7 +1,8 @@
 //! The tracker's sans-IO core: the registry of one election's peers as a deterministic state
 //! machine. Datagrams and timer expiries go in with the time (`handle_datagram`,
-//! `handle_timeout`); datagrams to send, membership events and the next wake-up come out
-//! (`poll_transmit`, `poll_event`, `poll_timeout`), drained after every input. Randomness
+//! `handle_timeout`); datagrams to send and membership events come out in order from
+//! `poll_output`, and the next wake-up from `poll_timeout`, after every input (the convention of
+//! `votechain_sansio::output`, shared with the peer's core). Randomness
 //! (token secret, POKE nonces, peer-list samples) comes from the RNG the caller passes in.
 //!
 //! The protocol it implements (PROTOCOL.md, "Tracker"). A datagram *proves its origin* when
@@ -31,15 +32,17 @@ use crate::stats::Stats;
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore};
 use std::collections::VecDeque;
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use tracing::debug;
 use votechain_chain::{Ballot, Block, Hash};
 use votechain_proto::limits::{unverified_reply_budget, ENVELOPE_RESERVE, MAX_SMALL};
-use votechain_proto::ratelimit::{Bucket, Rate, SourceLimiter, Verdict};
 use votechain_proto::{
     decode_envelope, encode, with_envelope, BallotOptions, Challenge, Cookie, Envelope, Message,
-    Poke, PokeAck, RegisterAck, RegisterPeer, TokenMinter, UpdatePeers,
+    Poke, PokeAck, RegisterAck, RegisterPeer, UpdatePeers,
 };
+use votechain_sansio::ratelimit::{Bucket, Rate, SourceLimiter, Verdict};
+use votechain_sansio::{TokenMinter, Transmit};
 
 #[cfg(test)]
 mod tests;
@@ -52,14 +55,9 @@ const UPDATE_SAMPLES: usize = 32;
 /// How often the rate-limit table is swept of idle entries.
 const MAINTENANCE_EVERY_MS: u64 = 10_000;
 
-/// One datagram to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// Where to.
-    pub destination: SocketAddr,
-    /// The encoded message.
-    pub payload: Vec<u8>,
-}
+/// Something the shell must do, in order (see [`votechain_sansio::output`]): the tracker only
+/// sends datagrams and reports membership [`Event`]s; it stores nothing and mines nothing.
+pub type Output = votechain_sansio::Output<Infallible, Infallible, Event>;
 
 /// A membership change, for logs and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,8 +125,8 @@ pub struct Registry<R = StdRng> {
     /// When the last UPDATE_PEERS round went out.
     last_announce_ms: Option<u64>,
     next_maintenance_ms: u64,
-    transmits: VecDeque<Transmit>,
-    events: VecDeque<Event>,
+    /// What the shell must do, in order.
+    out: VecDeque<Output>,
     stats: Stats,
 }
 
@@ -158,8 +156,7 @@ impl<R: RngCore> Registry<R> {
             announce_pending: false,
             last_announce_ms: None,
             next_maintenance_ms: MAINTENANCE_EVERY_MS,
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
+            out: VecDeque::new(),
             stats: Stats::default(),
             config,
         })
@@ -297,14 +294,9 @@ impl<R: RngCore> Registry<R> {
         self.maybe_announce(now_ms);
     }
 
-    /// The next datagram to send, if any.
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
-    }
-
-    /// The next membership event, if any.
-    pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+    /// The next thing to do (a datagram to send or an event to report), if any.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
     }
 
     /// When [`Registry::handle_timeout`] must next be called; `None` when nothing is scheduled
@@ -343,10 +335,10 @@ impl<R: RngCore> Registry<R> {
         }
         if self.peers.len() >= self.config.max_peers {
             self.stats.refused_full += 1;
-            self.events.push_back(Event::Refused {
+            self.out.push_back(Output::Event(Event::Refused {
                 addr: from,
                 max_peers: self.config.max_peers,
-            });
+            }));
             return;
         }
         let bucket = Bucket::full(rate_of(&self.config), now_ms);
@@ -361,11 +353,11 @@ impl<R: RngCore> Registry<R> {
         }
         self.sources.remove(&from);
         self.stats.joined += 1;
-        self.events.push_back(Event::Joined {
+        self.out.push_back(Output::Event(Event::Joined {
             addr: from,
             name: m.name,
             n_peers: self.peers.len(),
-        });
+        }));
         self.send_peer_list_ack(from);
         self.announce_pending = true;
     }
@@ -431,11 +423,11 @@ impl<R: RngCore> Registry<R> {
     fn on_leave(&mut self, from: SocketAddr) {
         if let Some(peer) = self.peers.remove(&from) {
             self.stats.left += 1;
-            self.events.push_back(Event::Left {
+            self.out.push_back(Output::Event(Event::Left {
                 addr: from,
                 name: peer.name,
                 n_peers: self.peers.len(),
-            });
+            }));
             self.announce_pending = true;
         } else {
             self.stats.leave_ignored += 1;
@@ -458,12 +450,12 @@ impl<R: RngCore> Registry<R> {
             let missed = peer.missed;
             let name = self.peers.remove(&addr).and_then(|p| p.name);
             self.stats.evicted += 1;
-            self.events.push_back(Event::Evicted {
+            self.out.push_back(Output::Event(Event::Evicted {
                 addr,
                 name,
                 missed,
                 n_peers: self.peers.len(),
-            });
+            }));
             self.announce_pending = true;
             return;
         }
@@ -590,13 +582,10 @@ impl<R: RngCore> Registry<R> {
             cookie: Some(self.minter.cookie(&to, self.now_ms)),
             echo,
         };
-        let payload = with_envelope(&body, &envelope);
+        let bytes = with_envelope(&body, &envelope);
         self.stats.datagrams_out += 1;
-        self.stats.bytes_out += payload.len() as u64;
-        self.transmits.push_back(Transmit {
-            destination: to,
-            payload,
-        });
+        self.stats.bytes_out += bytes.len() as u64;
+        self.out.push_back(Output::Send(Transmit { to, bytes }));
     }
 
     /// Sweeps idle entries from the rate-limit table now and then.

@@ -6,7 +6,7 @@
 //! members), no timer is armed and the task sleeps in the socket: an idle tracker uses no CPU.
 
 use crate::config::{Config, ConfigError};
-use crate::registry::{Event, Registry};
+use crate::registry::{Event, Output, Registry};
 use crate::stats::Stats;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -62,10 +62,7 @@ pub async fn run(
     tokio::pin!(timer, shutdown);
     let mut armed: Option<u64> = None;
     loop {
-        flush(&socket, &mut registry).await;
-        while let Some(event) = registry.poll_event() {
-            log_event(&event, &mut refusals);
-        }
+        flush(&socket, &mut registry, &mut refusals).await;
         let next = registry.poll_timeout();
         if next != armed {
             if let Some(t) = next {
@@ -98,7 +95,7 @@ pub async fn run(
             }
         }
     }
-    flush(&socket, &mut registry).await;
+    flush(&socket, &mut registry, &mut refusals).await;
     let stats = registry.stats().clone();
     info!(
         peers = registry.n_peers(),
@@ -113,18 +110,26 @@ pub async fn run(
     Ok(stats)
 }
 
-/// Sends every queued datagram from the listening socket. A datagram that cannot be sent is
+/// Does the registry's outputs in order: sends every queued datagram from the listening socket
+/// and logs every event. A datagram that cannot be sent is
 /// logged and dropped: UDP promises nothing more, and heartbeats cover the loss.
-async fn flush(socket: &UdpSocket, registry: &mut Registry) {
-    while let Some(t) = registry.poll_transmit() {
-        let sent = match socket.try_send_to(&t.payload, t.destination) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                socket.send_to(&t.payload, t.destination).await
+async fn flush(socket: &UdpSocket, registry: &mut Registry, refusals: &mut RefusalLog) {
+    while let Some(output) = registry.poll_output() {
+        let t = match output {
+            Output::Send(t) => t,
+            Output::Event(event) => {
+                log_event(&event, refusals);
+                continue;
             }
+            Output::Persist(never) | Output::Mine(Some(never)) => match never {},
+            Output::Mine(None) => continue,
+        };
+        let sent = match socket.try_send_to(&t.bytes, t.to) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => socket.send_to(&t.bytes, t.to).await,
             other => other,
         };
         if let Err(e) = sent {
-            debug!(to = %t.destination, "send failed: {e}");
+            debug!(to = %t.to, "send failed: {e}");
         }
     }
 }

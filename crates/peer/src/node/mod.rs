@@ -21,7 +21,6 @@ mod votes;
 
 use crate::admission::Admission;
 use crate::config::{MiningMode, NodeConfig};
-use crate::dedup::DedupCache;
 use crate::downloader::{DownloadLimits, Downloader};
 use crate::loglimit::LogLimiter;
 use crate::peers::{PeerTable, Source};
@@ -32,31 +31,19 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use votechain_chain::{Block, BlockTemplate, ChainState, Hash, Vote};
 use votechain_proto::limits::{unverified_reply_budget, ENVELOPE_RESERVE};
-use votechain_proto::ratelimit::{Rate, SourceLimiter, Verdict};
 use votechain_proto::{
     decode_envelope, encode, with_envelope, Challenge, Cookie, DecodeError, Envelope, LeavePeer,
-    Message, TokenMinter, Verify,
+    Message, Verify,
 };
+use votechain_sansio::ratelimit::{Rate, SourceLimiter, Verdict};
+use votechain_sansio::{DedupCache, TokenMinter};
 
+pub use votechain_sansio::Transmit;
 pub use votes::SubmitReply;
 
-/// Something the shell must do, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Output {
-    /// Send a datagram from the listening socket.
-    Send {
-        /// Destination.
-        to: SocketAddr,
-        /// The encoded message.
-        bytes: Vec<u8>,
-    },
-    /// Append to the store and sync before doing anything that follows.
-    Persist(Record),
-    /// Mine this template from now on (replacing any previous job), or stop mining (`None`).
-    Mine(Option<BlockTemplate>),
-    /// Something worth telling the user or a test.
-    Event(Event),
-}
+/// Something the shell must do, in order (see [`votechain_sansio::output`]): send, persist a
+/// [`Record`], mine a [`BlockTemplate`], or report an [`Event`].
+pub type Output = votechain_sansio::Output<Record, BlockTemplate, Event>;
 
 /// A store record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -341,8 +328,9 @@ impl Node {
         self.out.pop_front()
     }
 
-    /// When the shell should call [`Node::handle_timeout`] next.
-    pub fn poll_timeout(&self) -> u64 {
+    /// When the shell should call [`Node::handle_timeout`] next (always some time: the node
+    /// has housekeeping every second).
+    pub fn poll_timeout(&self) -> Option<u64> {
         let mut t = self.next_housekeeping_ms;
         for d in [
             self.tracker.next_deadline(),
@@ -363,7 +351,7 @@ impl Node {
         {
             t = t.min(d);
         }
-        t
+        Some(t)
     }
 
     /// One datagram from `from`.
@@ -640,7 +628,7 @@ impl Node {
     fn push_send(&mut self, to: SocketAddr, body: &[u8]) {
         let bytes = with_envelope(body, &self.envelope_for(&to));
         self.stats.datagrams_out += 1;
-        self.out.push_back(Output::Send { to, bytes });
+        self.out.push_back(Output::Send(Transmit { to, bytes }));
     }
 
     /// Encodes `message`, or logs why not: encoding our own messages fails only if a bound is

@@ -44,7 +44,7 @@ fn sent(outputs: &[Output]) -> Vec<(SocketAddr, Message)> {
     outputs
         .iter()
         .filter_map(|o| match o {
-            Output::Send { to, bytes } => Some((*to, decode(bytes).unwrap())),
+            Output::Send(Transmit { to, bytes }) => Some((*to, decode(bytes).unwrap())),
             _ => None,
         })
         .collect()
@@ -68,7 +68,7 @@ fn bytes_sent(outputs: &[Output]) -> usize {
     outputs
         .iter()
         .map(|o| match o {
-            Output::Send { bytes, .. } => bytes.len(),
+            Output::Send(Transmit { bytes, .. }) => bytes.len(),
             _ => 0,
         })
         .sum()
@@ -155,7 +155,7 @@ fn stats_is_answered_within_the_budget_before_verification() {
         out[..],
         [(_, Message::StatsReply(StatsReply { height: 4, .. }))]
     ));
-    let Output::Send { bytes, .. } = &outputs[0] else {
+    let Output::Send(Transmit { bytes, .. }) = &outputs[0] else {
         panic!("a send")
     };
     assert!(bytes.len() <= unverified_reply_budget(request.len()));
@@ -179,7 +179,7 @@ fn a_forged_gossip_naming_a_victim_costs_the_victim_one_small_datagram_per_coold
         to_victim += drain(&mut node)
             .iter()
             .filter(
-                |o| matches!(o, Output::Send { to, bytes } if *to == victim && bytes.len() <= 256),
+                |o| matches!(o, Output::Send(Transmit { to, bytes }) if *to == victim && bytes.len() <= 256),
             )
             .count();
     }
@@ -230,10 +230,12 @@ fn spoofed_challenge_gains_nothing() {
     let out = sent(&outputs);
     assert!(matches!(out[0], (_, Message::Verify(_))), "{out:?}");
     let resent = outputs.iter().find_map(|o| match o {
-        Output::Send { to, bytes } if *to == addr(6002) => match decode_envelope(bytes).unwrap() {
-            (Message::GetBlock(_), envelope) => Some(envelope),
-            _ => None,
-        },
+        Output::Send(Transmit { to, bytes }) if *to == addr(6002) => {
+            match decode_envelope(bytes).unwrap() {
+                (Message::GetBlock(_), envelope) => Some(envelope),
+                _ => None,
+            }
+        }
         _ => None,
     });
     assert_eq!(resent.unwrap().echo, Cookie::parse(&"ab".repeat(16)));
@@ -309,7 +311,7 @@ fn a_lying_height_costs_bounded_requests_then_a_ban() {
         node.handle_timeout(now);
         for o in drain(&mut node) {
             match o {
-                Output::Send { to, bytes } if to == liar => {
+                Output::Send(Transmit { to, bytes }) if to == liar => {
                     if let Ok(Message::RequestChain(_)) = decode(&bytes) {
                         requests += 1;
                     }
@@ -395,7 +397,7 @@ fn accepted_vote_is_persisted_before_its_receipt() {
         .iter()
         .position(|o| *o == Output::Persist(Record::Vote(vote.clone())));
     let receipt = outputs.iter().position(|o| match o {
-        Output::Send { to, bytes } => {
+        Output::Send(Transmit { to, bytes }) => {
             *to == addr(9999) && matches!(decode(bytes), Ok(Message::Receipt(_)))
         }
         _ => false,
@@ -462,7 +464,7 @@ fn a_new_block_is_persisted_before_it_is_relayed() {
         .iter()
         .position(|o| *o == Output::Persist(Record::Block(next.clone())));
     let relay = outputs.iter().position(|o| match o {
-        Output::Send { to, bytes } => {
+        Output::Send(Transmit { to, bytes }) => {
             *to == addr(6003) && matches!(decode(bytes), Ok(Message::NewBlock(_)))
         }
         _ => false,
@@ -559,7 +561,10 @@ fn a_sync_that_delivers_nothing_is_abandoned_and_mining_resumes() {
     let mut now = NOW;
     let mut outputs = Vec::new();
     while node.syncing() && now < NOW + 10 * node.cfg.sync_idle_limit_ms {
-        now = node.poll_timeout().max(now + 1);
+        now = node
+            .poll_timeout()
+            .expect("housekeeping is always due")
+            .max(now + 1);
         node.handle_timeout(now);
         outputs = drain(&mut node);
     }

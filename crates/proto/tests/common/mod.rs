@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 use votechain_chain::{Ballot, Block, BlockTemplate, Hash, Vote, VoterKey};
-use votechain_proto::TokenMinter;
+use votechain_sansio::TokenMinter;
 
 /// The test vector's election: seed A's candidates, 8 bits of proof of work.
 pub fn ballot() -> Ballot {

@@ -11,7 +11,7 @@ use crate::net::exponential;
 use rand::Rng;
 use std::net::SocketAddr;
 use votechain_chain::ChainConfig;
-use votechain_peer::node::{Event as NodeEvent, Output, Record};
+use votechain_peer::node::{Event as NodeEvent, Output, Record, Transmit};
 use votechain_proto::limits::MAX_CHAIN_BATCH;
 
 impl Sim {
@@ -67,7 +67,7 @@ impl Sim {
             };
             n_outputs += 1;
             match output {
-                Output::Send { to, bytes } => {
+                Output::Send(Transmit { to, bytes }) => {
                     self.print(id, || {
                         format!(
                             "-> {to} {}",
@@ -178,7 +178,9 @@ impl Sim {
         let Some(node) = self.peers[id].node.as_ref() else {
             return;
         };
-        let local = node.poll_timeout();
+        let Some(local) = node.poll_timeout() else {
+            return;
+        };
         let at = self.peers[id].clock.to_virtual(local).max(self.now);
         self.arm_peer_at(id, at);
     }

@@ -9,7 +9,7 @@ use super::{Sim, TRACKER_ADDR};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::net::SocketAddr;
-use votechain_tracker::Registry;
+use votechain_tracker::{Output as TrackerOutput, Registry};
 
 /// The tracker: its configuration, its core while it runs, its clock and timer.
 pub(super) struct TrackerSlot {
@@ -113,18 +113,20 @@ impl Sim {
         let Some(registry) = self.tracker.as_mut().and_then(|t| t.registry.as_mut()) else {
             return;
         };
-        while let Some(t) = registry.poll_transmit() {
-            sends.push(t);
-        }
-        while let Some(e) = registry.poll_event() {
-            events.push(e);
+        while let Some(output) = registry.poll_output() {
+            match output {
+                TrackerOutput::Send(t) => sends.push(t),
+                TrackerOutput::Event(e) => events.push(e),
+                TrackerOutput::Persist(never) | TrackerOutput::Mine(Some(never)) => match never {},
+                TrackerOutput::Mine(None) => {}
+            }
         }
         for e in events {
             self.trace("tracker-event", 0u8, format!("{e:?}").as_bytes());
         }
         for t in sends {
-            self.trace("tracker-send", t.destination, &t.payload);
-            self.send(TRACKER_ADDR, t.destination, t.payload.into());
+            self.trace("tracker-send", t.to, &t.bytes);
+            self.send(TRACKER_ADDR, t.to, t.bytes.into());
         }
         self.arm_tracker();
     }

@@ -51,12 +51,16 @@ impl Harness {
 
     fn drain(&mut self) -> Vec<(SocketAddr, Message, usize)> {
         let mut out = Vec::new();
-        while let Some(t) = self.reg.poll_transmit() {
-            let message = decode(&t.payload).expect("the registry sends valid datagrams");
-            out.push((t.destination, message, t.payload.len()));
-        }
-        while let Some(e) = self.reg.poll_event() {
-            self.events.push(e);
+        while let Some(output) = self.reg.poll_output() {
+            match output {
+                Output::Send(t) => {
+                    let message = decode(&t.bytes).expect("the registry sends valid datagrams");
+                    out.push((t.to, message, t.bytes.len()));
+                }
+                Output::Event(e) => self.events.push(e),
+                Output::Persist(never) | Output::Mine(Some(never)) => match never {},
+                Output::Mine(None) => panic!("the tracker does not mine"),
+            }
         }
         self.sent.extend(out.iter().cloned());
         out

@@ -1,4 +1,4 @@
-//! Address verification, the anti-amplification rule's machinery (PROTOCOL.md,
+//! Address cookies, the anti-amplification rule's machinery (PROTOCOL.md,
 //! "Anti-amplification and address cookies"). Every node mints, for every address it talks to,
 //! a *cookie*: a keyed hash of the address and the current time window, which it can recheck
 //! without storing anything. It hands the cookie out in the envelope of every datagram it sends
@@ -8,64 +8,14 @@
 //! address alone proves nothing, since datagrams "from" it can be forged; the proof travels in
 //! each datagram. Time and the secret come in as arguments: this is pure logic.
 
-use crate::limits::TOKEN_HEX_LEN;
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
+use votechain_proto::{Cookie, Envelope};
 
 /// How long one cookie window lasts; a cookie is accepted in its own window and the next, so
 /// for 5 to 10 minutes: long enough that peers exchanging a datagram every few minutes never
 /// see their cookies lapse, short enough that a leaked one soon stops working.
 pub const TOKEN_WINDOW_MS: u64 = 300_000;
-
-/// One address cookie: 16 bytes, written as 32 lowercase hex characters on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Cookie(pub [u8; 16]);
-
-impl Cookie {
-    /// Parses 32 hex characters (either case); `None` for anything else.
-    pub fn parse(hex_text: &str) -> Option<Cookie> {
-        if hex_text.len() != TOKEN_HEX_LEN {
-            return None;
-        }
-        let mut bytes = [0u8; 16];
-        hex::decode_to_slice(hex_text, &mut bytes).ok()?;
-        Some(Cookie(bytes))
-    }
-
-    /// The wire form: 32 lowercase hex characters.
-    pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
-    }
-}
-
-impl std::fmt::Display for Cookie {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.to_hex())
-    }
-}
-
-impl Envelope {
-    /// The envelope of a request answering a CHALLENGE: it echoes the CHALLENGE's token (the
-    /// challenger's cookie for us). A token of the wrong shape gives an empty envelope.
-    pub fn echoing(token: &str) -> Envelope {
-        Envelope {
-            cookie: None,
-            echo: Cookie::parse(token),
-        }
-    }
-}
-
-/// The address cookies a datagram carries beside its message (PROTOCOL.md, "Address
-/// cookies"): top-level keys of the JSON object, ignored by decoders that do not know them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Envelope {
-    /// The sender's cookie for the receiver's address. The receiver echoes it in its answers
-    /// and later datagrams, which proves to the sender where they come from.
-    pub cookie: Option<Cookie>,
-    /// The receiver's cookie for the sender's address, as the sender last received it: proof
-    /// that the sender receives datagrams at the address it sends from.
-    pub echo: Option<Cookie>,
-}
 
 /// Mints and checks stateless tokens for one node.
 #[derive(Clone)]
@@ -130,6 +80,7 @@ impl std::fmt::Debug for TokenMinter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use votechain_proto::limits::TOKEN_HEX_LEN;
 
     fn addr(port: u16) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], port))
