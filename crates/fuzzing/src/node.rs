@@ -13,7 +13,7 @@ use crate::messages::World;
 use std::net::SocketAddr;
 use votechain_chain::{Ballot, BlockTemplate, ChainConfig, ChainState};
 use votechain_peer::config::{MiningMode, NodeConfig};
-use votechain_peer::node::{Node, Output, Transmit};
+use votechain_peer::node::{Command, Node, Output, Transmit};
 use votechain_proto::decode_envelope;
 use votechain_proto::limits::{unverified_reply_budget, MAX_DATAGRAM};
 
@@ -79,11 +79,12 @@ pub fn node(data: &[u8]) {
             }
             7 => h.mined(),
             8 => {
-                match c.below(4) {
-                    0 => h.node.consensus_now(h.now_ms),
-                    1 => h.node.leave(),
-                    _ => h.node.set_mining(h.now_ms, c.flag()),
-                }
+                let command = match c.below(4) {
+                    0 => Command::Consensus,
+                    1 => Command::Leave,
+                    _ => Command::SetMining(c.flag()),
+                };
+                h.node.handle_command(h.now_ms, command);
                 h.drain(None);
             }
             _ => {

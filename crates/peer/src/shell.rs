@@ -5,7 +5,7 @@
 //! key files, threads and the clock.
 
 use crate::console::{self, Command};
-use crate::node::{Event, Node, Output, Record, Transmit};
+use crate::node::{Command as NodeCommand, Event, Node, Output, Record, Reply, Transmit};
 use crate::view;
 use anyhow::Context;
 use std::future::Future;
@@ -117,7 +117,7 @@ pub async fn run(
         }
     }
     tracing::info!("leaving the network");
-    node.leave();
+    node.handle_command(now_ms(), NodeCommand::Leave);
     carry_out(&mut node, &socket, &mut store, &mut miner, &events).await?;
     miner.control.cancel();
     Ok(())
@@ -300,8 +300,11 @@ impl Console {
                 match voter_key(&self.data_dir, &voter) {
                     Ok(key) => {
                         let vote = Vote::sign(key.signing_key(), election, &choice);
-                        let reply = node.submit_vote(now, vote);
-                        self.say(&view::submit(&reply));
+                        if let Reply::Vote(reply) =
+                            node.handle_command(now, NodeCommand::SubmitVote(vote))
+                        {
+                            self.say(&view::submit(&reply));
+                        }
                     }
                     Err(e) => self.say(&format!("voter key {voter}: {e:#}")),
                 }
@@ -314,11 +317,11 @@ impl Console {
             Command::Stats => self.say(&view::stats(node)),
             Command::Keys => self.say(&list_keys(&self.data_dir)),
             Command::Mine(on) => {
-                node.set_mining(now, on);
+                node.handle_command(now, NodeCommand::SetMining(on));
                 self.say(if on { "mining on" } else { "mining off" });
             }
             Command::Consensus => {
-                node.consensus_now(now);
+                node.handle_command(now, NodeCommand::Consensus);
                 self.say("consensus round started");
             }
             Command::Help => self.say(console::HELP),

@@ -1,6 +1,6 @@
 //! The peer's sans-IO state machine. Inputs: [`Node::handle_datagram`], [`Node::end_of_burst`],
-//! [`Node::handle_timeout`], [`Node::handle_mined`] and the console's commands
-//! ([`Node::submit_vote`], [`Node::set_mining`], [`Node::consensus_now`], [`Node::leave`]); after
+//! [`Node::handle_timeout`], [`Node::handle_mined`] and local commands
+//! ([`Node::handle_command`]: a vote, mining on or off, a consensus round, leaving); after
 //! each, the shell drains [`Node::poll_output`] and arms one timer from [`Node::poll_timeout`].
 //! Outputs come in the order they must take effect: a `Persist` precedes the datagram that
 //! acknowledges what it stores, so nothing acknowledged is lost across a crash.
@@ -14,6 +14,7 @@
 //! replies larger than the anti-amplification budget, strikes, a say in sync or membership.
 
 mod blocks;
+mod command;
 mod gossip;
 #[cfg(test)]
 mod tests;
@@ -32,12 +33,13 @@ use std::net::SocketAddr;
 use votechain_chain::{Block, BlockTemplate, ChainState, Hash, Vote};
 use votechain_proto::limits::{unverified_reply_budget, ENVELOPE_RESERVE};
 use votechain_proto::{
-    decode_envelope, encode, with_envelope, Challenge, Cookie, DecodeError, Envelope, LeavePeer,
-    Message, Verify,
+    decode_envelope, encode, with_envelope, Challenge, Cookie, DecodeError, Envelope, Message,
+    Verify,
 };
 use votechain_sansio::ratelimit::{Rate, SourceLimiter, Verdict};
 use votechain_sansio::{DedupCache, TokenMinter};
 
+pub use command::{Command, Reply};
 pub use votechain_sansio::Transmit;
 pub use votes::SubmitReply;
 
@@ -746,30 +748,5 @@ impl Node {
         if !input.proven {
             self.ignore(input.from, "VERIFY with a token we did not give");
         }
-    }
-
-    /// Leaving: tell the tracker (the shell calls this on quit, Ctrl-C and SIGTERM).
-    pub fn leave(&mut self) {
-        if let Some(tracker) = self.tracker.tracker() {
-            self.send(tracker, &LeavePeer {}.into());
-        }
-        self.out.push_back(Output::Mine(None));
-    }
-
-    /// Mining on or off (the console's `mine`).
-    pub fn set_mining(&mut self, now_ms: u64, on: bool) {
-        self.mining_dirty = true;
-        self.mining = match (on, self.cfg.mining) {
-            (false, _) => MiningMode::Off,
-            (true, MiningMode::Off) => MiningMode::Always,
-            (true, mode) => mode,
-        };
-        self.update_mining(now_ms);
-    }
-
-    /// The console's `consensus`: a round now.
-    pub fn consensus_now(&mut self, now_ms: u64) {
-        self.start_round(now_ms);
-        self.after_input(now_ms);
     }
 }

@@ -521,7 +521,7 @@ fn a_block_from_the_future_is_reconsidered_when_it_arrives_again() {
 fn a_far_ahead_block_from_a_stranger_neither_takes_the_sync_nor_stops_mining() {
     // Attack 2: one PoW-valid block far above our tip, from an address we do not know.
     let mut node = node_with_chain(1);
-    node.set_mining(NOW, true);
+    node.handle_command(NOW, Command::SetMining(true));
     drain(&mut node);
     let far = BlockTemplate::new(votechain_chain::Hash([9; 32]), 500, 0, NOW, "m", vec![])
         .unwrap()
@@ -545,7 +545,7 @@ fn a_far_ahead_block_from_a_stranger_neither_takes_the_sync_nor_stops_mining() {
 #[test]
 fn a_sync_that_delivers_nothing_is_abandoned_and_mining_resumes() {
     let mut node = node_with_chain(1);
-    node.set_mining(NOW, true);
+    node.handle_command(NOW, Command::SetMining(true));
     node.start_round(NOW);
     drain(&mut node);
     // A proven peer of our table claims a far longer chain and then serves nothing. Its
@@ -673,8 +673,8 @@ fn under_pressure_the_pool_admits_only_proven_senders_up_to_their_share() {
     drain(&mut node);
     assert_eq!(node.chain().unwrap().pool().len(), 40);
     assert!(matches!(
-        node.submit_vote(NOW, vote(5_000)),
-        SubmitReply::Pending(_)
+        node.handle_command(NOW, Command::SubmitVote(vote(5_000))),
+        Reply::Vote(SubmitReply::Pending(_))
     ));
     assert_eq!(node.stats().votes_refused, 1 + 1 + 12);
 }

@@ -19,19 +19,15 @@ pub enum SubmitReply {
 }
 
 impl Node {
-    /// The console's vote path: the shell signed `vote` with a local key.
-    pub fn submit_vote(&mut self, now_ms: u64, vote: Vote) -> SubmitReply {
-        self.last_now_ms = now_ms;
-        let reply = self.accept_vote(now_ms, vote, None);
-        self.after_input(now_ms);
-        self.update_mining(now_ms);
-        reply
-    }
-
     /// Validates, stores and relays a vote. `from` is the datagram it came in (its sender is
     /// not relayed to); `None` for this peer's own console, which [`crate::admission`] never
     /// limits.
-    fn accept_vote(&mut self, now_ms: u64, vote: Vote, from: Option<Inbound>) -> SubmitReply {
+    pub(super) fn accept_vote(
+        &mut self,
+        now_ms: u64,
+        vote: Vote,
+        from: Option<Inbound>,
+    ) -> SubmitReply {
         let Some(chain) = self.chain.as_mut() else {
             return SubmitReply::NoElection;
         };

@@ -9,7 +9,7 @@ use rand::Rng;
 use std::net::SocketAddr;
 use votechain_chain::{Block, BlockTemplate, Vote};
 use votechain_peer::config::NodeConfig;
-use votechain_peer::node::{Node, SubmitReply};
+use votechain_peer::node::{Command, Node, Reply, SubmitReply};
 use votechain_peer::recover;
 
 /// One simulated peer: its core while it runs, and what outlives a crash.
@@ -125,7 +125,7 @@ impl Sim {
     pub fn set_mining(&mut self, id: PeerId, on: bool) {
         let local = self.peer_clock_ms(id);
         if let Some(node) = self.peers[id].node.as_mut() {
-            node.set_mining(local, on);
+            node.handle_command(local, Command::SetMining(on));
             self.drain_peer(id, false);
         }
     }
@@ -177,8 +177,9 @@ impl Sim {
 
     /// Peer `id` leaves the election for good (LEAVE_PEER to the tracker, then gone).
     pub fn leave_peer(&mut self, id: PeerId) {
+        let local = self.peer_clock_ms(id);
         if let Some(node) = self.peers[id].node.as_mut() {
-            node.leave();
+            node.handle_command(local, Command::Leave);
             self.drain_peer(id, false);
         }
         self.crash_peer(id);
@@ -192,7 +193,10 @@ impl Sim {
         let Some(node) = self.peers[id].node.as_mut() else {
             return SubmitReply::NoElection;
         };
-        let reply = node.submit_vote(local, vote.clone());
+        let Reply::Vote(reply) = node.handle_command(local, Command::SubmitVote(vote.clone()))
+        else {
+            unreachable!("a vote is answered with a SubmitReply");
+        };
         self.print(id, || format!("vote {reply:?}"));
         if let SubmitReply::Pending(vote_id) = &reply {
             self.acked.insert(*vote_id, vote);
