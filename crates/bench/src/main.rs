@@ -1,9 +1,11 @@
 //! `bench`: whole-system benchmarks, one subcommand per figure. Each prints a readable table and
 //! ends with exactly one line `RESULT <name> key=value …`. Speeds are reported as ratios against
-//! a baseline measured in the same run, so the figures mean the same on any machine.
+//! a baseline measured in the same run, so the figures mean the same on any machine. Exit codes
+//! follow the policy shared by every binary (`votechain_runtime::exit`).
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
+use votechain_runtime::{exit_code, Failure, AFTER_HELP};
 
 mod mining;
 mod propagation;
@@ -17,7 +19,7 @@ mod votes;
 
 /// votechain benchmarks.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version, about, after_help = AFTER_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -42,8 +44,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
+    let outcome = Cli::try_parse()
+        .map_err(Failure::Cli)
+        .and_then(|cli| run(cli.command).map_err(Failure::Runtime));
+    exit_code("bench", outcome)
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Mining(args) => mining::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Tracker(args) => tracker::run(args),
@@ -51,12 +59,5 @@ fn main() -> ExitCode {
         Command::Propagation(args) => propagation::run(args),
         Command::Votes(args) => votes::run(args),
         Command::Scale(args) => scale::run(args),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("bench: {e:#}");
-            ExitCode::FAILURE
-        }
     }
 }

@@ -9,13 +9,14 @@
 //! that send until the peer's `TipChanged` to the block, both read from this process's clock in
 //! whole milliseconds; the origin peer counts too.
 
-use crate::swarm::{self, Peer, Tracker};
+use crate::swarm::{self, Tracker};
 use anyhow::{ensure, Context as _};
 use std::path::Path;
 use std::time::Duration;
 use tokio::time::Instant;
 use votechain_chain::{Ballot, Block, BlockTemplate};
 use votechain_peer::config::MiningMode;
+use votechain_peer::handle::PeerHandle;
 use votechain_peer::node::Event;
 use votechain_peer::shell::now_ms;
 use votechain_proto::{encode, NewBlock};
@@ -56,12 +57,11 @@ async fn measure(args: &Args, dir: &Path) -> anyhow::Result<()> {
         let socket = swarm::bind_loopback()?;
         let mut cfg = swarm::node_config(socket.local_addr()?, MiningMode::Off);
         cfg.tracker = Some(tracker.addr);
-        peers.push(Peer::start(
+        peers.push(swarm::start_peer(
             socket,
             cfg,
             &dir.join(format!("peer-{i}")),
             i as u64,
-            1,
         )?);
     }
     let joined = Instant::now();
@@ -73,7 +73,7 @@ async fn measure(args: &Args, dir: &Path) -> anyhow::Result<()> {
         joined.elapsed().as_secs_f64()
     );
     for p in &mut peers {
-        while p.events.try_recv().is_ok() {}
+        while p.events().try_recv().is_ok() {}
     }
 
     let sender = swarm::bind_loopback()?;
@@ -105,7 +105,7 @@ async fn measure(args: &Args, dir: &Path) -> anyhow::Result<()> {
         )?;
         let origin = round as usize % peers.len();
         let sent_ms = now_ms();
-        sender.send_to(&bytes, peers[origin].addr).await?;
+        sender.send_to(&bytes, peers[origin].addr()).await?;
         let round_end = (Instant::now() + Duration::from_secs(2)).min(end);
         let mut round_delays = Vec::new();
         for p in &mut peers {
@@ -129,7 +129,7 @@ async fn measure(args: &Args, dir: &Path) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for p in peers {
-        p.stop().await;
+        swarm::stop(p).await;
     }
     drop(tracker);
 
@@ -165,9 +165,9 @@ fn percentile(sorted: &[u64], q: f64) -> u64 {
 }
 
 /// Waits until `peer` reports a tip of `hash`; returns the event's time (Unix ms).
-async fn wait_tip(peer: &mut Peer, hash: votechain_chain::Hash, end: Instant) -> Option<u64> {
+async fn wait_tip(peer: &mut PeerHandle, hash: votechain_chain::Hash, end: Instant) -> Option<u64> {
     loop {
-        match tokio::time::timeout_at(end, peer.events.recv()).await {
+        match tokio::time::timeout_at(end, peer.events().recv()).await {
             Ok(Some((at, Event::TipChanged { hash: h, .. }))) if h == hash => return Some(at),
             Ok(Some(_)) => {}
             _ => return None,

@@ -28,7 +28,7 @@ impl Relay {
     /// Starts a relay on a loopback port in front of `server`, delaying each direction by
     /// `delay` (half the added round-trip time).
     pub fn start(server: SocketAddr, delay: Duration) -> anyhow::Result<Relay> {
-        let socket = votechain_peer::start::bind_udp(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        let socket = crate::swarm::bind_loopback()?;
         let addr = socket.local_addr()?;
         let forwarded = Arc::new(AtomicU64::new(0));
         let (tx, rx) = oneshot::channel();

@@ -1,40 +1,22 @@
 //! In-process peers for the network benchmarks (`sync`, `propagation`, `votes`): starting a real
-//! peer shell on a loopback socket with its event and console channels, stopping it, asking its
-//! console, starting an in-process tracker, building a signed chain into a store, temp dirs and
-//! the machine load. Every peer shares this process's clock, so arrival times of events at
-//! different peers compare directly.
+//! peer ([`PeerHandle`]) on a loopback socket, asking its console with a deadline, stopping it
+//! with a grace period, starting an in-process tracker, building a signed chain into a store,
+//! temp dirs and the machine load. Every peer shares this process's clock, so arrival times of
+//! events at different peers compare directly.
 
 use anyhow::{ensure, Context as _};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::sync::oneshot;
 use votechain_chain::{Ballot, Block, BlockTemplate, Store, Vote, VoterKey};
 use votechain_peer::config::NodeConfig;
-use votechain_peer::node::Event;
-use votechain_peer::shell::{self, ConsoleInput, ShellConfig};
-use votechain_peer::start;
-
-/// A peer running in this process.
-pub struct Peer {
-    /// Its UDP address on loopback.
-    pub addr: SocketAddr,
-    /// Every node event, stamped with the node's clock (Unix ms) when it was emitted.
-    pub events: mpsc::UnboundedReceiver<(u64, Event)>,
-    /// Console lines into the peer.
-    console_in: mpsc::Sender<String>,
-    /// The console's answers.
-    console_out: mpsc::UnboundedReceiver<String>,
-    /// Resolving it stops the shell.
-    shutdown: Option<oneshot::Sender<()>>,
-    /// The shell task.
-    task: JoinHandle<anyhow::Result<()>>,
-}
+use votechain_peer::handle::{HandleConfig, PeerHandle};
+use votechain_runtime::{bind_udp, init_logging, tokio_runtime, Flavor};
 
 /// Binds a loopback socket on a free port, for a peer or the tracker.
 pub fn bind_loopback() -> anyhow::Result<tokio::net::UdpSocket> {
-    start::bind_udp(SocketAddr::from(([127, 0, 0, 1], 0)))
+    Ok(bind_udp(SocketAddr::from(([127, 0, 0, 1], 0)))?)
 }
 
 /// Node configuration for a peer at `addr`: the defaults a user gets, with mining `mining`.
@@ -44,63 +26,41 @@ pub fn node_config(addr: SocketAddr, mining: votechain_peer::config::MiningMode)
     cfg
 }
 
-impl Peer {
-    /// Starts a peer shell on `socket` (whose address `cfg.me` must be) with its store in
-    /// `data_dir`. The node's RNG seed is `seed`.
-    pub fn start(
-        socket: tokio::net::UdpSocket,
-        cfg: NodeConfig,
-        data_dir: &Path,
-        seed: u64,
-        miner_threads: usize,
-    ) -> anyhow::Result<Peer> {
-        let addr = socket.local_addr()?;
-        let (node, store) = start::open_node(cfg, data_dir, seed, shell::now_ms())?;
-        let (events_tx, events) = mpsc::unbounded_channel();
-        let (console_in, console_rx) = mpsc::channel(16);
-        let (out_tx, console_out) = mpsc::unbounded_channel();
-        let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
-        let config = ShellConfig {
-            data_dir: data_dir.to_path_buf(),
-            miner_threads,
-            console: ConsoleInput::Channel(console_rx),
-            console_out: Some(out_tx),
-            events: Some(events_tx),
-        };
-        let task = tokio::spawn(shell::run(socket, node, store, config, async move {
-            let _ = shutdown_rx.await;
-        }));
-        Ok(Peer {
-            addr,
-            events,
-            console_in,
-            console_out,
-            shutdown: Some(shutdown_tx),
-            task,
-        })
-    }
+/// Starts an in-process peer on `socket` (whose address `cfg.me` must be) with its store in
+/// `data_dir` and RNG seed `seed`, reporting its events.
+pub fn start_peer(
+    socket: tokio::net::UdpSocket,
+    cfg: NodeConfig,
+    data_dir: &Path,
+    seed: u64,
+) -> anyhow::Result<PeerHandle> {
+    Ok(PeerHandle::start(
+        socket,
+        cfg,
+        HandleConfig::new(data_dir, seed),
+    )?)
+}
 
-    /// Runs one console command and returns its answer (None if the peer stopped or took more
-    /// than two seconds).
-    pub async fn console(&mut self, line: &str) -> Option<String> {
-        while self.console_out.try_recv().is_ok() {}
-        self.console_in.send(line.to_owned()).await.ok()?;
-        tokio::time::timeout(Duration::from_secs(2), self.console_out.recv())
-            .await
-            .ok()
-            .flatten()
-    }
+/// Runs one console command and returns its answer (None if the peer stopped or took more
+/// than two seconds).
+pub async fn ask(peer: &mut PeerHandle, line: &str) -> Option<String> {
+    tokio::time::timeout(Duration::from_secs(2), peer.ask(line))
+        .await
+        .ok()
+        .flatten()
+}
 
-    /// Stops the shell and waits for it (at most two seconds).
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        match tokio::time::timeout(Duration::from_secs(2), &mut self.task).await {
-            Ok(Ok(Err(e))) => eprintln!("peer {} ended with an error: {e:#}", self.addr),
-            Ok(_) => {}
-            Err(_) => self.task.abort(),
-        }
+/// Stops a peer and waits for it (at most two seconds, then its task is aborted).
+pub async fn stop(mut peer: PeerHandle) {
+    peer.shutdown();
+    match tokio::time::timeout(Duration::from_secs(2), peer.join()).await {
+        Ok(Err(e)) => eprintln!(
+            "peer {} ended with an error: {:#}",
+            peer.addr(),
+            anyhow::Error::from(e)
+        ),
+        Ok(Ok(())) => {}
+        Err(_) => peer.abort(),
     }
 }
 
@@ -133,19 +93,23 @@ impl Tracker {
 
 /// Polls every peer's console until each knows the election (its tally lists `option`) and
 /// lists all the others in its peer table (or `end`). True when they all do.
-pub async fn wait_full_tables(peers: &mut [Peer], option: &str, end: tokio::time::Instant) -> bool {
+pub async fn wait_full_tables(
+    peers: &mut [PeerHandle],
+    option: &str,
+    end: tokio::time::Instant,
+) -> bool {
     let n = peers.len();
-    let addrs: Vec<String> = peers.iter().map(|p| p.addr.to_string()).collect();
+    let addrs: Vec<String> = peers.iter().map(|p| p.addr().to_string()).collect();
     while tokio::time::Instant::now() < end {
         let mut full = 0;
         for (i, p) in peers.iter_mut().enumerate() {
-            let listing = p.console("peers").await.unwrap_or_default();
+            let listing = ask(p, "peers").await.unwrap_or_default();
             let known = addrs
                 .iter()
                 .enumerate()
                 .filter(|(j, a)| *j != i && listing.contains(&format!("{a} ")))
                 .count();
-            let tally = p.console("tally").await.unwrap_or_default();
+            let tally = ask(p, "tally").await.unwrap_or_default();
             if known == n - 1 && tally.starts_with(&format!("{option} ")) {
                 full += 1;
             }
@@ -266,11 +230,9 @@ where
     F: FnOnce(PathBuf) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
-    votechain_peer::start::init_logging(0, &["warn"]);
+    init_logging(0, &["warn"]);
     let dir = temp_dir(root, name)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio_runtime(Flavor::MultiThread)?;
     let result = runtime.block_on(measure(dir.clone()));
     // Best effort: a leftover temp dir is not worth failing a finished measurement for.
     let _ = std::fs::remove_dir_all(&dir);

@@ -16,7 +16,7 @@
 //! handshake and the consensus round that picks the chain; the table also shows those phases.
 
 use crate::relay::Relay;
-use crate::swarm::{self, Peer};
+use crate::swarm;
 use anyhow::{bail, ensure, Context as _};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -103,18 +103,17 @@ async fn measure(args: &Args, dir: &Path) -> anyhow::Result<()> {
     for i in 0..3u64 {
         let socket = swarm::bind_loopback()?;
         let cfg = swarm::node_config(socket.local_addr()?, MiningMode::Off);
-        servers.push(Peer::start(
+        servers.push(swarm::start_peer(
             socket,
             cfg,
             &dir.join(format!("server-{i}")),
             i,
-            1,
         )?);
     }
     let delay = Duration::from_millis(args.rtt_ms / 2);
     let relays: Vec<Relay> = servers
         .iter()
-        .map(|s| Relay::start(s.addr, delay))
+        .map(|s| Relay::start(s.addr(), delay))
         .collect::<anyhow::Result<_>>()?;
     let deadline = Duration::from_secs(args.deadline_s);
 
@@ -127,7 +126,7 @@ async fn measure(args: &Args, dir: &Path) -> anyhow::Result<()> {
         deadline,
     )
     .await?;
-    let server_addrs: Vec<SocketAddr> = servers.iter().map(|s| s.addr).collect();
+    let server_addrs: Vec<SocketAddr> = servers.iter().map(|s| s.addr()).collect();
     let loopback = fresh_peer(
         &server_addrs,
         &dir.join("fresh-loopback"),
@@ -141,7 +140,7 @@ async fn measure(args: &Args, dir: &Path) -> anyhow::Result<()> {
         .sum();
     drop(relays);
     for s in servers {
-        s.stop().await;
+        swarm::stop(s).await;
     }
 
     let (sw_blocks, sw_secs) = match &stopwait {
@@ -226,7 +225,7 @@ async fn fresh_peer(
     let mut cfg = swarm::node_config(socket.local_addr()?, MiningMode::Off);
     cfg.seeds = seeds.to_vec();
     let started = now_ms();
-    let mut peer = Peer::start(socket, cfg, data_dir, 7, 1)?;
+    let mut peer = swarm::start_peer(socket, cfg, data_dir, 7)?;
     let mut run = FreshRun {
         election_ms: None,
         first_block_ms: None,
@@ -235,7 +234,7 @@ async fn fresh_peer(
     };
     let end = Instant::now() + deadline;
     while run.done_ms.is_none() {
-        let event = match tokio::time::timeout_at(end, peer.events.recv()).await {
+        let event = match tokio::time::timeout_at(end, peer.events().recv()).await {
             Ok(Some(e)) => e,
             Ok(None) => break,
             Err(_) => {
@@ -261,7 +260,7 @@ async fn fresh_peer(
             _ => {}
         }
     }
-    peer.stop().await;
+    swarm::stop(peer).await;
     Ok(run)
 }
 

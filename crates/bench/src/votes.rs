@@ -13,7 +13,7 @@
 //! peer's. `lost` counts votes acknowledged with a RECEIPT but missing from some peer's best
 //! chain at the deadline.
 
-use crate::swarm::{self, Peer, Tracker};
+use crate::swarm::{self, Tracker};
 use anyhow::{ensure, Context as _};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -22,6 +22,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use votechain_chain::{Ballot, Block, Hash};
 use votechain_peer::config::MiningMode;
+use votechain_peer::handle::PeerHandle;
 use votechain_peer::node::Event;
 use votechain_proto::{decode, encode, Message, ReceiptStatus, SubmitVote};
 
@@ -91,12 +92,11 @@ async fn measure(args: &Args, dir: &Path) -> anyhow::Result<()> {
         };
         let mut cfg = swarm::node_config(socket.local_addr()?, mining);
         cfg.tracker = Some(tracker.addr);
-        peers.push(Peer::start(
+        peers.push(swarm::start_peer(
             socket,
             cfg,
             &dir.join(format!("peer-{i}")),
             i as u64,
-            1,
         )?);
     }
     let full = swarm::wait_full_tables(&mut peers, "yes", end).await;
@@ -122,7 +122,7 @@ async fn measure(args: &Args, dir: &Path) -> anyhow::Result<()> {
         dir.display()
     );
 
-    let addrs: Vec<SocketAddr> = peers.iter().map(|p| p.addr).collect();
+    let addrs: Vec<SocketAddr> = peers.iter().map(|p| p.addr()).collect();
     let socket = swarm::bind_loopback()?;
     let drops_before = swarm::udp_rcvbuf_errors();
     let start = Instant::now();
@@ -139,7 +139,7 @@ async fn measure(args: &Args, dir: &Path) -> anyhow::Result<()> {
     loop {
         ticker.tick().await;
         for (i, p) in peers.iter_mut().enumerate() {
-            while let Ok((_, event)) = p.events.try_recv() {
+            while let Ok((_, event)) = p.events().try_recv() {
                 if let Event::PeerBanned { peer, reason } = event {
                     bans.push(format!("peer {i} banned {peer}: {reason}"));
                 }
@@ -169,7 +169,7 @@ async fn measure(args: &Args, dir: &Path) -> anyhow::Result<()> {
         }
     };
     for p in peers {
-        p.stop().await;
+        swarm::stop(p).await;
     }
     drop(tracker);
 
@@ -224,8 +224,8 @@ async fn measure(args: &Args, dir: &Path) -> anyhow::Result<()> {
 }
 
 /// The sum of a peer's tally lines (`<option> <count>`).
-async fn tally_total(peer: &mut Peer) -> Option<u64> {
-    let text = peer.console("tally").await?;
+async fn tally_total(peer: &mut PeerHandle) -> Option<u64> {
+    let text = swarm::ask(peer, "tally").await?;
     text.lines()
         .map(|l| l.rsplit_once(' ').and_then(|(_, n)| n.parse::<u64>().ok()))
         .sum()

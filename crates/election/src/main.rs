@@ -7,48 +7,79 @@ use anyhow::Context;
 use clap::Parser;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::task::Poll;
 use tokio::io::AsyncBufReadExt;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use votechain_chain::Ballot;
 use votechain_peer::config::NodeConfig;
-use votechain_peer::node::Event;
-use votechain_peer::shell::{self, ConsoleInput, ShellConfig};
-use votechain_peer::start;
+use votechain_peer::handle::{HandleConfig, PeerHandle};
+use votechain_runtime::{
+    bind_udp, exit_code, init_logging, shutdown_on_signals, tokio_runtime, Flavor, AFTER_HELP,
+};
+use votechain_tracker::ballot::parse_options;
+use votechain_tracker::config::{DEMO_OPTIONS, DEMO_TITLE};
+
+/// Peers started when `--peers` is not given.
+const DEFAULT_PEERS: u16 = 3;
+
+/// Proof of work of the local election, in leading zero bits: about 10 ms of mining on one
+/// core, so blocks come quickly but visibly.
+const DEFAULT_DIFFICULTY: u32 = 18;
 
 /// Starts a tracker and several peers on free loopback ports and gives you one console for all
 /// of them. Type a peer command (help lists them) to send it to peer 1, or prefix it with a peer
 /// number ("2 vote alice Adam") or "all" ("all tally").
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(version, after_help = AFTER_HELP)]
 struct Cli {
     /// Number of peers.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=32))]
+    #[arg(long, default_value_t = DEFAULT_PEERS,
+          value_parser = clap::value_parser!(u16).range(1..=32))]
     peers: u16,
     /// The ballot's options, comma-separated.
-    #[arg(long, default_value = "Adam,Bob,Catherine")]
+    #[arg(long, default_value = DEMO_OPTIONS)]
     ballot: String,
     /// The ballot's title.
-    #[arg(long, default_value = "Demo election")]
+    #[arg(long, default_value = DEMO_TITLE)]
     title: String,
     /// Proof of work per block, in leading zero bits (18 ≈ 10 ms of mining on one core).
-    #[arg(long, default_value_t = 18)]
+    #[arg(long, default_value_t = DEFAULT_DIFFICULTY)]
     difficulty: u32,
     /// Where the peers keep their chains and keys [default: a fresh temporary folder, removed
     /// on exit].
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    /// More log output on stderr (-v info, -vv debug); without -v, RUST_LOG sets the level.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
 }
 
+/// A failure with the exit status it deserves.
+type Failure = votechain_runtime::Failure<anyhow::Error>;
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    start::init_logging(cli.verbose, &["warn", "info", "debug"]);
-    start::run_main("election", run(cli))
+    let outcome = Cli::try_parse().map_err(Failure::Cli).and_then(|cli| {
+        init_logging(cli.verbose, &["warn", "info", "debug"]);
+        let ballot = Ballot {
+            title: cli.title.clone(),
+            options: parse_options(&cli.ballot),
+            voters: None,
+            difficulty: cli.difficulty,
+            closing_height: None,
+        };
+        ballot
+            .check()
+            .context("the ballot")
+            .map_err(Failure::Usage)?;
+        tokio_runtime(Flavor::MultiThread)
+            .context("starting the tokio runtime")
+            .map_err(Failure::Runtime)?
+            .block_on(run(cli, ballot))
+            .map_err(Failure::Runtime)
+    });
+    exit_code("election", outcome)
 }
 
 fn say(text: &str) {
@@ -57,15 +88,14 @@ fn say(text: &str) {
     let _ = out.flush();
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    let options: Vec<&str> = cli
-        .ballot
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
-    let ballot = Ballot::open(&cli.title, &options, cli.difficulty);
-    ballot.check().context("the ballot")?;
+/// A loopback address on a free port.
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+async fn run(cli: Cli, ballot: Ballot) -> anyhow::Result<()> {
+    // Signal handlers go in before anything is printed, so Ctrl-C at any point is a clean stop.
+    let shutdown = shutdown_on_signals().context("installing signal handlers")?;
     let (data_dir, temporary) = match &cli.data_dir {
         Some(d) => (d.clone(), false),
         None => (
@@ -73,66 +103,86 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             true,
         ),
     };
-    let stop = CancellationToken::new();
-    let mut tasks = tokio::task::JoinSet::new();
 
-    let tracker_socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .context("binding the tracker")?;
+    let tracker_socket = bind_udp(loopback()).context("binding the tracker")?;
     let tracker_addr = tracker_socket.local_addr()?;
-    let tracker_stop = stop.clone();
+    // The tracker stops after the peers, so it hears every LEAVE_PEER.
+    let tracker_stop = CancellationToken::new();
     let tracker = tokio::spawn(votechain_tracker::run(
         tracker_socket,
         votechain_tracker::Config::new(ballot.clone()),
-        async move { tracker_stop.cancelled().await },
+        tracker_stop.clone().cancelled_owned(),
     ));
 
-    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<(u16, String)>();
-    let (event_tx, mut event_rx) = mpsc::unbounded_channel::<(u64, Event)>();
-    let mut consoles = Vec::new();
-    let mut addrs: Vec<SocketAddr> = Vec::new();
+    let mut peers = Vec::new();
     for n in 1..=cli.peers {
-        let socket = start::bind_udp(SocketAddr::from(([127, 0, 0, 1], 0)))?;
-        let addr = socket.local_addr()?;
-        let mut cfg = NodeConfig::new(addr);
+        let socket = bind_udp(loopback())?;
+        let mut cfg = NodeConfig::new(socket.local_addr()?);
         cfg.tracker = Some(tracker_addr);
         cfg.name = format!("peer-{n}");
-        let dir = data_dir.join(format!("peer-{n}"));
-        let (node, store) = start::open_node(cfg, &dir, rand::random(), shell::now_ms())?;
-        let (line_tx, line_rx) = mpsc::channel::<String>(64);
-        let (peer_out_tx, mut peer_out_rx) = mpsc::unbounded_channel::<String>();
-        let tagged = out_tx.clone();
-        tokio::spawn(async move {
-            while let Some(line) = peer_out_rx.recv().await {
-                let _ = tagged.send((n, line));
-            }
-        });
-        let config = ShellConfig {
-            data_dir: dir,
-            miner_threads: 1,
-            console: ConsoleInput::Channel(line_rx),
-            console_out: Some(peer_out_tx),
-            events: Some(event_tx.clone()),
-        };
-        let peer_stop = stop.clone();
-        tasks.spawn(shell::run(socket, node, store, config, async move {
-            peer_stop.cancelled().await
-        }));
-        consoles.push(line_tx);
-        addrs.push(addr);
+        let mut config = HandleConfig::new(data_dir.join(format!("peer-{n}")), rand::random());
+        // Events are not shown here; they are logged, as the `peer` binary logs them (-v).
+        config.report_events = false;
+        peers.push(PeerHandle::start(socket, cfg, config)?);
     }
+    introduce(&ballot, tracker_addr, &data_dir, &peers);
 
+    let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let mut stdin_open = true;
+    let mut running = vec![true; peers.len()];
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            news = next_answer(&mut peers, &mut running) => match news {
+                Some((i, answer)) => {
+                    for l in answer.lines() {
+                        say(&format!("[peer {}] {l}", i + 1));
+                    }
+                }
+                None => {
+                    if running.iter().all(|r| !r) {
+                        break;
+                    }
+                }
+            },
+            line = stdin.next_line(), if stdin_open => match line {
+                Ok(Some(line)) => route(&line, &peers).await,
+                // End of input: keep running until Ctrl-C, so a piped script can watch results.
+                _ => stdin_open = false,
+            },
+        }
+    }
+    say("stopping: peers leave the tracker");
+    for peer in &peers {
+        peer.shutdown();
+    }
+    for peer in &mut peers {
+        if let Err(e) = peer.join().await {
+            say(&format!("a peer stopped: {:#}", anyhow::Error::from(e)));
+        }
+    }
+    tracker_stop.cancel();
+    let _ = tracker.await;
+    if temporary {
+        let _ = std::fs::remove_dir_all(&data_dir);
+    }
+    Ok(())
+}
+
+/// Prints what runs where and how to use the console.
+fn introduce(ballot: &Ballot, tracker_addr: SocketAddr, data_dir: &Path, peers: &[PeerHandle]) {
+    let options = &ballot.options;
     say(&format!(
         "local election \"{}\" — options: {}",
-        cli.title,
+        ballot.title,
         options.join(", ")
     ));
     say(&format!(
         "tracker on {tracker_addr}; data in {}",
         data_dir.display()
     ));
-    for (i, a) in addrs.iter().enumerate() {
-        say(&format!("  peer {} on {a}", i + 1));
+    for (i, peer) in peers.iter().enumerate() {
+        say(&format!("  peer {} on {}", i + 1, peer.addr()));
     }
     say(&format!(
         "type a command for peer 1, or prefix a peer number or 'all':\n  vote alice {}\n  2 vote bob {}\n  all tally\n  help\n\
@@ -141,68 +191,61 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         options.get(1).unwrap_or(&options[0]),
         tracker_addr.port()
     ));
+}
 
-    let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    let mut stdin_open = true;
-    loop {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
-            // Events are not shown here (logs are, with -v), but the channel must not grow.
-            Some(_) = event_rx.recv() => {}
-            Some((n, line)) = out_rx.recv() => {
-                for l in line.lines() {
-                    say(&format!("[peer {n}] {l}"));
-                }
+/// The next console answer of any running peer, as (index, answer); `None` when a peer has
+/// stopped (its answers end; it is marked not running, and a failure is printed).
+async fn next_answer(peers: &mut [PeerHandle], running: &mut [bool]) -> Option<(usize, String)> {
+    let stopped = std::future::poll_fn(|cx| {
+        for (i, peer) in peers.iter_mut().enumerate() {
+            if !running[i] {
+                continue;
             }
-            line = stdin.next_line(), if stdin_open => match line {
-                Ok(Some(line)) => route(&line, &consoles).await,
-                // End of input: keep running until Ctrl-C, so a piped script can watch results.
-                _ => stdin_open = false,
-            },
-            Some(done) = tasks.join_next() => {
-                if let Ok(Err(e)) = done {
-                    say(&format!("a peer stopped: {e:#}"));
-                }
-                if tasks.is_empty() {
-                    break;
-                }
+            match peer.poll_answer(cx) {
+                Poll::Ready(Some(answer)) => return Poll::Ready(Ok((i, answer))),
+                Poll::Ready(None) => return Poll::Ready(Err(i)),
+                Poll::Pending => {}
             }
         }
+        Poll::Pending
+    })
+    .await;
+    let i = match stopped {
+        Ok(answer) => return Some(answer),
+        Err(i) => i,
+    };
+    running[i] = false;
+    if let Err(e) = peers[i].join().await {
+        say(&format!("a peer stopped: {:#}", anyhow::Error::from(e)));
     }
-    say("stopping: peers leave the tracker");
-    stop.cancel();
-    while tasks.join_next().await.is_some() {}
-    let _ = tracker.await;
-    if temporary {
-        let _ = std::fs::remove_dir_all(&data_dir);
-    }
-    Ok(())
+    None
 }
 
 /// Sends a console line to the peer it names (`2 tally`), to every peer (`all tally`), or to
 /// peer 1.
-async fn route(line: &str, consoles: &[mpsc::Sender<String>]) {
+async fn route(line: &str, peers: &[PeerHandle]) {
     let trimmed = line.trim();
     let (first, rest) = trimmed
         .split_once(char::is_whitespace)
         .unwrap_or((trimmed, ""));
     if first == "all" {
-        for c in consoles {
-            let _ = c.send(rest.to_owned()).await;
+        for peer in peers {
+            // A peer that stopped (`quit`) takes no more lines: nothing to say.
+            let _ = peer.send_line(rest).await;
         }
         return;
     }
     match first.parse::<usize>() {
-        Ok(n) if (1..=consoles.len()).contains(&n) => {
-            let _ = consoles[n - 1].send(rest.to_owned()).await;
+        Ok(n) if (1..=peers.len()).contains(&n) => {
+            let _ = peers[n - 1].send_line(rest).await;
         }
         Ok(n) => say(&format!(
             "there is no peer {n} (peers are 1 to {})",
-            consoles.len()
+            peers.len()
         )),
         Err(_) => {
-            if let Some(c) = consoles.first() {
-                let _ = c.send(trimmed.to_owned()).await;
+            if let Some(peer) = peers.first() {
+                let _ = peer.send_line(trimmed).await;
             }
         }
     }

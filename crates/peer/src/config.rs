@@ -1,5 +1,7 @@
 //! The node's tunables, with the defaults a user gets. Every timing and cap lives here so the
-//! simulator and the tests can shrink them, and `peer --help` can show them.
+//! simulator and the tests can shrink them, and `peer --help` can show them: the defaults the
+//! command line offers are the `DEFAULT_*` constants below, the one source of truth for both
+//! [`NodeConfig::new`] and the `peer` binary's flags.
 
 use std::net::SocketAddr;
 
@@ -13,6 +15,17 @@ pub enum MiningMode {
     /// Mine continuously, empty blocks included.
     Always,
 }
+
+/// Default interval between our own GOSSIP announcements (the course network uses 30 s).
+pub const DEFAULT_GOSSIP_INTERVAL_MS: u64 = 30_000;
+/// Default silence after which a gossip-learned peer is dropped (the course network uses 60 s).
+pub const DEFAULT_PEER_SILENCE_MS: u64 = 60_000;
+/// Default interval between periodic consensus rounds.
+pub const DEFAULT_CONSENSUS_INTERVAL_MS: u64 = 60_000;
+/// Default blocks asked for per REQUEST_CHAIN during sync.
+pub const DEFAULT_SYNC_BATCH: u32 = 64;
+/// Default sync requests in flight at once, over all peers.
+pub const DEFAULT_SYNC_WINDOW: usize = 8;
 
 /// Everything a node needs to know that is not learned from the network.
 #[derive(Debug, Clone)]
@@ -85,13 +98,13 @@ impl NodeConfig {
             retry_base_ms: 250,
             retry_cap_ms: 4_000,
             tracker_silence_ms: 5_000,
-            gossip_interval_ms: 30_000,
-            peer_silence_ms: 60_000,
+            gossip_interval_ms: DEFAULT_GOSSIP_INTERVAL_MS,
+            peer_silence_ms: DEFAULT_PEER_SILENCE_MS,
             gossip_fanout: 3,
-            consensus_interval_ms: 60_000,
+            consensus_interval_ms: DEFAULT_CONSENSUS_INTERVAL_MS,
             stats_wait_ms: 300,
-            sync_batch: 64,
-            sync_window: 8,
+            sync_batch: DEFAULT_SYNC_BATCH,
+            sync_window: DEFAULT_SYNC_WINDOW,
             sync_per_peer: 4,
             sync_timeout_ms: 500,
             sync_timeout_cap_ms: 8_000,

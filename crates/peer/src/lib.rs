@@ -11,12 +11,20 @@
 //! - [`recover`]: rebuilding the chain from the store at start-up.
 //! - [`view`]: what the console prints.
 //! - [`shell`]: the tokio shell: socket, timer, miner threads, console, store.
-//! - [`start`]: binding the socket and opening the store, shared by every launcher.
+//! - [`keys`]: voter key files in the data directory, for the console's `vote` and `keys`.
+//! - [`start`]: opening the store and building the node, shared by every launcher.
+//! - [`handle`]: [`handle::PeerHandle`], a whole peer as a task of this process (the
+//!   one-command election, the benchmarks).
+//!
+//! What every shell and binary shares (exit codes, logging, signals, UDP sockets and burst
+//! reads) is in `votechain_runtime`.
 
 pub mod admission;
 pub mod config;
 pub mod console;
 pub mod downloader;
+pub mod handle;
+pub mod keys;
 pub mod loglimit;
 pub mod node;
 pub mod peers;

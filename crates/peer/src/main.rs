@@ -1,20 +1,28 @@
 //! `peer <tracker_port> <local_port>`: a full votechain node. This file only parses arguments,
-//! sets up logging, opens the store, binds the socket and hands over to [`shell::run`]; exit
-//! codes are decided here (0 clean stop, 1 runtime error, 2 usage error from clap).
+//! sets up logging and signal handling, binds the socket, opens the store, prints the readiness
+//! line and hands over to [`shell::run`]; the exit code follows the policy shared by every
+//! binary (`votechain_runtime::exit`: 0 clean stop, 1 runtime error, 2 usage error).
 
 use anyhow::Context;
 use clap::Parser;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use votechain_peer::config::{MiningMode, NodeConfig};
-use votechain_peer::{shell, start};
+use votechain_peer::config::*;
+use votechain_peer::shell::{self, DEFAULT_MINER_THREADS};
+use votechain_peer::start::{self, StartError};
+use votechain_runtime::{
+    bind_udp, exit_code, init_logging, shutdown_on_signals, tokio_runtime, Flavor, AFTER_HELP,
+};
 
 /// A full votechain node: registers with the tracker, finds peers by gossip, syncs and validates
 /// the chain, accepts signed votes, mines them into blocks and relays blocks and votes. Type
 /// `help` on its console (stdin) for the commands.
+///
+/// Once ready it prints one line on stderr, `peer listening on ADDR data DIR`. Ctrl-C or
+/// SIGTERM (or `quit`) makes it leave the network and stop.
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(version, after_help = AFTER_HELP)]
 struct Cli {
     /// UDP port of the election's tracker (0: no tracker, use --seed peers only).
     tracker_port: u16,
@@ -44,57 +52,92 @@ struct Cli {
     #[arg(long)]
     no_mine: bool,
     /// Mining threads.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = DEFAULT_MINER_THREADS)]
     miner_threads: usize,
     /// Seconds between our GOSSIP announcements.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = DEFAULT_GOSSIP_INTERVAL_MS / 1000)]
     gossip_interval: u64,
     /// Seconds of silence after which a gossip-learned peer is dropped.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = DEFAULT_PEER_SILENCE_MS / 1000)]
     peer_silence: u64,
     /// Seconds between periodic consensus rounds (STATS to peers, catch up).
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = DEFAULT_CONSENSUS_INTERVAL_MS / 1000)]
     consensus_interval: u64,
     /// Blocks per sync request (1-64).
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=64))]
+    #[arg(long, default_value_t = DEFAULT_SYNC_BATCH,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
     sync_batch: u32,
     /// Sync requests in flight at once.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = DEFAULT_SYNC_WINDOW)]
     sync_window: usize,
     /// Do not read console commands from stdin.
     #[arg(long)]
     no_console: bool,
-    /// More log output (-v debug, -vv trace); RUST_LOG overrides.
+    /// More log output (-v debug, -vv trace); without -v, RUST_LOG sets the level.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
 }
 
+/// A failure with the exit status it deserves.
+type Failure = votechain_runtime::Failure<anyhow::Error>;
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    start::init_logging(cli.verbose, &["info", "debug", "trace"]);
-    start::run_main("peer", run(cli))
+    let outcome = Cli::try_parse().map_err(Failure::Cli).and_then(|cli| {
+        init_logging(cli.verbose, &["info", "debug", "trace"]);
+        tokio_runtime(Flavor::MultiThread)
+            .context("starting the tokio runtime")
+            .map_err(Failure::Runtime)?
+            .block_on(run(cli))
+    });
+    exit_code("peer", outcome)
 }
 
-fn resolve(host_port: &str) -> anyhow::Result<SocketAddr> {
-    host_port
-        .to_socket_addrs()
-        .with_context(|| format!("resolving {host_port}"))?
-        .find(SocketAddr::is_ipv4)
-        .with_context(|| format!("{host_port} has no IPv4 address"))
+async fn run(cli: Cli) -> Result<(), Failure> {
+    // Signal handlers go in before the readiness line, so a signal sent right after it is a
+    // clean shutdown.
+    let shutdown = shutdown_on_signals()
+        .context("installing signal handlers")
+        .map_err(Failure::Runtime)?;
+    let socket = bind_udp(SocketAddr::new(cli.bind, cli.local_port))
+        .map_err(|e| Failure::Runtime(e.into()))?;
+    let local = socket
+        .local_addr()
+        .context("reading the bound address")
+        .map_err(Failure::Runtime)?;
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("votechain-data").join(local.port().to_string()));
+    let cfg = node_config(&cli, local).map_err(Failure::Runtime)?;
+    let (node, store) =
+        start::open_node(cfg, &data_dir, rand::random(), shell::now_ms()).map_err(|e| match e {
+            StartError::NothingToJoin => Failure::Usage(e.into()),
+            e => Failure::Runtime(e.into()),
+        })?;
+    eprintln!("peer listening on {local} data {}", data_dir.display());
+    let shell_cfg = shell::ShellConfig {
+        data_dir,
+        miner_threads: cli.miner_threads,
+        console: if cli.no_console {
+            shell::ConsoleInput::None
+        } else {
+            shell::ConsoleInput::Stdin
+        },
+        console_out: None,
+        events: None,
+    };
+    shell::run(socket, node, store, shell_cfg, shutdown.cancelled_owned())
+        .await
+        .map_err(|e| Failure::Runtime(e.into()))
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    let socket = start::bind_udp(SocketAddr::new(cli.bind, cli.local_port))?;
-    let local = socket.local_addr()?;
+/// The node's configuration from the flags, for a peer bound at `local`.
+fn node_config(cli: &Cli, local: SocketAddr) -> anyhow::Result<NodeConfig> {
     let advertised = if local.ip().is_unspecified() {
         SocketAddr::from(([127, 0, 0, 1], local.port()))
     } else {
         local
     };
-    let data_dir = cli
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("votechain-data").join(local.port().to_string()));
     let mut cfg = NodeConfig::new(advertised);
     if cli.tracker_port != 0 {
         cfg.tracker = Some(resolve(&format!(
@@ -120,36 +163,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     cfg.consensus_interval_ms = cli.consensus_interval.max(1) * 1000;
     cfg.sync_batch = cli.sync_batch;
     cfg.sync_window = cli.sync_window.max(1);
-    let (node, store) = start::open_node(cfg, &data_dir, rand::random(), shell::now_ms())?;
-    eprintln!("peer listening on {local} data {}", data_dir.display());
-    let shell_cfg = shell::ShellConfig {
-        data_dir,
-        miner_threads: cli.miner_threads,
-        console: if cli.no_console {
-            shell::ConsoleInput::None
-        } else {
-            shell::ConsoleInput::Stdin
-        },
-        console_out: None,
-        events: None,
-    };
-    shell::run(socket, node, store, shell_cfg, shutdown_signal()).await
+    Ok(cfg)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return std::future::pending().await,
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+fn resolve(host_port: &str) -> anyhow::Result<SocketAddr> {
+    host_port
+        .to_socket_addrs()
+        .with_context(|| format!("resolving {host_port}"))?
+        .find(SocketAddr::is_ipv4)
+        .with_context(|| format!("{host_port} has no IPv4 address"))
 }

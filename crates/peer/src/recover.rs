@@ -3,7 +3,22 @@
 //! the accepted votes back into the pending pool. Pure: the shell opens the store.
 
 use votechain_chain::validate::verify_blocks;
-use votechain_chain::{AddOutcome, Block, ChainConfig, ChainState, Vote};
+use votechain_chain::{AddOutcome, BallotError, Block, ChainConfig, ChainState, Vote};
+
+/// Why a store cannot be rebuilt into a chain: its genesis is broken, so nothing after it can
+/// be trusted either. (A later record that no longer validates is skipped, not an error.)
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecoverError {
+    /// The first stored block carries no ballot.
+    #[error("the store's first block is not a genesis block")]
+    NotGenesis,
+    /// The stored ballot breaks a ballot rule.
+    #[error("the stored ballot is invalid")]
+    Ballot(#[source] BallotError),
+    /// The genesis block's hash is not the one its ballot gives.
+    #[error("the store's genesis block does not match its ballot")]
+    GenesisMismatch,
+}
 
 /// What a rebuild found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -22,17 +37,17 @@ pub fn rebuild(
     votes: Vec<Vote>,
     config: ChainConfig,
     now_ms: u64,
-) -> Result<Option<(ChainState, RebuildReport)>, String> {
+) -> Result<Option<(ChainState, RebuildReport)>, RecoverError> {
     let mut blocks = blocks.into_iter();
     let Some(genesis) = blocks.next() else {
         return Ok(None);
     };
     let Some(ballot) = genesis.ballot() else {
-        return Err("the store's first block is not a genesis block".into());
+        return Err(RecoverError::NotGenesis);
     };
-    let mut chain = ChainState::new(ballot, config).map_err(|e| format!("stored ballot: {e}"))?;
+    let mut chain = ChainState::new(ballot, config).map_err(RecoverError::Ballot)?;
     if chain.election() != genesis.hash() {
-        return Err("the store's genesis block does not match its ballot".into());
+        return Err(RecoverError::GenesisMismatch);
     }
     let mut report = RebuildReport {
         blocks: 1,
@@ -103,5 +118,18 @@ mod tests {
         assert!(rebuild(vec![], vec![], ChainConfig::default(), 0)
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn a_store_must_start_with_its_genesis() {
+        let ballot = Ballot::open("T", &["A", "B"], 0);
+        let g = Block::genesis(&ballot).unwrap();
+        let b1 = mine(&g, vec![]);
+        let outcome = rebuild(vec![b1], vec![], ChainConfig::default(), 0);
+        assert!(
+            matches!(outcome, Err(RecoverError::NotGenesis)),
+            "{:?}",
+            outcome.err()
+        );
     }
 }

@@ -2,28 +2,39 @@
 //! `poll_timeout`, mined blocks from the miner threads, console lines from stdin, and shutdown.
 //! It carries out the node's outputs in order — a `Persist` is appended and synced before any
 //! datagram that follows it is sent — and is the only place that touches the socket, the store,
-//! key files, threads and the clock.
+//! key files (through [`keys`]), threads and the clock. Datagrams are read in bursts
+//! (`votechain_runtime::net::BurstReader`), each burst closed with `end_of_burst`.
 
 use crate::console::{self, Command};
+use crate::keys;
 use crate::node::{Command as NodeCommand, Event, Node, Output, Record, Reply, Transmit};
 use crate::view;
-use anyhow::Context;
 use std::future::Future;
-use std::io::Write;
+use std::io::{self, Write};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::AsyncBufReadExt;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use votechain_chain::{
-    Block, BlockTemplate, Entry, MineOutcome, MinerControl, MiningJob, Store, Vote, VoterKey,
-    Worker,
+    Block, BlockTemplate, Entry, MineOutcome, MinerControl, MiningJob, Store, Vote, Worker,
 };
+use votechain_runtime::net::BurstReader;
 
-/// Datagrams handled before the shell carries out outputs, so a flood cannot grow the output
-/// queue without bound.
-const BURST: usize = 256;
+/// Mining threads when the launcher does not say (`peer --miner-threads`).
+pub const DEFAULT_MINER_THREADS: usize = 1;
+
+/// Why a peer stopped other than by its shutdown future or `quit`.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A record could not be made durable: nothing more may be acknowledged.
+    #[error("cannot write to the store")]
+    Store(#[source] io::Error),
+    /// The socket failed in a way that will not pass (not a per-datagram error).
+    #[error("the socket failed")]
+    Socket(#[source] io::Error),
+}
 
 /// Where console commands come from.
 #[derive(Debug)]
@@ -65,7 +76,7 @@ pub async fn run(
     mut store: Store,
     config: ShellConfig,
     shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
+) -> Result<(), RunError> {
     let (mined_tx, mut mined_rx) = mpsc::unbounded_channel::<Block>();
     let mut miner = Miner::new(config.miner_threads, mined_tx);
     let mut line_rx = match config.console {
@@ -83,7 +94,7 @@ pub async fn run(
     };
     let events = config.events.clone();
     tokio::pin!(shutdown);
-    let mut buf = vec![0u8; 65_536];
+    let mut reader = BurstReader::default();
     node.handle_timeout(now_ms());
     loop {
         carry_out(&mut node, &socket, &mut store, &mut miner, &events).await?;
@@ -91,20 +102,10 @@ pub async fn run(
         let wake = instant_at(node.poll_timeout().unwrap_or(u64::MAX));
         tokio::select! {
             _ = &mut shutdown => break,
-            received = socket.recv_from(&mut buf) => {
-                match received {
-                    Ok((n, from)) => node.handle_datagram(now_ms(), from, &buf[..n]),
-                    // ICMP errors from earlier sends surface here (e.g. connection refused by
-                    // a peer that went away): not ours to die of.
-                    Err(e) => tracing::debug!(error = %e, "recv error"),
-                }
-                for _ in 0..BURST {
-                    match socket.try_recv_from(&mut buf) {
-                        Ok((n, from)) => node.handle_datagram(now_ms(), from, &buf[..n]),
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                        Err(e) => tracing::debug!(error = %e, "recv error"),
-                    }
-                }
+            received = reader.recv_burst(&socket, |from, bytes| {
+                node.handle_datagram(now_ms(), from, bytes)
+            }) => {
+                received.map_err(RunError::Socket)?;
                 node.end_of_burst(now_ms());
             }
             _ = tokio::time::sleep_until(wake.into()) => node.handle_timeout(now_ms()),
@@ -134,7 +135,7 @@ async fn carry_out(
     store: &mut Store,
     miner: &mut Miner,
     events: &Option<mpsc::UnboundedSender<(u64, Event)>>,
-) -> anyhow::Result<()> {
+) -> Result<(), RunError> {
     let mut batch: Vec<Record> = Vec::new();
     let mut held: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
     // Only the last mining instruction of a drain matters: an earlier one is already stale.
@@ -168,7 +169,7 @@ async fn send(socket: &UdpSocket, to: SocketAddr, bytes: &[u8]) {
 }
 
 /// Appends `batch` to the store durably and empties it.
-fn commit(store: &mut Store, batch: &mut Vec<Record>) -> anyhow::Result<()> {
+fn commit(store: &mut Store, batch: &mut Vec<Record>) -> Result<(), RunError> {
     let entries: Vec<Entry<'_>> = batch
         .iter()
         .map(|r| match r {
@@ -176,7 +177,7 @@ fn commit(store: &mut Store, batch: &mut Vec<Record>) -> anyhow::Result<()> {
             Record::Vote(v) => Entry::Vote(v),
         })
         .collect();
-    store.append_all(&entries).context("writing to the store")?;
+    store.append_all(&entries).map_err(RunError::Store)?;
     batch.clear();
     Ok(())
 }
@@ -297,7 +298,7 @@ impl Console {
                     self.say(view::NO_ELECTION);
                     return true;
                 };
-                match voter_key(&self.data_dir, &voter) {
+                match keys::voter_key(&self.data_dir, &voter) {
                     Ok(key) => {
                         let vote = Vote::sign(key.signing_key(), election, &choice);
                         if let Reply::Vote(reply) =
@@ -306,7 +307,7 @@ impl Console {
                             self.say(&view::submit(&reply));
                         }
                     }
-                    Err(e) => self.say(&format!("voter key {voter}: {e:#}")),
+                    Err(e) => self.say(&format!("voter key {voter}: {}", e.with_causes())),
                 }
             }
             Command::Tally => self.say(&view::tally(node)),
@@ -315,7 +316,7 @@ impl Console {
             Command::Block(h) => self.say(&view::block(node, h)),
             Command::Peers => self.say(&view::peers(node, now)),
             Command::Stats => self.say(&view::stats(node)),
-            Command::Keys => self.say(&list_keys(&self.data_dir)),
+            Command::Keys => self.say(&keys::list_keys(&self.data_dir)),
             Command::Mine(on) => {
                 node.handle_command(now, NodeCommand::SetMining(on));
                 self.say(if on { "mining on" } else { "mining off" });
@@ -329,59 +330,4 @@ impl Console {
         }
         true
     }
-}
-
-fn keys_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("keys")
-}
-
-/// Loads the voter's key file, creating it (mode 0600) on first use.
-fn voter_key(data_dir: &Path, voter: &str) -> anyhow::Result<VoterKey> {
-    let dir = keys_dir(data_dir);
-    let path = dir.join(format!("{voter}.key"));
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            return VoterKey::from_file_str(&text)
-                .with_context(|| format!("reading {}", path.display()))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    }
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let key = VoterKey::generate(&mut rand::rngs::OsRng);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(key.to_file_string().as_bytes())?;
-    file.sync_all()?;
-    tracing::info!(voter, public = %key.public(), "new voter key");
-    Ok(key)
-}
-
-fn list_keys(data_dir: &Path) -> String {
-    let Ok(entries) = std::fs::read_dir(keys_dir(data_dir)) else {
-        return "no voter keys yet (vote creates one)".into();
-    };
-    let mut rows: Vec<String> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let name = e
-                .file_name()
-                .to_string_lossy()
-                .strip_suffix(".key")?
-                .to_owned();
-            let text = std::fs::read_to_string(e.path()).ok()?;
-            let key = VoterKey::from_file_str(&text).ok()?;
-            Some(format!("{name} {}", key.public()))
-        })
-        .collect();
-    rows.sort();
-    if rows.is_empty() {
-        return "no voter keys yet (vote creates one)".into();
-    }
-    rows.join("\n")
 }

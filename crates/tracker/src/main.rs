@@ -1,7 +1,8 @@
 //! `tracker <port>`: the rendezvous point of one election. Parses flags, builds the ballot,
 //! sets up logging, binds, prints one readiness line and runs the registry until Ctrl-C or
-//! SIGTERM. Exit codes are decided in `main` alone: 0 after a clean shutdown, 1 on a runtime
-//! failure (cannot bind, cannot read a file), 2 on bad usage (clap's own errors included).
+//! SIGTERM. Exit codes follow the policy shared by every binary (`votechain_runtime::exit`): 0
+//! after a clean shutdown, 1 on a runtime failure (cannot bind, cannot read a file), 2 on bad
+//! usage (clap's own errors included).
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -11,6 +12,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tracing::info;
 use votechain_chain::{Ballot, Block};
+use votechain_runtime::{
+    bind_udp, exit_code, init_logging, shutdown_on_signals, tokio_runtime, Flavor, AFTER_HELP,
+};
 use votechain_tracker::ballot::{parse_options, parse_voter_roll};
 use votechain_tracker::config::*;
 
@@ -22,12 +26,7 @@ use votechain_tracker::config::*;
 /// the election id, the genesis block's hash), then logs joins, leaves and evictions. Ctrl-C
 /// or SIGTERM stops it cleanly.
 #[derive(Parser, Debug)]
-#[command(
-    name = "tracker",
-    version,
-    after_help = "Logging: RUST_LOG (e.g. RUST_LOG=debug) when -v is not given.\n\
-                  Exit status: 0 clean shutdown, 1 runtime error, 2 usage error."
-)]
+#[command(name = "tracker", version, after_help = AFTER_HELP)]
 struct Cli {
     /// UDP port to listen on; 0 picks a free port (the readiness line shows which).
     port: u16,
@@ -85,26 +84,15 @@ struct Cli {
     verbose: u8,
 }
 
-/// A failure with the exit code it deserves.
-enum Failure {
-    Usage(anyhow::Error),
-    Runtime(anyhow::Error),
-}
+/// A failure with the exit status it deserves.
+type Failure = votechain_runtime::Failure<anyhow::Error>;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging(cli.verbose);
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Usage(e)) => {
-            let _ = writeln!(std::io::stderr(), "tracker: {e:#}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Runtime(e)) => {
-            let _ = writeln!(std::io::stderr(), "tracker: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    let outcome = Cli::try_parse().map_err(Failure::Cli).and_then(|cli| {
+        init_logging(cli.verbose, &["info", "debug", "trace"]);
+        run(cli)
+    });
+    exit_code("tracker", outcome)
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
@@ -112,20 +100,17 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let election = Block::genesis(&config.ballot)
         .map_err(|e| Failure::Usage(anyhow::anyhow!("invalid ballot: {e}")))?
         .hash();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+    let runtime = tokio_runtime(Flavor::CurrentThread)
         .context("starting the runtime")
         .map_err(Failure::Runtime)?;
     runtime.block_on(async {
-        let addr = SocketAddr::new(cli.bind, cli.port);
-        let socket = tokio::net::UdpSocket::bind(addr)
-            .await
-            .with_context(|| format!("binding UDP {addr}"))
-            .map_err(Failure::Runtime)?;
         // Signal handlers go in before the readiness line, so a signal sent right after it
         // is a clean shutdown.
-        let shutdown = shutdown_signal().map_err(Failure::Runtime)?;
+        let shutdown = shutdown_on_signals()
+            .context("installing signal handlers")
+            .map_err(Failure::Runtime)?;
+        let socket = bind_udp(SocketAddr::new(cli.bind, cli.port))
+            .map_err(|e| Failure::Runtime(e.into()))?;
         let local = socket
             .local_addr()
             .context("reading the bound address")
@@ -141,7 +126,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             difficulty = config.ballot.difficulty,
             "serving election {election}"
         );
-        votechain_tracker::run(socket, config, shutdown)
+        votechain_tracker::run(socket, config, shutdown.cancelled_owned())
             .await
             .map(drop)
             .map_err(|e| match e {
@@ -182,44 +167,4 @@ fn build_config(cli: &Cli) -> Result<Config, Failure> {
         .check()
         .map_err(|e| Failure::Usage(anyhow::Error::new(e)))?;
     Ok(config)
-}
-
-/// Logs to stderr: `-v` sets the level when given, otherwise `RUST_LOG`, otherwise info.
-fn init_logging(verbose: u8) {
-    use tracing_subscriber::EnvFilter;
-    let filter = match verbose {
-        0 => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        1 => EnvFilter::new("debug"),
-        _ => EnvFilter::new("trace"),
-    };
-    use std::io::IsTerminal as _;
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(filter)
-        .init();
-}
-
-/// Completes on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed when this returns.
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut interrupt = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
-        let mut terminate =
-            signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
-        Ok(async move {
-            tokio::select! {
-                _ = interrupt.recv() => info!("interrupted: shutting down"),
-                _ = terminate.recv() => info!("terminated: shutting down"),
-            }
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        Ok(async {
-            let _ = tokio::signal::ctrl_c().await;
-            info!("interrupted: shutting down");
-        })
-    }
 }

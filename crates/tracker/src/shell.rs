@@ -2,8 +2,9 @@
 //! from [`Registry::poll_timeout`], and the caller's shutdown future. It owns the clock and the
 //! RNG seed; everything the tracker decides is decided by the [`Registry`].
 //!
-//! Replies go out from the listening socket. When the registry has nothing scheduled (no
-//! members), no timer is armed and the task sleeps in the socket: an idle tracker uses no CPU.
+//! Datagrams are read in bursts ([`BurstReader`]); replies go out from the listening socket.
+//! When the registry has nothing scheduled (no members), no timer is armed and the task sleeps
+//! in the socket: an idle tracker uses no CPU.
 
 use crate::config::{Config, ConfigError};
 use crate::registry::{Event, Output, Registry};
@@ -16,22 +17,7 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
-
-/// Receive buffer asked of the kernel. 10,000 members answer 10,000 POKEs a second; a burst
-/// of them (or of registrations) must not overflow the default ~200 KiB buffer.
-pub const RECV_BUFFER_BYTES: usize = 8 << 20;
-
-/// Send buffer asked of the kernel, for UPDATE_PEERS rounds to every member.
-const SEND_BUFFER_BYTES: usize = 4 << 20;
-
-/// Datagrams read in one go after the socket wakes the loop, before outputs are flushed and
-/// the timer re-armed: amortises the `select!` under load without starving the timer.
-const RECV_BATCH: usize = 256;
-
-/// Largest datagram read: above the protocol's 65,507-byte limit (and any IPv6 UDP payload
-/// without jumbograms), so an oversized datagram is counted as oversized, never truncated into
-/// something that decodes.
-const RECV_BUF_LEN: usize = 65_536;
+use votechain_runtime::net::{enlarge_buffers, BurstReader};
 
 /// Why the tracker stopped other than by its shutdown future.
 #[derive(Debug, thiserror::Error)]
@@ -53,10 +39,12 @@ pub async fn run(
     shutdown: impl Future,
 ) -> Result<Stats, RunError> {
     let mut registry = Registry::new(config, StdRng::from_entropy())?;
+    // Callers may bind their own socket (the tracker benchmark does), so the shell enlarges its
+    // buffers itself; on a socket from `bind_udp` this asks again for the same.
     enlarge_buffers(&socket);
     let start = Instant::now();
     let now_ms = move || start.elapsed().as_millis() as u64;
-    let mut buf = vec![0u8; RECV_BUF_LEN];
+    let mut reader = BurstReader::default();
     let mut refusals = RefusalLog::default();
     let timer = tokio::time::sleep_until(start);
     tokio::pin!(timer, shutdown);
@@ -78,20 +66,10 @@ pub async fn run(
                 armed = None;
                 registry.handle_timeout(now_ms());
             }
-            received = socket.recv_from(&mut buf) => {
-                match received {
-                    Ok((len, from)) => registry.handle_datagram(now_ms(), from, &buf[..len]),
-                    Err(e) if is_transient(&e) => debug!("recv: {e}"),
-                    Err(e) => return Err(e.into()),
-                }
-                for _ in 0..RECV_BATCH {
-                    match socket.try_recv_from(&mut buf) {
-                        Ok((len, from)) => registry.handle_datagram(now_ms(), from, &buf[..len]),
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(e) if is_transient(&e) => debug!("recv: {e}"),
-                        Err(e) => return Err(e.into()),
-                    }
-                }
+            received = reader.recv_burst(&socket, |from, bytes| {
+                registry.handle_datagram(now_ms(), from, bytes)
+            }) => {
+                received?;
             }
         }
     }
@@ -131,35 +109,6 @@ async fn flush(socket: &UdpSocket, registry: &mut Registry, refusals: &mut Refus
         if let Err(e) = sent {
             debug!(to = %t.to, "send failed: {e}");
         }
-    }
-}
-
-/// Errors that concern one datagram or one peer, after which the socket still works.
-fn is_transient(e: &io::Error) -> bool {
-    use io::ErrorKind::*;
-    matches!(
-        e.kind(),
-        ConnectionReset | ConnectionRefused | Interrupted | WouldBlock | InvalidData
-    )
-}
-
-/// Asks for large socket buffers and says so when the kernel grants less.
-fn enlarge_buffers(socket: &UdpSocket) {
-    let sock = socket2::SockRef::from(socket);
-    if let Err(e) = sock.set_recv_buffer_size(RECV_BUFFER_BYTES) {
-        warn!("could not enlarge the receive buffer: {e}");
-    }
-    if let Err(e) = sock.set_send_buffer_size(SEND_BUFFER_BYTES) {
-        debug!("could not enlarge the send buffer: {e}");
-    }
-    match sock.recv_buffer_size() {
-        // Linux reports twice the usable size it granted, capped by net.core.rmem_max.
-        Ok(got) if got < RECV_BUFFER_BYTES => info!(
-            "receive buffer is {got} bytes, less than the {RECV_BUFFER_BYTES} asked for; \
-             raise net.core.rmem_max for bursts of 10,000 peers"
-        ),
-        Ok(got) => debug!("receive buffer is {got} bytes"),
-        Err(e) => debug!("could not read the receive buffer size: {e}"),
     }
 }
 

@@ -1,0 +1,40 @@
+//! What votechain's tokio shells and binaries share, written once: the `tracker` and `peer`
+//! shells, and the `tracker`, `peer`, `election` and `bench` binaries, start, log, stop and exit
+//! the same way.
+//!
+//! - [`exit`]: the one exit-code policy (0 success, 1 runtime error, 2 usage error) and the
+//!   `--help` footer that documents it.
+//! - [`logging`]: the log subscriber on stderr, chosen by `-v` or `RUST_LOG`.
+//! - [`signals`]: one shutdown token for Ctrl-C and SIGTERM, installed before a readiness line.
+//! - [`net`]: binding a UDP socket with enlarged kernel buffers, and reading datagrams in bursts.
+//!
+//! Architecture invariant: nothing here knows about votechain's protocol or cores; this crate is
+//! plumbing between tokio, the operating system and a `main`.
+
+pub mod exit;
+pub mod logging;
+pub mod net;
+pub mod signals;
+
+pub use exit::{exit_code, Exit, Failure, AFTER_HELP};
+pub use logging::init_logging;
+pub use net::{bind_udp, enlarge_buffers, BindError, BurstReader};
+pub use signals::shutdown_on_signals;
+
+/// Which tokio runtime a binary runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// One thread: the tracker, whose work is one loop.
+    CurrentThread,
+    /// A worker per core: peers, whose console, shell and timers run side by side.
+    MultiThread,
+}
+
+/// Builds the tokio runtime a binary's `main` runs its future on, with IO and time enabled.
+pub fn tokio_runtime(flavor: Flavor) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = match flavor {
+        Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+        Flavor::MultiThread => tokio::runtime::Builder::new_multi_thread(),
+    };
+    builder.enable_all().build()
+}
