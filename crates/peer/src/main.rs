@@ -12,7 +12,7 @@ use votechain_peer::config::*;
 use votechain_peer::shell::{self, DEFAULT_MINER_THREADS};
 use votechain_peer::start::{self, StartError};
 use votechain_runtime::{
-    bind_udp, exit_code, init_logging, shutdown_on_signals, tokio_runtime, Flavor, AFTER_HELP,
+    exit_code, init_logging, listen, tokio_runtime, Flavor, Listening, AFTER_HELP,
 };
 
 /// A full votechain node: registers with the tracker, finds peers by gossip, syncs and validates
@@ -95,15 +95,12 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), Failure> {
     // Signal handlers go in before the readiness line, so a signal sent right after it is a
     // clean shutdown.
-    let shutdown = shutdown_on_signals()
-        .context("installing signal handlers")
-        .map_err(Failure::Runtime)?;
-    let socket = bind_udp(SocketAddr::new(cli.bind, cli.local_port))
+    let Listening {
+        socket,
+        local,
+        shutdown,
+    } = listen(SocketAddr::new(cli.bind, cli.local_port))
         .map_err(|e| Failure::Runtime(e.into()))?;
-    let local = socket
-        .local_addr()
-        .context("reading the bound address")
-        .map_err(Failure::Runtime)?;
     let data_dir = cli
         .data_dir
         .clone()

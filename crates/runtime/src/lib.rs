@@ -7,16 +7,19 @@
 //! - [`logging`]: the log subscriber on stderr, chosen by `-v` or `RUST_LOG`.
 //! - [`signals`]: one shutdown token for Ctrl-C and SIGTERM, installed before a readiness line.
 //! - [`net`]: binding a UDP socket with enlarged kernel buffers, and reading datagrams in bursts.
+//! - [`mod@listen`]: signals, then the socket: what a server does before its readiness line.
 //!
 //! Architecture invariant: nothing here knows about votechain's protocol or cores; this crate is
 //! plumbing between tokio, the operating system and a `main`.
 
 pub mod exit;
+pub mod listen;
 pub mod logging;
 pub mod net;
 pub mod signals;
 
 pub use exit::{exit_code, Exit, Failure, AFTER_HELP};
+pub use listen::{listen, ListenError, Listening};
 pub use logging::init_logging;
 pub use net::{bind_udp, enlarge_buffers, BindError, BurstReader};
 pub use signals::shutdown_on_signals;

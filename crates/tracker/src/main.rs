@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use tracing::info;
 use votechain_chain::{Ballot, Block};
 use votechain_runtime::{
-    bind_udp, exit_code, init_logging, shutdown_on_signals, tokio_runtime, Flavor, AFTER_HELP,
+    exit_code, init_logging, listen, tokio_runtime, Flavor, Listening, AFTER_HELP,
 };
 use votechain_tracker::ballot::{parse_options, parse_voter_roll};
 use votechain_tracker::config::*;
@@ -106,15 +106,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
     runtime.block_on(async {
         // Signal handlers go in before the readiness line, so a signal sent right after it
         // is a clean shutdown.
-        let shutdown = shutdown_on_signals()
-            .context("installing signal handlers")
-            .map_err(Failure::Runtime)?;
-        let socket = bind_udp(SocketAddr::new(cli.bind, cli.port))
-            .map_err(|e| Failure::Runtime(e.into()))?;
-        let local = socket
-            .local_addr()
-            .context("reading the bound address")
-            .map_err(Failure::Runtime)?;
+        let Listening {
+            socket,
+            local,
+            shutdown,
+        } = listen(SocketAddr::new(cli.bind, cli.port)).map_err(|e| Failure::Runtime(e.into()))?;
         let _ = writeln!(
             std::io::stderr(),
             "tracker listening on {local} election {election}"
