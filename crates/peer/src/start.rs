@@ -6,6 +6,8 @@ use crate::config::NodeConfig;
 use crate::node::Node;
 use crate::recover;
 use anyhow::Context;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use std::net::SocketAddr;
 use std::path::Path;
 use votechain_chain::{ChainConfig, Store};
@@ -81,7 +83,10 @@ pub fn open_node(
     if cfg.tracker.is_none() && cfg.seeds.is_empty() && chain.is_none() {
         anyhow::bail!("no tracker, no seed peer and no stored chain: nothing to join");
     }
-    Ok((Node::new(cfg, seed, chain), store))
+    Ok((
+        Node::new(cfg, ChaCha8Rng::seed_from_u64(seed), chain),
+        store,
+    ))
 }
 
 /// Logs to stderr at `levels[verbose]` (the last level for anything higher); `RUST_LOG`

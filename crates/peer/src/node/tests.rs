@@ -2,11 +2,19 @@
 //! driving the sans-IO core directly: datagrams in, outputs inspected, no sockets, no clock.
 
 use super::*;
-use votechain_chain::{Ballot, BlockTemplate, ChainConfig, VoterKey};
+use crate::config::MiningMode;
+use rand::SeedableRng;
+use votechain_chain::{Ballot, Block, BlockTemplate, ChainConfig, Vote, VoterKey};
 use votechain_proto::limits::unverified_reply_budget;
 use votechain_proto::{
-    decode, GetBlock, GetBlockReply, Gossip, NewBlock, RequestChain, Stats, StatsReply, SubmitVote,
+    decode, decode_envelope, encode, with_envelope, Challenge, Envelope, GetBlock, GetBlockReply,
+    Gossip, NewBlock, RequestChain, Stats, StatsReply, SubmitVote,
 };
+
+/// The seeded RNG every test node draws from.
+fn rng() -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(7)
+}
 
 const NOW: u64 = 1_800_000_000_000;
 
@@ -28,7 +36,7 @@ fn node_with_chain(blocks: u64) -> Node {
     }
     let mut cfg = NodeConfig::new(addr(6001));
     cfg.mining = MiningMode::Off;
-    let mut node = Node::new(cfg, 7, Some(chain));
+    let mut node = Node::new(cfg, rng(), Some(chain));
     node.peers.add(addr(6002), Source::Tracker, NOW);
     node.peers.add(addr(6003), Source::Tracker, NOW);
     node.handle_timeout(NOW);
@@ -58,7 +66,7 @@ fn datagram(m: impl Into<Message>) -> Vec<u8> {
 fn proven(node: &Node, from: SocketAddr, m: impl Into<Message>) -> Vec<u8> {
     let envelope = Envelope {
         cookie: Some(Cookie([0x5a; 16])),
-        echo: Some(node.minter.cookie(&from, NOW)),
+        echo: Some(node.origin.cookie(&from, NOW)),
     };
     with_envelope(&datagram(m), &envelope)
 }
@@ -134,7 +142,7 @@ fn a_flood_of_chain_requests_is_served_a_bounded_amount_per_burst() {
         node.handle_datagram(NOW, stranger, &request);
         blocks += sent(&drain(&mut node)).len();
     }
-    assert_eq!(blocks as u64, blocks::SERVE_PER_BURST);
+    assert_eq!(blocks as u64, serve::SERVE_PER_BURST);
     node.end_of_burst(NOW);
     node.handle_datagram(NOW, stranger, &request);
     assert_eq!(
@@ -583,7 +591,7 @@ fn tracker_datagrams_count_only_when_they_echo_our_cookie() {
     let tracker = addr(5000);
     let mut cfg = NodeConfig::new(addr(6001));
     cfg.tracker = Some(tracker);
-    let mut node = Node::new(cfg, 7, None);
+    let mut node = Node::new(cfg, rng(), None);
     node.handle_timeout(NOW);
     drain(&mut node);
     let planted = votechain_proto::UpdatePeers {
@@ -622,7 +630,7 @@ fn under_pressure_the_pool_admits_only_proven_senders_up_to_their_share() {
     let election = chain.election();
     let mut cfg = NodeConfig::new(addr(6001));
     cfg.mining = MiningMode::Off;
-    let mut node = Node::new(cfg, 7, Some(chain));
+    let mut node = Node::new(cfg, rng(), Some(chain));
     node.handle_timeout(NOW);
     drain(&mut node);
     let vote = |i: u32| {
