@@ -1,7 +1,9 @@
 //! The node's tunables, with the defaults a user gets. Every timing and cap lives here so the
 //! simulator and the tests can shrink them, and `peer --help` can show them.
 
+use crate::profile::{self, Profile};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// When to mine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +19,8 @@ pub enum MiningMode {
 /// Everything a node needs to know that is not learned from the network.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
+    /// The protocol profile: wire dialect, chain rules, handshakes ([`crate::profile`]).
+    pub profile: Arc<dyn Profile>,
     /// Our own address as peers should reach us (announced in GOSSIP).
     pub me: SocketAddr,
     /// The tracker, when there is one.
@@ -77,6 +81,7 @@ impl NodeConfig {
     /// Defaults for a node reachable at `me`.
     pub fn new(me: SocketAddr) -> NodeConfig {
         NodeConfig {
+            profile: Arc::new(profile::Native),
             me,
             tracker: None,
             seeds: Vec::new(),

@@ -11,7 +11,7 @@ use super::{Event, Inbound, Node, Output, Record};
 use rand::RngCore;
 use std::net::SocketAddr;
 use votechain_chain::validate::ValidationError;
-use votechain_chain::{AddOutcome, Ballot, Block, ChainConfig, ChainState, Connected, Hash};
+use votechain_chain::{AddOutcome, Ballot, Block, Connected, Hash};
 use votechain_proto::{BallotOptions, NewBlock};
 use votechain_sansio::DedupCache;
 
@@ -72,7 +72,7 @@ impl<R: RngCore> Node<R> {
     }
 
     pub(super) fn init_chain(&mut self, now_ms: u64, ballot: &Ballot, genesis: Block) {
-        let chain = match ChainState::new(ballot, ChainConfig::default()) {
+        let chain = match self.cfg.profile.new_chain(ballot) {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "ballot refused");

@@ -13,7 +13,6 @@ use crate::config::NodeConfig;
 use crate::downloader::{DownloadAction, DownloadLimits, Downloader, Target};
 use rand::RngCore;
 use std::net::SocketAddr;
-use votechain_chain::validate::verify_blocks;
 use votechain_chain::{AddOutcome, Block, ChainState, Hash};
 use votechain_proto::{GetBlock, RequestChain};
 
@@ -217,7 +216,8 @@ impl<R: RngCore> Node<R> {
         let Some(difficulty) = self.chain.as_ref().map(|c| c.ballot().difficulty) else {
             return;
         };
-        for (from, verified) in senders.into_iter().zip(verify_blocks(blocks, difficulty)) {
+        let verified = self.cfg.profile.verify_blocks(blocks, difficulty);
+        for (from, verified) in senders.into_iter().zip(verified) {
             let Some(chain) = self.chain.as_mut() else {
                 return;
             };

@@ -58,7 +58,7 @@ use serve::ServingBudget;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use votechain_chain::ChainState;
-use votechain_proto::{decode_envelope, Cookie, Message};
+use votechain_proto::{Cookie, Message};
 use votechain_sansio::ratelimit::{Rate, SourceLimiter, Verdict};
 
 pub use command::{Command, Reply};
@@ -225,11 +225,12 @@ impl<R: RngCore> Node<R> {
             self.stats.from_banned += 1;
             return;
         }
-        let (message, envelope) = match decode_envelope(bytes) {
+        let (message, envelope) = match self.cfg.profile.dialect().decode(bytes) {
             Ok(m) => m,
             Err(e) => return self.dropped(from, &e),
         };
-        let proven = self.origin.proves(&from, &envelope, &message, now_ms);
+        let proven = self.cfg.profile.handshakes().address_cookies
+            && self.origin.proves(&from, &envelope, &message, now_ms);
         if proven {
             self.stats.proven += 1;
             if let Some(cookie) = envelope.cookie {

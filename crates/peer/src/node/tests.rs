@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::config::MiningMode;
+use crate::profile::{self, BatchVerdict, Handshakes, Profile};
 use rand::SeedableRng;
 use votechain_chain::{Ballot, Block, BlockTemplate, ChainConfig, Vote, VoterKey};
 use votechain_proto::limits::unverified_reply_budget;
@@ -717,4 +718,63 @@ fn a_side_block_far_below_the_tip_is_stored_but_not_relayed() {
             .any(|(_, m)| matches!(m, Message::NewBlock(_))),
         "not relayed"
     );
+}
+
+/// The native profile without address cookies: what a profile whose peers cannot echo a cookie
+/// (the course network's) gets from the seam.
+#[derive(Debug)]
+struct NoCookies;
+
+impl Profile for NoCookies {
+    fn dialect(&self) -> &dyn votechain_proto::Dialect {
+        profile::Native.dialect()
+    }
+    fn handshakes(&self) -> Handshakes {
+        Handshakes {
+            address_cookies: false,
+        }
+    }
+    fn unverified_reply_budget(&self, request_len: usize) -> usize {
+        profile::Native.unverified_reply_budget(request_len)
+    }
+    fn new_chain(&self, ballot: &Ballot) -> Result<ChainState, votechain_chain::BallotError> {
+        profile::Native.new_chain(ballot)
+    }
+    fn verify_blocks(&self, blocks: Vec<Block>, difficulty: u32) -> Vec<BatchVerdict> {
+        profile::Native.verify_blocks(blocks, difficulty)
+    }
+}
+
+#[test]
+fn a_profile_without_address_cookies_sends_no_envelope_no_challenge_and_proves_nothing() {
+    let mut cfg = NodeConfig::new(addr(6001));
+    cfg.mining = MiningMode::Off;
+    cfg.profile = std::sync::Arc::new(NoCookies);
+    let chain = ChainState::new(&ballot(), ChainConfig::default()).unwrap();
+    let mut node = Node::new(cfg, rng(), Some(chain));
+    node.peers.add(addr(6002), Source::Tracker, NOW);
+    node.handle_timeout(NOW);
+    let outputs = drain(&mut node);
+    assert!(
+        !sent(&outputs).is_empty(),
+        "the first round asks the peer for STATS"
+    );
+    for o in &outputs {
+        if let Output::Send(t) = o {
+            let (_, envelope) = decode_envelope(&t.bytes).unwrap();
+            assert_eq!(envelope, Envelope::default(), "no cookies on the wire");
+        }
+    }
+    // A request that needs proof gets nothing (no CHALLENGE: there is nothing to prove with),
+    // even when it echoes what would have been our cookie.
+    let request = RequestChain { start: 0, count: 8 };
+    node.handle_datagram(NOW, addr(6002), &proven(&node, addr(6002), request));
+    assert!(sent(&drain(&mut node)).is_empty());
+    assert_eq!((node.stats().proven, node.stats().challenges_sent), (0, 0));
+    // What fits the anti-amplification budget is still answered.
+    node.handle_datagram(NOW, addr(6002), &datagram(Stats {}));
+    assert!(matches!(
+        sent(&drain(&mut node))[..],
+        [(_, Message::StatsReply(_))]
+    ));
 }

@@ -8,22 +8,24 @@ use super::{Event, Inbound, Node, Output};
 use crate::peers::Source;
 use rand::RngCore;
 use std::net::SocketAddr;
-use votechain_proto::limits::{unverified_reply_budget, ENVELOPE_RESERVE};
-use votechain_proto::{encode, with_envelope, Challenge, Cookie, DecodeError, Message, Verify};
+use votechain_proto::limits::ENVELOPE_RESERVE;
+use votechain_proto::{Challenge, Cookie, DecodeError, Envelope, Message, Verify};
 use votechain_sansio::Transmit;
 
 #[cfg(doc)]
 use super::origin::Origin;
 
-/// Encodes `message`, or logs why not: encoding our own messages fails only if a bound is
-/// broken, which is a bug worth a log line, not a crash.
-fn encode_or_log(message: &Message) -> Option<Vec<u8>> {
-    encode(message)
-        .map_err(|e| tracing::error!(error = %e, "could not encode {}", message.type_name()))
-        .ok()
-}
-
 impl<R: RngCore> Node<R> {
+    /// Encodes `message` in the profile's dialect, or logs why not: encoding our own messages
+    /// fails only if a bound is broken, which is a bug worth a log line, not a crash.
+    fn encode_or_log(&self, message: &Message) -> Option<Vec<u8>> {
+        let dialect = self.cfg.profile.dialect();
+        dialect
+            .encode(message)
+            .map_err(|e| tracing::error!(error = %e, "could not encode {}", message.type_name()))
+            .ok()
+    }
+
     /// Counts a well-formed message we do not act on.
     pub(super) fn ignore(&mut self, from: SocketAddr, why: &'static str) {
         tracing::debug!(%from, why, "ignored message");
@@ -87,15 +89,18 @@ impl<R: RngCore> Node<R> {
     /// Queues an encoded message (without envelope) to `to`, adding the envelope: our cookie
     /// for `to`, and its cookie for us (see [`Origin::envelope`]).
     pub(super) fn push_send(&mut self, now_ms: u64, to: SocketAddr, body: &[u8]) {
-        let envelope = self.origin.envelope(&to, self.answering, now_ms);
-        let bytes = with_envelope(body, &envelope);
+        let envelope = match self.cfg.profile.handshakes().address_cookies {
+            true => self.origin.envelope(&to, self.answering, now_ms),
+            false => Envelope::default(),
+        };
+        let bytes = self.cfg.profile.dialect().seal(body, &envelope);
         self.stats.datagrams_out += 1;
         self.out.push_back(Output::Send(Transmit { to, bytes }));
     }
 
     /// Encodes and queues `message` to `to`.
     pub(super) fn send(&mut self, now_ms: u64, to: SocketAddr, message: &Message) {
-        if let Some(body) = encode_or_log(message) {
+        if let Some(body) = self.encode_or_log(message) {
             self.push_send(now_ms, to, &body);
         }
     }
@@ -103,7 +108,7 @@ impl<R: RngCore> Node<R> {
     /// Encodes `message` once and queues it to every peer in good standing but `except`: the
     /// relay of a new block or vote.
     pub(super) fn broadcast(&mut self, now_ms: u64, message: &Message, except: Option<SocketAddr>) {
-        let Some(body) = encode_or_log(message) else {
+        let Some(body) = self.encode_or_log(message) else {
             return;
         };
         for to in self.peers.active(now_ms) {
@@ -115,7 +120,7 @@ impl<R: RngCore> Node<R> {
 
     /// Sends a request and remembers it, so it can be resent at once if `to` challenges us.
     pub(super) fn send_request(&mut self, now_ms: u64, to: SocketAddr, message: &Message) {
-        let Some(bytes) = encode_or_log(message) else {
+        let Some(bytes) = self.encode_or_log(message) else {
             return;
         };
         self.origin.sent_request(to, now_ms, &bytes);
@@ -131,10 +136,11 @@ impl<R: RngCore> Node<R> {
     /// Answers `input`. A request that did not prove its origin gets the reply only if it fits
     /// the anti-amplification budget (with the envelope), and a CHALLENGE otherwise.
     pub(super) fn reply(&mut self, now_ms: u64, input: Inbound, message: &Message) {
-        let Some(body) = encode_or_log(message) else {
+        let Some(body) = self.encode_or_log(message) else {
             return;
         };
-        let fits = body.len() + ENVELOPE_RESERVE <= unverified_reply_budget(input.len);
+        let budget = self.cfg.profile.unverified_reply_budget(input.len);
+        let fits = body.len() + ENVELOPE_RESERVE <= budget;
         if input.proven || fits {
             self.push_send(now_ms, input.from, &body);
         } else {
@@ -143,7 +149,15 @@ impl<R: RngCore> Node<R> {
     }
 
     /// Asks `to` to prove it receives our datagrams: its next request echoes the token.
+    /// Without address cookies in the profile there is nothing to prove with: the request is
+    /// dropped unanswered.
     pub(super) fn challenge(&mut self, now_ms: u64, to: SocketAddr) {
+        if !self.cfg.profile.handshakes().address_cookies {
+            return self.ignore(
+                to,
+                "a request that needs proof, in a profile without cookies",
+            );
+        }
         self.stats.challenges_sent += 1;
         let token = self.origin.token(&to, now_ms);
         self.send(now_ms, to, &Challenge { token }.into());
