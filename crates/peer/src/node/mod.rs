@@ -13,19 +13,19 @@
 //! `Node` is a composition of sub-state machines, each owning its fields and tested alone (the
 //! way quinn-proto's `Connection` owns its packet spaces and streams); `Node` keeps the
 //! dispatch, the peer table, the chain and the ordered output queue:
-//! - [`origin`]: proof of origin — our address cookies, theirs, requests to resend after a
+//! - `origin`: proof of origin — our address cookies, theirs, requests to resend after a
 //!   CHALLENGE. A datagram's source address proves nothing, so every datagram we send carries
 //!   our cookie for its receiver, and a datagram *proves* its origin only when it echoes our
 //!   cookie for its source ([`votechain_proto::Envelope`]). Only proven datagrams earn replies
 //!   larger than the anti-amplification budget, strikes, a say in sync or membership.
-//! - [`catchup`]: sync — the downloader, batch verification, the fork search, the idle limit.
-//! - [`consensus`]: consensus rounds (STATS, choosing the chain to fetch).
-//! - [`mining`]: the mining plan and tie-breaking.
-//! - [`gossip`]: finding peers (the tracker's lists, GOSSIP).
-//! - [`blocks`]: the election, blocks as news, relay once per hash ([`blocks::Seen`]).
-//! - [`votes`]: accepting, relaying and answering for votes.
-//! - [`serve`]: serving the chain within a per-burst budget.
-//! - [`command`]: local commands; [`output`]: what comes out; [`transmit`]: how it is sent.
+//! - `catchup`: sync — the downloader, batch verification, the fork search, the idle limit.
+//! - `consensus`: consensus rounds (STATS, choosing the chain to fetch).
+//! - `mining`: the mining plan and tie-breaking.
+//! - `gossip`: finding peers (the tracker's lists, GOSSIP).
+//! - `blocks`: the election, blocks as news, relay once per hash (`blocks::Seen`).
+//! - `votes`: accepting, relaying and answering for votes.
+//! - `serve`: serving the chain within a per-burst budget.
+//! - `command`: local commands; `output`: what comes out; `transmit`: how it is sent.
 
 mod blocks;
 mod catchup;
@@ -348,7 +348,7 @@ impl<R: RngCore> Node<R> {
 
     /// Work common to every input: drive the downloader. Buffered sync blocks wait for a full
     /// batch, and the miner's template for the end of the burst ([`Node::end_of_burst`]), the
-    /// timer or a local command (see [`mining`]).
+    /// timer or a local command (see `mining`).
     fn after_input(&mut self, now_ms: u64) {
         self.drive_sync(now_ms);
     }
