@@ -2,8 +2,10 @@
 //! machine. Datagrams and timer expiries go in with the time (`handle_datagram`,
 //! `handle_timeout`); datagrams to send and membership events come out in order from
 //! `poll_output`, and the next wake-up from `poll_timeout`, after every input (the convention of
-//! `votechain_sansio::output`, shared with the peer's core). Randomness
-//! (token secret, POKE nonces, peer-list samples) comes from the RNG the caller passes in.
+//! `votechain_sansio::output`, shared with the peer's core). Time is passed down, never stored;
+//! randomness (token secret, POKE nonces, peer-list samples) comes from the RNG the caller
+//! passes in; datagrams are decoded and encoded in the profile's wire format (`Config::dialect`,
+//! the native one by default).
 //!
 //! The protocol it implements (PROTOCOL.md, "Tracker"). A datagram *proves its origin* when
 //! its envelope echoes our address cookie for its source (PROTOCOL.md, "Address cookies"); a
@@ -45,9 +47,7 @@ use std::net::SocketAddr;
 use tracing::debug;
 use votechain_chain::{Ballot, Block, Hash};
 use votechain_proto::limits::MAX_SMALL;
-use votechain_proto::{
-    decode_envelope, encode, BallotOptions, Cookie, Message, RegisterAck, UpdatePeers,
-};
+use votechain_proto::{BallotOptions, Cookie, Message, RegisterAck, UpdatePeers};
 use votechain_sansio::ratelimit::{Rate, SourceLimiter, Verdict};
 use votechain_sansio::TokenMinter;
 
@@ -121,8 +121,6 @@ pub struct Registry<R = StdRng> {
     /// The datagram being handled, while it is: its source and the cookie it carried, which
     /// our answers to it echo.
     inbound: Option<(SocketAddr, Option<Cookie>)>,
-    /// The time of the input being handled, for the cookies of what it sends.
-    now_ms: u64,
     /// Rate-limit buckets of unregistered sources.
     sources: SourceLimiter,
     peers: PeerTable,
@@ -143,10 +141,17 @@ impl<R: RngCore> Registry<R> {
     pub fn new(config: Config, mut rng: R) -> Result<Registry<R>, ConfigError> {
         config.check()?;
         let election = Block::genesis(&config.ballot)?.hash();
-        let ballot_datagram = encode(&BallotOptions::new(&config.ballot, election).into())?;
-        let envelope = encode(&UpdatePeers { peer_list: vec![] }.into())?
+        let dialect = &config.dialect;
+        let ballot_datagram =
+            dialect.encode(&BallotOptions::new(&config.ballot, election).into())?;
+        let envelope = dialect
+            .encode(&UpdatePeers { peer_list: vec![] }.into())?
             .len()
-            .max(encode(&RegisterAck { peer_list: vec![] }.into())?.len());
+            .max(
+                dialect
+                    .encode(&RegisterAck { peer_list: vec![] }.into())?
+                    .len(),
+            );
         let mut secret = [0u8; 32];
         rng.fill_bytes(&mut secret);
         let rate = rate_of(&config);
@@ -156,7 +161,6 @@ impl<R: RngCore> Registry<R> {
             list_budget: MAX_SMALL - envelope,
             minter: TokenMinter::new(secret),
             inbound: None,
-            now_ms: 0,
             sources: SourceLimiter::new(rate, config.max_sources),
             peers: PeerTable::default(),
             rng,
@@ -208,7 +212,6 @@ impl<R: RngCore> Registry<R> {
     pub fn handle_datagram(&mut self, now_ms: u64, from: SocketAddr, datagram: &[u8]) {
         self.stats.datagrams_in += 1;
         self.stats.bytes_in += datagram.len() as u64;
-        self.now_ms = now_ms;
         self.maintain(now_ms);
         if !is_answerable(&from) {
             self.stats.bad_source += 1;
@@ -229,7 +232,7 @@ impl<R: RngCore> Registry<R> {
                 }
             },
         };
-        let (message, envelope) = match decode_envelope(datagram) {
+        let (message, envelope) = match self.config.dialect.decode(datagram) {
             Ok(decoded) => decoded,
             Err(error) => {
                 debug!(%from, len = datagram.len(), %error, "dropped undecodable datagram");
@@ -293,7 +296,6 @@ impl<R: RngCore> Registry<R> {
 
     /// Runs every heartbeat and announcement due at `now_ms`. Calling it early is harmless.
     pub fn handle_timeout(&mut self, now_ms: u64) {
-        self.now_ms = now_ms;
         self.maintain(now_ms);
         while let Some((addr, due_ms)) = self.peers.pop_due(now_ms) {
             self.heartbeat(now_ms, addr, due_ms);

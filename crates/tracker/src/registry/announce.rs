@@ -5,7 +5,7 @@
 use super::Registry;
 use rand::{Rng, RngCore};
 use std::net::SocketAddr;
-use votechain_proto::{encode, Message, RegisterAck, UpdatePeers};
+use votechain_proto::{Message, RegisterAck, UpdatePeers};
 
 /// How many distinct random peer lists one UPDATE_PEERS round draws when the membership does
 /// not fit one list; each member gets one of them at random. Bounds the round's cost while
@@ -44,7 +44,7 @@ impl<R: RngCore> Registry<R> {
             let addr = self.peers.members()[i];
             let payload = pool[self.rng.gen_range(0..pool.len())].clone();
             self.stats.updates_sent += 1;
-            self.send(addr, payload);
+            self.send(now_ms, addr, payload);
         }
     }
 
@@ -71,7 +71,7 @@ impl<R: RngCore> Registry<R> {
                 }
                 .into(),
             };
-            match encode(&message) {
+            match self.config.dialect.encode(&message) {
                 Ok(bytes) => return (bytes, complete && list.len() == self.peers.len()),
                 // The sample is sized to fit, so this only runs if the size arithmetic and
                 // the encoder ever disagree; an empty list always fits.
@@ -83,9 +83,9 @@ impl<R: RngCore> Registry<R> {
     }
 
     /// Sends `to` a REGISTER_ACK listing a sample of members, `to` itself first.
-    pub(super) fn send_peer_list_ack(&mut self, to: SocketAddr) {
+    pub(super) fn send_peer_list_ack(&mut self, now_ms: u64, to: SocketAddr) {
         let (payload, _) = self.encode_list(Some(to), true);
         self.stats.acks_sent += 1;
-        self.send(to, payload);
+        self.send(now_ms, to, payload);
     }
 }

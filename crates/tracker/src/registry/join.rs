@@ -7,7 +7,7 @@ use super::{rate_of, Event, Output, Registry};
 use rand::RngCore;
 use std::net::SocketAddr;
 use votechain_proto::limits::{unverified_reply_budget, ENVELOPE_RESERVE};
-use votechain_proto::{encode, Challenge, Cookie, RegisterPeer};
+use votechain_proto::{Challenge, Cookie, RegisterPeer};
 use votechain_sansio::ratelimit::Bucket;
 
 impl<R: RngCore> Registry<R> {
@@ -29,7 +29,7 @@ impl<R: RngCore> Registry<R> {
         if self.peers.contains(&from) {
             // A repeat (the first REGISTER_ACK was lost). The heartbeat state is left alone:
             // POKE_ACKs, not registrations, prove liveness.
-            self.send_peer_list_ack(from);
+            self.send_peer_list_ack(now_ms, from);
             return;
         }
         if self.peers.len() >= self.config.max_peers {
@@ -57,7 +57,7 @@ impl<R: RngCore> Registry<R> {
             name: m.name,
             n_peers: self.peers.len(),
         }));
-        self.send_peer_list_ack(from);
+        self.send_peer_list_ack(now_ms, from);
         self.announce_pending = true;
     }
 
@@ -76,7 +76,7 @@ impl<R: RngCore> Registry<R> {
         if proven || fits {
             let payload = self.ballot_datagram.clone();
             self.stats.ballots_sent += 1;
-            self.send(from, payload);
+            self.send(now_ms, from, payload);
         } else {
             self.challenge(now_ms, from, request_len);
         }
@@ -87,7 +87,7 @@ impl<R: RngCore> Registry<R> {
     fn challenge(&mut self, now_ms: u64, to: SocketAddr, request_len: usize) {
         let token = self.minter.token(&to, now_ms);
         // A token minted by our minter always has the shape CHALLENGE requires.
-        let Ok(payload) = encode(&Challenge { token }.into()) else {
+        let Ok(payload) = self.config.dialect.encode(&Challenge { token }.into()) else {
             return;
         };
         if payload.len() + ENVELOPE_RESERVE > unverified_reply_budget(request_len) {
@@ -95,6 +95,6 @@ impl<R: RngCore> Registry<R> {
             return;
         }
         self.stats.challenges_sent += 1;
-        self.send(to, payload);
+        self.send(now_ms, to, payload);
     }
 }

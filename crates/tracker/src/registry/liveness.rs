@@ -97,6 +97,6 @@ impl<R: RngCore> Registry<R> {
         }
         self.peers.reschedule(addr, next);
         self.stats.pokes_sent += 1;
-        self.send_message(addr, &Poke { nonce: Some(nonce) }.into());
+        self.send_message(now_ms, addr, &Poke { nonce: Some(nonce) }.into());
     }
 }

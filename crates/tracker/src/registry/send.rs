@@ -7,14 +7,14 @@ use super::{Output, Registry};
 use rand::RngCore;
 use std::net::SocketAddr;
 use tracing::debug;
-use votechain_proto::{encode, with_envelope, Envelope, Message};
+use votechain_proto::{Envelope, Message};
 use votechain_sansio::Transmit;
 
 impl<R: RngCore> Registry<R> {
     /// Encodes `message` and queues it to `to`.
-    pub(super) fn send_message(&mut self, to: SocketAddr, message: &Message) {
-        match encode(message) {
-            Ok(payload) => self.send(to, payload),
+    pub(super) fn send_message(&mut self, now_ms: u64, to: SocketAddr, message: &Message) {
+        match self.config.dialect.encode(message) {
+            Ok(payload) => self.send(now_ms, to, payload),
             // Our own messages are built within their bounds; log rather than panic if not.
             Err(error) => debug!(%to, %error, "could not encode {}", message.type_name()),
         }
@@ -22,16 +22,16 @@ impl<R: RngCore> Registry<R> {
 
     /// Queues an encoded message (without envelope) to `to`, adding our cookie for it and its
     /// cookie for us: the one of the datagram being answered, or the one a member last gave us.
-    pub(super) fn send(&mut self, to: SocketAddr, body: Vec<u8>) {
+    pub(super) fn send(&mut self, now_ms: u64, to: SocketAddr, body: Vec<u8>) {
         let echo = match self.inbound {
             Some((from, Some(cookie))) if from == to => Some(cookie),
             _ => self.peers.get_mut(&to).and_then(|p| p.cookie),
         };
         let envelope = Envelope {
-            cookie: Some(self.minter.cookie(&to, self.now_ms)),
+            cookie: Some(self.minter.cookie(&to, now_ms)),
             echo,
         };
-        let bytes = with_envelope(&body, &envelope);
+        let bytes = self.config.dialect.seal(&body, &envelope);
         self.stats.datagrams_out += 1;
         self.stats.bytes_out += bytes.len() as u64;
         self.out.push_back(Output::Send(Transmit { to, bytes }));

@@ -5,8 +5,8 @@ use super::*;
 use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use votechain_proto::decode;
 use votechain_proto::limits::unverified_reply_budget;
+use votechain_proto::{decode, encode};
 use votechain_proto::{
     with_envelope, Envelope, LeavePeer, NewBlock, PokeAck, RegisterPeer, RequestBallot, Verify,
 };
