@@ -19,9 +19,12 @@ const MIN_GAP_MS: u64 = 2_000;
 /// A consensus round in progress: STATS sent, replies collected until the deadline.
 #[derive(Debug)]
 struct Round {
+    /// When the round ends, whoever has not replied.
     deadline_ms: u64,
     /// How many peers were asked: the round ends early once all of them replied.
     asked: usize,
+    /// Each proven peer's claim: (blocks, tip hash). Ordered, so the choice is the same on
+    /// every run.
     replies: BTreeMap<SocketAddr, (u64, Hash)>,
 }
 
@@ -66,13 +69,13 @@ impl Rounds {
         self.next_ms = self.next_ms.min(at_ms);
     }
 
-    /// A round starts now (the next periodic one is due `interval_ms` later); it waits for
-    /// replies until `wait_ms` from now when `asked` peers were asked.
+    /// A round starts now: the next periodic one is due `interval_ms` later.
     fn begin(&mut self, now_ms: u64, interval_ms: u64) {
         self.last_ms = now_ms;
         self.next_ms = now_ms + interval_ms;
     }
 
+    /// `asked` peers were asked: their replies are collected for `wait_ms`.
     fn open(&mut self, now_ms: u64, wait_ms: u64, asked: usize) {
         self.round = Some(Round {
             deadline_ms: now_ms + wait_ms,

@@ -18,6 +18,7 @@ pub(super) const SERVE_PER_BURST: u64 = 4 * votechain_proto::limits::MAX_CHAIN_B
 /// Blocks served to each source since the last burst ended or the timer last fired.
 #[derive(Debug, Default)]
 pub(super) struct ServingBudget {
+    /// Blocks sent to each source since the last refill.
     served: HashMap<SocketAddr, u64>,
 }
 
