@@ -1,17 +1,24 @@
-//! The swarm-test harness: the real `tracker` and `peer` binaries, spawned on 127.0.0.1 with
-//! free ports and temporary data directories, driven through their consoles (stdin/stdout) and
-//! over UDP, and observed through their logs (stderr).
+//! The process-test harness, the one place where tests spawn the real `tracker` and `peer`
+//! binaries: on 127.0.0.1 with free ports and temporary data directories (or in network
+//! namespaces), driven through their consoles (stdin/stdout) and over UDP, and observed through
+//! their logs (stderr).
 //!
 //! - [`binaries`]: builds and finds the binaries (why and how: see there).
-//! - [`process`]: one child process: log capture, console lines with answers, kill on drop.
-//! - [`probe`]: a UDP socket to ask peers for STATS and send them hand-made datagrams.
+//! - [`process`]: one child process: log capture, console lines with answers, exit status,
+//!   kill on drop.
+//! - [`probe`]: a UDP socket that echoes address cookies, to ask peers for STATS, play a
+//!   tracker's member, and send hand-made datagrams.
 //! - [`swarm`]: [`swarm::Tracker`] and [`swarm::Peer`] with their configs, temporary
 //!   directories, and waiting with deadlines until the network agrees.
+//! - [`netns`]: network namespaces on a private bridge with nftables packet loss.
 //!
 //! The scenarios are in `tests/*.rs`, issue 5's "Tests" (a)–(f): `election.rs` (a),
 //! `restart.rs` (b), `late_joiner.rs` (c), `fork.rs` (d), `tracker_down.rs` (e), `hostile.rs`
-//! (f); and two found while writing them: `out_of_order.rs` (an honest sender of out-of-order
-//! blocks is not banned) and `mining_storm.rs` (a vote makes a few blocks, not hundreds).
+//! (f); two found while writing them: `out_of_order.rs` (an honest sender of out-of-order
+//! blocks is not banned) and `mining_storm.rs` (a vote makes a few blocks, not hundreds);
+//! `data_dir_lock.rs` (one process per data directory); `tracker_process.rs` (the tracker
+//! alone, driven by hand-made members: registration, eviction, leaving, hostile datagrams,
+//! signals and exit codes); and `netns.rs` (tracker and peers in namespaces with 20 % loss).
 //!
 //! Every wait polls with a generous deadline and never sleeps for correctness (STYLE.md rule
 //! 6); every process is killed when its handle drops, including while a failing test unwinds,
@@ -20,6 +27,7 @@
 //! their "joined" lines) unless `VOTECHAIN_TRACKER_LOG` says otherwise.
 
 pub mod binaries;
+pub mod netns;
 pub mod probe;
 pub mod process;
 pub mod swarm;

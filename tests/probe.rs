@@ -2,7 +2,8 @@
 //! for STATS, and sends it hand-made (also hostile) datagrams. Like a real peer it keeps the
 //! address cookie each node gives it and echoes it in what [`Probe::send`] sends, so its
 //! messages prove their origin once the node has answered it once; [`Probe::send_raw`] sends
-//! bytes exactly as given.
+//! bytes exactly as given. It talks to trackers as well as peers: a test can play a tracker's
+//! member with it (`tests/tracker_process.rs`).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -89,7 +90,6 @@ impl Probe {
 
     /// The next datagram, or `None` after `timeout`.
     pub fn recv(&self, timeout: Duration) -> Option<Received> {
-        let mut buf = vec![0u8; 65_536];
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.checked_duration_since(Instant::now())?;
@@ -99,22 +99,8 @@ impl Probe {
             self.socket
                 .set_read_timeout(Some(left))
                 .expect("a non-zero read timeout is valid");
-            match self.socket.recv_from(&mut buf) {
-                Ok((n, from)) => {
-                    if let Ok((
-                        _,
-                        Envelope {
-                            cookie: Some(c), ..
-                        },
-                    )) = decode_envelope(&buf[..n])
-                    {
-                        self.cookies.borrow_mut().insert(from, c);
-                    }
-                    return Some(Received {
-                        from,
-                        bytes: buf[..n].to_vec(),
-                    });
-                }
+            match self.receive() {
+                Ok(got) => return Some(got),
                 Err(e)
                     if matches!(
                         e.kind(),
@@ -128,6 +114,44 @@ impl Probe {
                 Err(e) => panic!("probe recv: {e}"),
             }
         }
+    }
+
+    /// A datagram that has already arrived, or `None` at once: for a test that pumps several
+    /// sockets in turn and must not block on one of them.
+    pub fn try_recv(&self) -> Option<Received> {
+        self.socket
+            .set_nonblocking(true)
+            .expect("a UDP socket can be made non-blocking");
+        let got = loop {
+            match self.receive() {
+                Ok(got) => break Some(got),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break None,
+                // As in `recv`: an ICMP error from an earlier send, not a datagram.
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => continue,
+                Err(e) => panic!("probe try_recv: {e}"),
+            }
+        };
+        self.socket
+            .set_nonblocking(false)
+            .expect("a UDP socket can be made blocking again");
+        got
+    }
+
+    /// One `recv_from`, keeping the cookie the datagram carries for its sender.
+    fn receive(&self) -> std::io::Result<Received> {
+        let mut buf = vec![0u8; 65_536];
+        let (n, from) = self.socket.recv_from(&mut buf)?;
+        buf.truncate(n);
+        if let Ok((
+            _,
+            Envelope {
+                cookie: Some(c), ..
+            },
+        )) = decode_envelope(&buf)
+        {
+            self.cookies.borrow_mut().insert(from, c);
+        }
+        Ok(Received { from, bytes: buf })
     }
 
     /// Asks `peer` for STATS and returns its answer, or `None` when it does not answer in

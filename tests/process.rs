@@ -3,11 +3,12 @@
 //! blocking read), its stdin kept open for console lines, and the process killed and reaped when
 //! the handle is dropped — also while a failed test unwinds, so no process outlives its test.
 //! When a test panics, every process it owned prints the tail of its log, which is usually all
-//! the diagnosis a failure needs.
+//! the diagnosis a failure needs. A process may run inside a network namespace (`ip netns exec`,
+//! see [`crate::netns`]); everything else about it is the same.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -20,25 +21,60 @@ const LOG_TAIL: usize = 40;
 /// How long a console command may take to answer.
 const CONSOLE_DEADLINE: Duration = Duration::from_secs(30);
 
+/// Pause between two looks at whether a process has exited.
+const EXIT_POLL: Duration = Duration::from_millis(20);
+
 /// A process's stderr, line by line, with ANSI colour codes removed.
 #[derive(Default)]
 pub struct Log {
-    lines: Mutex<Vec<String>>,
+    state: Mutex<LogState>,
+    /// Notified on every new line and when the log is complete.
     grew: Condvar,
 }
 
+/// What [`Log`] guards.
+#[derive(Default)]
+struct LogState {
+    lines: Vec<String>,
+    /// True once stderr reached its end: no line will follow, so a process that has exited
+    /// has logged everything it ever will.
+    complete: bool,
+}
+
 impl Log {
+    fn state(&self) -> std::sync::MutexGuard<'_, LogState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn push(&self, line: String) {
-        self.lines
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(line);
+        self.state().lines.push(line);
         self.grew.notify_all();
+    }
+
+    fn close(&self) {
+        self.state().complete = true;
+        self.grew.notify_all();
+    }
+
+    /// Waits until stderr has reached its end, or the deadline.
+    fn wait_complete(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.state();
+        while !state.complete {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return;
+            };
+            state = self
+                .grew
+                .wait_timeout(state, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 
     /// A copy of every line so far.
     pub fn lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.state().lines.clone()
     }
 
     /// Waits until some line from index `from` on satisfies `pred`; returns its index and text,
@@ -50,19 +86,19 @@ impl Log {
         mut pred: impl FnMut(&str) -> bool,
     ) -> Option<(usize, String)> {
         let deadline = Instant::now() + timeout;
-        let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state();
         let mut next = from;
         loop {
-            while next < lines.len() {
-                if pred(&lines[next]) {
-                    return Some((next, lines[next].clone()));
+            while next < state.lines.len() {
+                if pred(&state.lines[next]) {
+                    return Some((next, state.lines[next].clone()));
                 }
                 next += 1;
             }
             let left = deadline.checked_duration_since(Instant::now())?;
-            lines = self
+            state = self
                 .grew
-                .wait_timeout(lines, left)
+                .wait_timeout(state, left)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
@@ -70,7 +106,7 @@ impl Log {
 
     /// Number of lines so far.
     pub fn len(&self) -> usize {
-        self.lines.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.state().lines.len()
     }
 
     /// True before the first line.
@@ -108,10 +144,21 @@ pub struct Process {
 }
 
 impl Process {
-    /// Starts `program` with `args` and the environment variables `env` added; `name` labels
-    /// its log when a test fails.
-    pub fn spawn(name: &str, program: &Path, args: &[String], env: &[(&str, String)]) -> Process {
-        let mut child = Command::new(program)
+    /// Starts `program` with `args` and the environment variables `env` added, inside the
+    /// network namespace `netns` when one is given (this machine's network otherwise); `name`
+    /// labels its log when a test fails.
+    pub fn spawn(
+        name: &str,
+        netns: Option<&str>,
+        program: &Path,
+        args: &[String],
+        env: &[(&str, String)],
+    ) -> Process {
+        let mut command = match netns {
+            Some(netns) => crate::netns::exec(netns, program),
+            None => Command::new(program),
+        };
+        let mut child = command
             .args(args)
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
@@ -128,6 +175,7 @@ impl Process {
             for line in lines_lossy(stderr) {
                 stderr_log.push(strip_ansi(&line));
             }
+            stderr_log.close();
         });
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -181,6 +229,12 @@ impl Process {
                 return line;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
+                // Its last lines may still be in the pipe: read them all before giving up.
+                self.log
+                    .wait_complete(deadline.saturating_duration_since(Instant::now()));
+                if let Some((_, line)) = self.log.wait_for(from, Duration::ZERO, &mut pred) {
+                    return line;
+                }
                 panic!("{}: exited ({status}) before {what}", self.name);
             }
             if Instant::now() >= deadline {
@@ -222,6 +276,38 @@ impl Process {
                         self.name
                     )
                 }
+            }
+        }
+    }
+
+    /// Sends SIGTERM, the polite stop a service manager sends; see [`Process::wait_exit`].
+    pub fn terminate(&self) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap_or_else(|e| panic!("{}: cannot run kill: {e}", self.name));
+        assert!(
+            status.success(),
+            "{}: kill -TERM {pid}: {status}",
+            self.name
+        );
+    }
+
+    /// Waits until the process exits and its log is complete; returns how it exited. Panics
+    /// when it still runs at the deadline.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => {
+                    self.log
+                        .wait_complete(deadline.saturating_duration_since(Instant::now()));
+                    return status;
+                }
+                Ok(None) if Instant::now() < deadline => std::thread::sleep(EXIT_POLL),
+                Ok(None) => panic!("{}: still running after {timeout:?}", self.name),
+                Err(e) => panic!("{}: cannot wait for it: {e}", self.name),
             }
         }
     }

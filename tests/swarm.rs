@@ -89,6 +89,8 @@ pub struct TrackerConfig {
     pub difficulty: u32,
     /// Further command-line arguments.
     pub extra: Vec<String>,
+    /// The network namespace to run in (see [`crate::netns`]); `None`: this machine's network.
+    pub netns: Option<String>,
 }
 
 impl Default for TrackerConfig {
@@ -99,6 +101,7 @@ impl Default for TrackerConfig {
             options: vec!["Adam".into(), "Bob".into(), "Catherine".into()],
             difficulty: 10,
             extra: Vec::new(),
+            netns: None,
         }
     }
 }
@@ -137,7 +140,13 @@ impl Tracker {
         // Tests read the tracker's info lines ("joined"), so a RUST_LOG meant for the peers
         // must not silence it; VOTECHAIN_TRACKER_LOG sets its level instead.
         let level = std::env::var("VOTECHAIN_TRACKER_LOG").unwrap_or_else(|_| "info".into());
-        let mut process = Process::spawn("tracker", &bin("tracker"), &args, &[("RUST_LOG", level)]);
+        let mut process = Process::spawn(
+            "tracker",
+            config.netns.as_deref(),
+            &bin("tracker"),
+            &args,
+            &[("RUST_LOG", level)],
+        );
         let ready = process.wait_log_from(0, "its readiness line", START_DEADLINE, |l| {
             l.starts_with("tracker listening on ")
         });
@@ -223,6 +232,10 @@ pub struct PeerConfig {
     pub gossip_interval_s: u64,
     /// Further command-line arguments.
     pub extra: Vec<String>,
+    /// The network namespace to run in (see [`crate::netns`]); `None`: this machine's network.
+    /// A [`Probe`] on loopback cannot reach a peer in a namespace, so [`Peer::stats`] and what
+    /// uses it do not work there: talk to such a peer through its console.
+    pub netns: Option<String>,
 }
 
 impl PeerConfig {
@@ -235,6 +248,7 @@ impl PeerConfig {
             consensus_interval_s: 2,
             gossip_interval_s: 30,
             extra: Vec::new(),
+            netns: None,
         }
     }
 
@@ -399,7 +413,7 @@ fn spawn_peer(name: &str, config: &PeerConfig, data: &Path, port: u16) -> (Proce
         Mining::Off => args.push("--no-mine".into()),
     }
     args.extend(config.extra.iter().cloned());
-    let mut process = Process::spawn(name, &bin("peer"), &args, &[]);
+    let mut process = Process::spawn(name, config.netns.as_deref(), &bin("peer"), &args, &[]);
     let ready = process.wait_log_from(0, "its readiness line", START_DEADLINE, |l| {
         l.starts_with("peer listening on ")
     });

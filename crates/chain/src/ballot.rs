@@ -1,6 +1,11 @@
 //! The ballot of one election: title, options, optional voter roll, difficulty, optional closing
 //! height. It is the genesis block's payload, so it has one canonical byte encoding whose hash the
 //! genesis header commits to; the same ballot gives the same genesis block everywhere.
+//!
+//! A [`Ballot`]'s JSON is the wire format (PROTOCOL.md, "Ballot": inside the genesis block; the
+//! tracker's BALLOT_OPTIONS has fields of its own) and the disk format (inside the stored genesis
+//! block), so changing it is a protocol change (see the crate docs). The canonical bytes are fixed
+//! apart from serde: they are hashed into the election id.
 
 use crate::hash::{sha256, Hash, PublicKey};
 use crate::limits::*;

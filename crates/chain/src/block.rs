@@ -3,6 +3,11 @@
 //! header: it is built only by [`Block::genesis`], [`BlockTemplate::seal`] or decoding, and
 //! decoding recomputes everything and rejects a claimed hash that differs. Validation against the
 //! chain (proof of work, links, votes) is [`crate::validate`]'s job.
+//!
+//! A [`Block`]'s JSON is the wire format (PROTOCOL.md, "Block JSON": inside NEW_BLOCK,
+//! CHAIN_BLOCK and GET_BLOCK_REPLY) and the disk format (the payload of a [`crate::store`] block
+//! record), so changing it is a protocol change (see the crate docs). The header fields it leaves
+//! out are derived, and the [header](crate::header) layout is fixed apart from serde: it is hashed.
 
 use crate::ballot::{Ballot, BallotError};
 use crate::hash::{sha256, Hash};

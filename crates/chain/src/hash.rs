@@ -1,5 +1,8 @@
 //! Fixed-size byte strings that travel as lowercase hex: block and vote hashes, voter public
 //! keys and Ed25519 signatures, plus the one SHA-256 helper every other module uses.
+//!
+//! That hex is part of the wire and disk formats, inside blocks and votes and in messages of its
+//! own, so changing it is a protocol change (see the crate docs).
 
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};

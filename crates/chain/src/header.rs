@@ -3,6 +3,10 @@
 //! 64-byte SHA-256 block: a miner compresses the first two blocks once ([`Midstate`]) and then
 //! does exactly one compression per nonce. JSON is never hashed.
 //!
+//! The header has no serde form: a block's JSON carries its fields (PROTOCOL.md, "Block JSON")
+//! and the receiver rebuilds the rest. This layout is as much a protocol as that JSON, though:
+//! every block hash and proof of work is computed over it (PROTOCOL.md, "Block header").
+//!
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 4 | magic `"VOTE"` (domain separation from every other SHA-256 use) |

@@ -13,6 +13,16 @@
 //! Architecture invariant: nothing here opens a socket, reads the clock, seeds an RNG or spawns a
 //! thread. Time (`now_ms`) and randomness come in as arguments. The store is the one module that
 //! touches files, and the miner's threads are started by its caller.
+//!
+//! Architecture invariant: chain's serde types are the wire format and the disk format. The JSON
+//! of [`Block`], [`Vote`] and [`Ballot`], with the hex strings of [`Hash`](struct@Hash),
+//! [`PublicKey`] and [`Signature`], is what PROTOCOL.md specifies ("Chain formats") and what
+//! `votechain-proto`'s messages carry, byte for byte, and the [`store`] writes that same JSON as
+//! its record payloads. Changing it is a protocol change: PROTOCOL.md and proto's wire snapshots
+//! change with it, and the size bounds in [`limits`] must still hold. It changes the store format
+//! too: records written before the change that no longer decode would be cut by [`Store::open`]
+//! with everything after them, so such a change also takes a new [`store::STORE_MAGIC`] (an old
+//! store is then refused, not cut). [`Tally`]'s derives are used by no format.
 
 pub mod ballot;
 pub mod block;

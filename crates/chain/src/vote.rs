@@ -2,6 +2,11 @@
 //! a choice; the signature covers a domain-separated canonical encoding of those three, so a vote
 //! cannot be replayed into another election or reinterpreted as any other signed object. A
 //! vote's id is the SHA-256 of the signed vote.
+//!
+//! A [`Vote`]'s JSON is the wire format (PROTOCOL.md, "Vote": inside blocks, NEW_VOTE and
+//! SUBMIT_VOTE) and the disk format (inside stored blocks, and the payload of a [`crate::store`]
+//! vote record), so changing it is a protocol change (see the crate docs). The signing bytes are
+//! fixed apart from serde: changing them invalidates every signature.
 
 use crate::hash::{sha256, Hash, PublicKey, Signature};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};

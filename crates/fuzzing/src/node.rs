@@ -10,6 +10,8 @@
 
 use crate::cursor::Cursor;
 use crate::messages::World;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use std::net::SocketAddr;
 use votechain_chain::{Ballot, BlockTemplate, ChainConfig, ChainState};
 use votechain_peer::config::{MiningMode, NodeConfig};
@@ -142,7 +144,7 @@ impl Harness {
         let mut addresses = sources();
         addresses.push(me());
         let mut h = Harness {
-            node: Node::new(cfg, 7, chain),
+            node: Node::new(cfg, ChaCha8Rng::seed_from_u64(7), chain),
             world: World::new(ballot, blocks, addresses, START_MS),
             now_ms: START_MS,
             template: None,

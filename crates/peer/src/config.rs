@@ -3,7 +3,9 @@
 //! command line offers are the `DEFAULT_*` constants below, the one source of truth for both
 //! [`NodeConfig::new`] and the `peer` binary's flags.
 
+use crate::profile::{self, Profile};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// When to mine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +32,8 @@ pub const DEFAULT_SYNC_WINDOW: usize = 8;
 /// Everything a node needs to know that is not learned from the network.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
+    /// The protocol profile: wire dialect, chain rules, handshakes ([`crate::profile`]).
+    pub profile: Arc<dyn Profile>,
     /// Our own address as peers should reach us (announced in GOSSIP).
     pub me: SocketAddr,
     /// The tracker, when there is one.
@@ -90,6 +94,7 @@ impl NodeConfig {
     /// Defaults for a node reachable at `me`.
     pub fn new(me: SocketAddr) -> NodeConfig {
         NodeConfig {
+            profile: Arc::new(profile::Native),
             me,
             tracker: None,
             seeds: Vec::new(),

@@ -8,6 +8,7 @@
 //! - [`tracker_client`]: registration with the tracker, heartbeats, re-registration.
 //! - [`downloader`]: the pipelined block downloader.
 //! - [`node`]: the state machine tying them together.
+//! - [`profile`]: what differs per protocol profile (wire dialect, chain rules, handshakes).
 //! - [`recover`]: rebuilding the chain from the store at start-up.
 //! - [`view`]: what the console prints.
 //! - [`shell`]: the tokio shell: socket, timer, miner threads, console, store.
@@ -28,6 +29,7 @@ pub mod keys;
 pub mod loglimit;
 pub mod node;
 pub mod peers;
+pub mod profile;
 pub mod recover;
 pub mod shell;
 pub mod start;

@@ -6,6 +6,8 @@
 use crate::config::NodeConfig;
 use crate::node::Node;
 use crate::recover::{self, RecoverError};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use std::io;
 use std::path::{Path, PathBuf};
 use votechain_chain::{ChainConfig, Store};
@@ -95,5 +97,8 @@ pub fn open_node(
     if cfg.tracker.is_none() && cfg.seeds.is_empty() && chain.is_none() {
         return Err(StartError::NothingToJoin);
     }
-    Ok((Node::new(cfg, seed, chain), store))
+    Ok((
+        Node::new(cfg, ChaCha8Rng::seed_from_u64(seed), chain),
+        store,
+    ))
 }

@@ -175,6 +175,8 @@ pub fn stats(node: &Node) -> String {
 mod tests {
     use super::*;
     use crate::config::NodeConfig;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
     use std::net::SocketAddr;
     use votechain_chain::{Ballot, BlockTemplate, ChainConfig, ChainState, Hash};
 
@@ -191,7 +193,11 @@ mod tests {
             chain.add_block(t.seal(0), 2_000).unwrap();
         }
         let me: SocketAddr = "127.0.0.1:6001".parse().unwrap();
-        Node::new(NodeConfig::new(me), 1, Some(chain))
+        Node::new(
+            NodeConfig::new(me),
+            ChaCha8Rng::seed_from_u64(1),
+            Some(chain),
+        )
     }
 
     #[test]
@@ -247,7 +253,7 @@ mod tests {
         check(block(&n, 9), "no block at height 9 (the tip is at 2)");
         check(peers(&n, 0), "no peers known");
         let me: SocketAddr = "127.0.0.1:6001".parse().unwrap();
-        let empty = Node::new(NodeConfig::new(me), 1, None);
+        let empty = Node::new(NodeConfig::new(me), ChaCha8Rng::seed_from_u64(1), None);
         check(tally(&empty), NO_ELECTION);
         check(chain(&empty, 5), NO_ELECTION);
     }

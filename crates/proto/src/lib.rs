@@ -4,6 +4,8 @@
 //! - [`message`]: one struct per message type, with its bounds.
 //! - [`codec`]: [`decode`] (strict, typed errors, never panics) and [`encode`] (never over the
 //!   size limit).
+//! - [`dialect`]: the wire format as a [`Dialect`] chosen once per run, so the cores are not
+//!   tied to the native codec (the seam for protocol profiles; [`dialect::Native`] today).
 //! - [`limits`]: the protocol's size limits and the anti-amplification budget.
 //! - [`envelope`]: the address cookies every datagram carries beside its message (their
 //!   minting and checking live with the cores, in `votechain-sansio`).
@@ -14,6 +16,7 @@
 //! node does with them.
 
 pub mod codec;
+pub mod dialect;
 pub mod envelope;
 pub mod limits;
 pub mod message;
@@ -22,5 +25,6 @@ pub use codec::{
     decode, decode_envelope, encode, encode_with, with_envelope, DecodeError, EncodeError, Message,
     SizeClass, MESSAGE_TYPES,
 };
+pub use dialect::Dialect;
 pub use envelope::{Cookie, Envelope};
 pub use message::*;

@@ -2,7 +2,9 @@
 //! registry, with the defaults the `tracker` binary shows in `--help`. A [`Config`] is plain
 //! data; [`Config::check`] says whether a registry can be built from it.
 
+use std::sync::Arc;
 use votechain_chain::{Ballot, BallotError};
+use votechain_proto::dialect::{self, Dialect};
 use votechain_proto::EncodeError;
 
 /// Default heartbeat interval: seed A pokes every second.
@@ -26,8 +28,10 @@ pub const DEMO_TITLE: &str = "Demo election";
 pub const DEMO_OPTIONS: &str = "Adam,Bob,Catherine";
 
 /// Everything a registry needs to know besides time and randomness.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Config {
+    /// The wire format peers speak (`votechain_proto::dialect`): the protocol profile's codec.
+    pub dialect: Arc<dyn Dialect>,
     /// The election's ballot; its genesis hash is the election id, served in BALLOT_OPTIONS.
     pub ballot: Ballot,
     /// Time between two POKEs to one peer, and the least time between two UPDATE_PEERS rounds.
@@ -69,6 +73,7 @@ impl Config {
     /// A configuration for `ballot` with every other setting at its default.
     pub fn new(ballot: Ballot) -> Config {
         Config {
+            dialect: Arc::new(dialect::Native),
             ballot,
             heartbeat_ms: DEFAULT_HEARTBEAT_MS,
             max_missed: DEFAULT_MAX_MISSED,

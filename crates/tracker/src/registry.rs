@@ -2,8 +2,10 @@
 //! machine. Datagrams and timer expiries go in with the time (`handle_datagram`,
 //! `handle_timeout`); datagrams to send and membership events come out in order from
 //! `poll_output`, and the next wake-up from `poll_timeout`, after every input (the convention of
-//! `votechain_sansio::output`, shared with the peer's core). Randomness
-//! (token secret, POKE nonces, peer-list samples) comes from the RNG the caller passes in.
+//! `votechain_sansio::output`, shared with the peer's core). Time is passed down, never stored;
+//! randomness (token secret, POKE nonces, peer-list samples) comes from the RNG the caller
+//! passes in; datagrams are decoded and encoded in the profile's wire format (`Config::dialect`,
+//! the native one by default).
 //!
 //! The protocol it implements (PROTOCOL.md, "Tracker"). A datagram *proves its origin* when
 //! its envelope echoes our address cookie for its source (PROTOCOL.md, "Address cookies"); a
@@ -24,33 +26,38 @@
 //! - An address that did not prove its origin never gets more than one datagram per request,
 //!   of at most [`unverified_reply_budget`] bytes.
 //!
+//! This file holds the registry's state, the rate check and proof of origin every datagram
+//! passes, and the dispatch on message type. Submodules, by concept: `join.rs` answers
+//! REGISTER_PEER and REQUEST_BALLOT (with a CHALLENGE when unproven); `liveness.rs` keeps members
+//! alive or lets them go (POKE, POKE_ACK, eviction, LEAVE_PEER); `announce.rs` builds peer lists
+//! and runs the UPDATE_PEERS rounds; `send.rs` wraps every datagram in its envelope.
+//!
+//! [`unverified_reply_budget`]: votechain_proto::limits::unverified_reply_budget
+//!
 //! Architecture invariant: no IO, no clock, no global RNG, no tokio.
 
 use crate::config::{Config, ConfigError};
 use crate::peers::PeerTable;
 use crate::stats::Stats;
 use rand::rngs::StdRng;
-use rand::{Rng, RngCore};
+use rand::RngCore;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use tracing::debug;
 use votechain_chain::{Ballot, Block, Hash};
-use votechain_proto::limits::{unverified_reply_budget, ENVELOPE_RESERVE, MAX_SMALL};
-use votechain_proto::{
-    decode_envelope, encode, with_envelope, BallotOptions, Challenge, Cookie, Envelope, Message,
-    Poke, PokeAck, RegisterAck, RegisterPeer, UpdatePeers,
-};
-use votechain_sansio::ratelimit::{Bucket, Rate, SourceLimiter, Verdict};
-use votechain_sansio::{TokenMinter, Transmit};
+use votechain_proto::limits::MAX_SMALL;
+use votechain_proto::{BallotOptions, Cookie, Message, RegisterAck, UpdatePeers};
+use votechain_sansio::ratelimit::{Rate, SourceLimiter, Verdict};
+use votechain_sansio::TokenMinter;
+
+mod announce;
+mod join;
+mod liveness;
+mod send;
 
 #[cfg(test)]
 mod tests;
-
-/// How many distinct random peer lists one UPDATE_PEERS round draws when the membership does
-/// not fit one list; each member gets one of them at random. Bounds the round's cost while
-/// still giving different members different neighbours.
-const UPDATE_SAMPLES: usize = 32;
 
 /// How often the rate-limit table is swept of idle entries.
 const MAINTENANCE_EVERY_MS: u64 = 10_000;
@@ -114,8 +121,6 @@ pub struct Registry<R = StdRng> {
     /// The datagram being handled, while it is: its source and the cookie it carried, which
     /// our answers to it echo.
     inbound: Option<(SocketAddr, Option<Cookie>)>,
-    /// The time of the input being handled, for the cookies of what it sends.
-    now_ms: u64,
     /// Rate-limit buckets of unregistered sources.
     sources: SourceLimiter,
     peers: PeerTable,
@@ -136,10 +141,17 @@ impl<R: RngCore> Registry<R> {
     pub fn new(config: Config, mut rng: R) -> Result<Registry<R>, ConfigError> {
         config.check()?;
         let election = Block::genesis(&config.ballot)?.hash();
-        let ballot_datagram = encode(&BallotOptions::new(&config.ballot, election).into())?;
-        let envelope = encode(&UpdatePeers { peer_list: vec![] }.into())?
+        let dialect = &config.dialect;
+        let ballot_datagram =
+            dialect.encode(&BallotOptions::new(&config.ballot, election).into())?;
+        let envelope = dialect
+            .encode(&UpdatePeers { peer_list: vec![] }.into())?
             .len()
-            .max(encode(&RegisterAck { peer_list: vec![] }.into())?.len());
+            .max(
+                dialect
+                    .encode(&RegisterAck { peer_list: vec![] }.into())?
+                    .len(),
+            );
         let mut secret = [0u8; 32];
         rng.fill_bytes(&mut secret);
         let rate = rate_of(&config);
@@ -149,7 +161,6 @@ impl<R: RngCore> Registry<R> {
             list_budget: MAX_SMALL - envelope,
             minter: TokenMinter::new(secret),
             inbound: None,
-            now_ms: 0,
             sources: SourceLimiter::new(rate, config.max_sources),
             peers: PeerTable::default(),
             rng,
@@ -201,7 +212,6 @@ impl<R: RngCore> Registry<R> {
     pub fn handle_datagram(&mut self, now_ms: u64, from: SocketAddr, datagram: &[u8]) {
         self.stats.datagrams_in += 1;
         self.stats.bytes_in += datagram.len() as u64;
-        self.now_ms = now_ms;
         self.maintain(now_ms);
         if !is_answerable(&from) {
             self.stats.bad_source += 1;
@@ -222,7 +232,7 @@ impl<R: RngCore> Registry<R> {
                 }
             },
         };
-        let (message, envelope) = match decode_envelope(datagram) {
+        let (message, envelope) = match self.config.dialect.decode(datagram) {
             Ok(decoded) => decoded,
             Err(error) => {
                 debug!(%from, len = datagram.len(), %error, "dropped undecodable datagram");
@@ -286,7 +296,6 @@ impl<R: RngCore> Registry<R> {
 
     /// Runs every heartbeat and announcement due at `now_ms`. Calling it early is harmless.
     pub fn handle_timeout(&mut self, now_ms: u64) {
-        self.now_ms = now_ms;
         self.maintain(now_ms);
         while let Some((addr, due_ms)) = self.peers.pop_due(now_ms) {
             self.heartbeat(now_ms, addr, due_ms);
@@ -312,280 +321,6 @@ impl<R: RngCore> Registry<R> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
-    }
-
-    fn on_register(
-        &mut self,
-        now_ms: u64,
-        from: SocketAddr,
-        request_len: usize,
-        proven: bool,
-        m: RegisterPeer,
-        cookie: Option<Cookie>,
-    ) {
-        if !proven {
-            self.challenge(now_ms, from, request_len);
-            return;
-        }
-        if self.peers.contains(&from) {
-            // A repeat (the first REGISTER_ACK was lost). The heartbeat state is left alone:
-            // POKE_ACKs, not registrations, prove liveness.
-            self.send_peer_list_ack(from);
-            return;
-        }
-        if self.peers.len() >= self.config.max_peers {
-            self.stats.refused_full += 1;
-            self.out.push_back(Output::Event(Event::Refused {
-                addr: from,
-                max_peers: self.config.max_peers,
-            }));
-            return;
-        }
-        let bucket = Bucket::full(rate_of(&self.config), now_ms);
-        self.peers.insert(
-            from,
-            m.name.clone(),
-            now_ms + self.config.heartbeat_ms,
-            bucket,
-        );
-        if let Some(peer) = self.peers.get_mut(&from) {
-            peer.cookie = cookie;
-        }
-        self.sources.remove(&from);
-        self.stats.joined += 1;
-        self.out.push_back(Output::Event(Event::Joined {
-            addr: from,
-            name: m.name,
-            n_peers: self.peers.len(),
-        }));
-        self.send_peer_list_ack(from);
-        self.announce_pending = true;
-    }
-
-    /// REQUEST_BALLOT: the ballot goes to a proven request, or to any request when it fits
-    /// the anti-amplification budget (a ballot without a voter roll usually does not; one with
-    /// a roll never does).
-    fn on_request_ballot(
-        &mut self,
-        now_ms: u64,
-        from: SocketAddr,
-        request_len: usize,
-        proven: bool,
-    ) {
-        let fits =
-            self.ballot_datagram.len() + ENVELOPE_RESERVE <= unverified_reply_budget(request_len);
-        if proven || fits {
-            let payload = self.ballot_datagram.clone();
-            self.stats.ballots_sent += 1;
-            self.send(from, payload);
-        } else {
-            self.challenge(now_ms, from, request_len);
-        }
-    }
-
-    /// POKE_ACK: its nonce, which only the member's real address received, proves it alive;
-    /// the cookie it carries is then the one our next datagrams to it echo.
-    fn on_poke_ack(&mut self, from: SocketAddr, ack: PokeAck, cookie: Option<Cookie>) {
-        let Some(peer) = self.peers.get_mut(&from) else {
-            self.stats.poke_acks_unknown += 1;
-            return;
-        };
-        let answered = match ack.nonce {
-            None => {
-                self.stats.poke_acks_no_nonce += 1;
-                false
-            }
-            Some(n) if peer.nonce == Some(n) => {
-                peer.acked = true;
-                peer.missed = 0;
-                true
-            }
-            Some(n) if peer.prev_nonce == Some(n) => {
-                // The answer to the previous POKE, late: the peer was alive then, so the
-                // streak of misses is broken; the current POKE is still unanswered.
-                peer.prev_nonce = None;
-                peer.missed = 0;
-                true
-            }
-            Some(_) => {
-                self.stats.poke_acks_wrong_nonce += 1;
-                false
-            }
-        };
-        if answered {
-            self.stats.poke_acks_ok += 1;
-            if cookie.is_some() {
-                peer.cookie = cookie;
-            }
-        }
-    }
-
-    fn on_leave(&mut self, from: SocketAddr) {
-        if let Some(peer) = self.peers.remove(&from) {
-            self.stats.left += 1;
-            self.out.push_back(Output::Event(Event::Left {
-                addr: from,
-                name: peer.name,
-                n_peers: self.peers.len(),
-            }));
-            self.announce_pending = true;
-        } else {
-            self.stats.leave_ignored += 1;
-        }
-    }
-
-    /// One member's heartbeat, due at `due_ms`: count the last POKE if unanswered, evict after
-    /// `max_missed`, otherwise send a fresh POKE and schedule the next.
-    fn heartbeat(&mut self, now_ms: u64, addr: SocketAddr, due_ms: u64) {
-        let interval = self.config.heartbeat_ms;
-        let max_missed = self.config.max_missed;
-        let nonce = self.rng.next_u64();
-        let Some(peer) = self.peers.get_mut(&addr) else {
-            return;
-        };
-        if !peer.acked {
-            peer.missed += 1;
-        }
-        if peer.missed >= max_missed {
-            let missed = peer.missed;
-            let name = self.peers.remove(&addr).and_then(|p| p.name);
-            self.stats.evicted += 1;
-            self.out.push_back(Output::Event(Event::Evicted {
-                addr,
-                name,
-                missed,
-                n_peers: self.peers.len(),
-            }));
-            self.announce_pending = true;
-            return;
-        }
-        peer.prev_nonce = peer.nonce;
-        peer.nonce = Some(nonce);
-        peer.acked = false;
-        // After a stall (the process was stopped), skip the missed slots rather than poking
-        // in a burst to catch up.
-        let mut next = due_ms + interval;
-        if next <= now_ms {
-            next = now_ms + interval;
-        }
-        self.peers.reschedule(addr, next);
-        self.stats.pokes_sent += 1;
-        self.send_message(addr, &Poke { nonce: Some(nonce) }.into());
-    }
-
-    /// When the next UPDATE_PEERS round may go out.
-    fn next_announce_ms(&self) -> u64 {
-        self.last_announce_ms
-            .map_or(0, |t| t + self.config.heartbeat_ms)
-    }
-
-    fn maybe_announce(&mut self, now_ms: u64) {
-        if !self.announce_pending || now_ms < self.next_announce_ms() {
-            return;
-        }
-        self.announce_pending = false;
-        self.last_announce_ms = Some(now_ms);
-        let n = self.peers.len();
-        if n == 0 {
-            return;
-        }
-        self.stats.update_rounds += 1;
-        let first = self.encode_list(None, false);
-        let mut pool = vec![first.0];
-        if !first.1 {
-            // The membership does not fit one list: draw several samples and hand them out at
-            // random, so members learn different neighbours.
-            while pool.len() < UPDATE_SAMPLES.min(n) {
-                pool.push(self.encode_list(None, false).0);
-            }
-        }
-        for i in 0..n {
-            let addr = self.peers.members()[i];
-            let payload = pool[self.rng.gen_range(0..pool.len())].clone();
-            self.stats.updates_sent += 1;
-            self.send(addr, payload);
-        }
-    }
-
-    /// Encodes a REGISTER_ACK (`ack`) or UPDATE_PEERS with a random sample of members, `first`
-    /// leading. Also says whether the sample holds every member.
-    fn encode_list(&mut self, first: Option<SocketAddr>, ack: bool) -> (Vec<u8>, bool) {
-        let mut list =
-            self.peers
-                .sample(&mut self.rng, first, self.config.max_list, self.list_budget);
-        let complete = list.len() == self.peers.len();
-        // A socket bound to `::` sees IPv4 peers as `::ffff:a.b.c.d`; advertise the IPv4 form,
-        // which every peer can use (it is never longer, so the sample still fits).
-        for addr in &mut list {
-            addr.set_ip(addr.ip().to_canonical());
-        }
-        loop {
-            let message: Message = match ack {
-                true => RegisterAck {
-                    peer_list: list.clone(),
-                }
-                .into(),
-                false => UpdatePeers {
-                    peer_list: list.clone(),
-                }
-                .into(),
-            };
-            match encode(&message) {
-                Ok(bytes) => return (bytes, complete && list.len() == self.peers.len()),
-                // The sample is sized to fit, so this only runs if the size arithmetic and
-                // the encoder ever disagree; an empty list always fits.
-                Err(_) => {
-                    list.pop();
-                }
-            }
-        }
-    }
-
-    fn send_peer_list_ack(&mut self, to: SocketAddr) {
-        let (payload, _) = self.encode_list(Some(to), true);
-        self.stats.acks_sent += 1;
-        self.send(to, payload);
-    }
-
-    /// Answers a request of `request_len` bytes from an unverified address: one small
-    /// CHALLENGE, within the anti-amplification budget.
-    fn challenge(&mut self, now_ms: u64, to: SocketAddr, request_len: usize) {
-        let token = self.minter.token(&to, now_ms);
-        // A token minted by our minter always has the shape CHALLENGE requires.
-        let Ok(payload) = encode(&Challenge { token }.into()) else {
-            return;
-        };
-        if payload.len() + ENVELOPE_RESERVE > unverified_reply_budget(request_len) {
-            self.stats.over_budget += 1;
-            return;
-        }
-        self.stats.challenges_sent += 1;
-        self.send(to, payload);
-    }
-
-    fn send_message(&mut self, to: SocketAddr, message: &Message) {
-        match encode(message) {
-            Ok(payload) => self.send(to, payload),
-            // Our own messages are built within their bounds; log rather than panic if not.
-            Err(error) => debug!(%to, %error, "could not encode {}", message.type_name()),
-        }
-    }
-
-    /// Queues an encoded message (without envelope) to `to`, adding our cookie for it and its
-    /// cookie for us: the one of the datagram being answered, or the one a member last gave us.
-    fn send(&mut self, to: SocketAddr, body: Vec<u8>) {
-        let echo = match self.inbound {
-            Some((from, Some(cookie))) if from == to => Some(cookie),
-            _ => self.peers.get_mut(&to).and_then(|p| p.cookie),
-        };
-        let envelope = Envelope {
-            cookie: Some(self.minter.cookie(&to, self.now_ms)),
-            echo,
-        };
-        let bytes = with_envelope(&body, &envelope);
-        self.stats.datagrams_out += 1;
-        self.stats.bytes_out += bytes.len() as u64;
-        self.out.push_back(Output::Send(Transmit { to, bytes }));
     }
 
     /// Sweeps idle entries from the rate-limit table now and then.

@@ -3,7 +3,7 @@
 //! accessors on `&Node`; only what changes the node is a [`Command`].
 
 use super::{Node, Output, SubmitReply};
-use crate::config::MiningMode;
+use rand::RngCore;
 use votechain_chain::Vote;
 use votechain_proto::LeavePeer;
 
@@ -29,11 +29,10 @@ pub enum Reply {
     Done,
 }
 
-impl Node {
+impl<R: RngCore> Node<R> {
     /// Carries out one local command; its effects come out of [`Node::poll_output`] like any
     /// input's.
     pub fn handle_command(&mut self, now_ms: u64, command: Command) -> Reply {
-        self.last_now_ms = now_ms;
         match command {
             Command::SubmitVote(vote) => {
                 let reply = self.accept_vote(now_ms, vote, None);
@@ -42,12 +41,7 @@ impl Node {
                 Reply::Vote(reply)
             }
             Command::SetMining(on) => {
-                self.mining_dirty = true;
-                self.mining = match (on, self.cfg.mining) {
-                    (false, _) => MiningMode::Off,
-                    (true, MiningMode::Off) => MiningMode::Always,
-                    (true, mode) => mode,
-                };
+                self.mining.set_on(on);
                 self.update_mining(now_ms);
                 Reply::Done
             }
@@ -58,7 +52,7 @@ impl Node {
             }
             Command::Leave => {
                 if let Some(tracker) = self.tracker.tracker() {
-                    self.send(tracker, &LeavePeer {}.into());
+                    self.send(now_ms, tracker, &LeavePeer {}.into());
                 }
                 self.out.push_back(Output::Mine(None));
                 Reply::Done

@@ -11,10 +11,55 @@
 
 use super::{Inbound, Node};
 use crate::peers::Source;
+use rand::RngCore;
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use votechain_proto::{Gossip, GossipReply, Message};
+use votechain_sansio::DedupCache;
 
-impl Node {
+/// Gossip's own state: what was seen, whom we contacted, when we announce next.
+#[derive(Debug)]
+pub(super) struct GossipState {
+    /// GOSSIP ids seen: each is forwarded once.
+    seen: DedupCache<String>,
+    /// Unknown gossip originators we contacted, and when: each at most once per cooldown, and
+    /// it joins the table when its CHALLENGE proves its address.
+    pub(super) contacted: HashMap<SocketAddr, u64>,
+    /// When our own next announcement is due.
+    pub(super) next_ms: u64,
+}
+
+impl GossipState {
+    /// Remembers up to `cap` gossip ids.
+    pub(super) fn new(cap: usize) -> GossipState {
+        GossipState {
+            seen: DedupCache::new(cap),
+            contacted: HashMap::new(),
+            next_ms: 0,
+        }
+    }
+
+    /// True when an unknown originator may be contacted now (and notes that it was): not
+    /// within `cooldown_ms` of the last time, and the record of contacts (at most `cap`) has
+    /// room — it fails closed when full.
+    fn may_contact(
+        &mut self,
+        now_ms: u64,
+        origin: SocketAddr,
+        cooldown_ms: u64,
+        cap: usize,
+    ) -> bool {
+        self.contacted
+            .retain(|_, t| now_ms.saturating_sub(*t) < cooldown_ms);
+        if self.contacted.contains_key(&origin) || self.contacted.len() >= cap {
+            return false;
+        }
+        self.contacted.insert(origin, now_ms);
+        true
+    }
+}
+
+impl<R: RngCore> Node<R> {
     /// REGISTER_ACK / UPDATE_PEERS (proven to come from the tracker): the tracker verified every
     /// address it lists. UPDATE_PEERS (`replace`) is the whole current list, so tracker-listed
     /// peers missing from it left or were evicted and leave our table too (unless we also know
@@ -23,8 +68,8 @@ impl Node {
         let before = self.peers.len();
         if replace {
             for gone in self.peers.retain_listed(list) {
-                self.downloader.forget_peer(&gone);
-                self.mining_dirty = true;
+                self.catchup.downloader.forget_peer(&gone);
+                self.mining.touch();
             }
         }
         for addr in list {
@@ -33,7 +78,7 @@ impl Node {
         if self.peers.len() > before {
             tracing::info!(peers = self.peers.len(), "peer list from the tracker");
             // New peers may hold a better chain: ask them soon, not at the next periodic round.
-            self.next_consensus_ms = self.next_consensus_ms.min(now_ms + self.cfg.stats_wait_ms);
+            self.rounds.hurry(now_ms + self.cfg.stats_wait_ms);
         }
     }
 
@@ -47,7 +92,7 @@ impl Node {
             name: self.cfg.name.clone(),
         }
         .into();
-        self.seen_gossip.insert(match &gossip {
+        self.gossip.seen.insert(match &gossip {
             Message::Gossip(g) => g.id.clone(),
             _ => unreachable!("built as GOSSIP above"),
         });
@@ -71,7 +116,7 @@ impl Node {
             self.challenge(now_ms, from);
             return;
         }
-        if !self.seen_gossip.insert(g.id.clone()) {
+        if !self.gossip.seen.insert(g.id.clone()) {
             return;
         }
         let Ok(ip) = g.host.parse::<IpAddr>() else {
@@ -95,20 +140,10 @@ impl Node {
     }
 
     /// True when an unknown gossip originator may be contacted now (and notes that it was):
-    /// our table has room, and we have not contacted it within the cooldown. Fails closed when
-    /// the record of contacts is full.
+    /// our table has room, and we have not contacted it within half a gossip interval.
     fn may_contact(&mut self, now_ms: u64, origin: SocketAddr) -> bool {
-        if self.peers.len() >= self.cfg.max_peers {
-            return false;
-        }
-        let cooldown_ms = self.cfg.gossip_interval_ms / 2;
-        self.contacted
-            .retain(|_, t| now_ms.saturating_sub(*t) < cooldown_ms);
-        if self.contacted.contains_key(&origin) || self.contacted.len() >= self.cfg.max_peers {
-            return false;
-        }
-        self.contacted.insert(origin, now_ms);
-        true
+        let (cap, cooldown_ms) = (self.cfg.max_peers, self.cfg.gossip_interval_ms / 2);
+        self.peers.len() < cap && self.gossip.may_contact(now_ms, origin, cooldown_ms, cap)
     }
 
     fn forward_gossip(
@@ -156,8 +191,7 @@ impl Node {
             self.peers.set_name(&from, &g.name);
             self.peers.heard(&from, now_ms);
             if new {
-                self.next_consensus_ms =
-                    self.next_consensus_ms.min(now_ms + self.cfg.stats_wait_ms);
+                self.rounds.hurry(now_ms + self.cfg.stats_wait_ms);
             }
         }
     }
@@ -173,5 +207,24 @@ impl<R: rand::RngCore> GenArray for R {
         let mut out = [0u8; N];
         self.fill_bytes(&mut out);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_originator_is_contacted_once_per_cooldown_and_never_past_the_cap() {
+        let addr = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        let mut g = GossipState::new(8);
+        assert!(g.may_contact(0, addr(1), 100, 2));
+        assert!(!g.may_contact(99, addr(1), 100, 2));
+        assert!(g.may_contact(99, addr(2), 100, 2));
+        assert!(
+            !g.may_contact(99, addr(3), 100, 2),
+            "the record is full: fail closed"
+        );
+        assert!(g.may_contact(100, addr(1), 100, 2), "the cooldown is over");
     }
 }

@@ -2,11 +2,20 @@
 //! driving the sans-IO core directly: datagrams in, outputs inspected, no sockets, no clock.
 
 use super::*;
-use votechain_chain::{Ballot, BlockTemplate, ChainConfig, VoterKey};
+use crate::config::MiningMode;
+use crate::profile::{self, BatchVerdict, Handshakes, Profile};
+use rand::SeedableRng;
+use votechain_chain::{Ballot, Block, BlockTemplate, ChainConfig, Vote, VoterKey};
 use votechain_proto::limits::unverified_reply_budget;
 use votechain_proto::{
-    decode, GetBlock, GetBlockReply, Gossip, NewBlock, RequestChain, Stats, StatsReply, SubmitVote,
+    decode, decode_envelope, encode, with_envelope, Challenge, Envelope, GetBlock, GetBlockReply,
+    Gossip, NewBlock, RequestChain, Stats, StatsReply, SubmitVote,
 };
+
+/// The seeded RNG every test node draws from.
+fn rng() -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(7)
+}
 
 const NOW: u64 = 1_800_000_000_000;
 
@@ -28,7 +37,7 @@ fn node_with_chain(blocks: u64) -> Node {
     }
     let mut cfg = NodeConfig::new(addr(6001));
     cfg.mining = MiningMode::Off;
-    let mut node = Node::new(cfg, 7, Some(chain));
+    let mut node = Node::new(cfg, rng(), Some(chain));
     node.peers.add(addr(6002), Source::Tracker, NOW);
     node.peers.add(addr(6003), Source::Tracker, NOW);
     node.handle_timeout(NOW);
@@ -58,7 +67,7 @@ fn datagram(m: impl Into<Message>) -> Vec<u8> {
 fn proven(node: &Node, from: SocketAddr, m: impl Into<Message>) -> Vec<u8> {
     let envelope = Envelope {
         cookie: Some(Cookie([0x5a; 16])),
-        echo: Some(node.minter.cookie(&from, NOW)),
+        echo: Some(node.origin.cookie(&from, NOW)),
     };
     with_envelope(&datagram(m), &envelope)
 }
@@ -134,7 +143,7 @@ fn a_flood_of_chain_requests_is_served_a_bounded_amount_per_burst() {
         node.handle_datagram(NOW, stranger, &request);
         blocks += sent(&drain(&mut node)).len();
     }
-    assert_eq!(blocks as u64, blocks::SERVE_PER_BURST);
+    assert_eq!(blocks as u64, serve::SERVE_PER_BURST);
     node.end_of_burst(NOW);
     node.handle_datagram(NOW, stranger, &request);
     assert_eq!(
@@ -583,7 +592,7 @@ fn tracker_datagrams_count_only_when_they_echo_our_cookie() {
     let tracker = addr(5000);
     let mut cfg = NodeConfig::new(addr(6001));
     cfg.tracker = Some(tracker);
-    let mut node = Node::new(cfg, 7, None);
+    let mut node = Node::new(cfg, rng(), None);
     node.handle_timeout(NOW);
     drain(&mut node);
     let planted = votechain_proto::UpdatePeers {
@@ -622,7 +631,7 @@ fn under_pressure_the_pool_admits_only_proven_senders_up_to_their_share() {
     let election = chain.election();
     let mut cfg = NodeConfig::new(addr(6001));
     cfg.mining = MiningMode::Off;
-    let mut node = Node::new(cfg, 7, Some(chain));
+    let mut node = Node::new(cfg, rng(), Some(chain));
     node.handle_timeout(NOW);
     drain(&mut node);
     let vote = |i: u32| {
@@ -709,4 +718,63 @@ fn a_side_block_far_below_the_tip_is_stored_but_not_relayed() {
             .any(|(_, m)| matches!(m, Message::NewBlock(_))),
         "not relayed"
     );
+}
+
+/// The native profile without address cookies: what a profile whose peers cannot echo a cookie
+/// (the course network's) gets from the seam.
+#[derive(Debug)]
+struct NoCookies;
+
+impl Profile for NoCookies {
+    fn dialect(&self) -> &dyn votechain_proto::Dialect {
+        profile::Native.dialect()
+    }
+    fn handshakes(&self) -> Handshakes {
+        Handshakes {
+            address_cookies: false,
+        }
+    }
+    fn unverified_reply_budget(&self, request_len: usize) -> usize {
+        profile::Native.unverified_reply_budget(request_len)
+    }
+    fn new_chain(&self, ballot: &Ballot) -> Result<ChainState, votechain_chain::BallotError> {
+        profile::Native.new_chain(ballot)
+    }
+    fn verify_blocks(&self, blocks: Vec<Block>, difficulty: u32) -> Vec<BatchVerdict> {
+        profile::Native.verify_blocks(blocks, difficulty)
+    }
+}
+
+#[test]
+fn a_profile_without_address_cookies_sends_no_envelope_no_challenge_and_proves_nothing() {
+    let mut cfg = NodeConfig::new(addr(6001));
+    cfg.mining = MiningMode::Off;
+    cfg.profile = std::sync::Arc::new(NoCookies);
+    let chain = ChainState::new(&ballot(), ChainConfig::default()).unwrap();
+    let mut node = Node::new(cfg, rng(), Some(chain));
+    node.peers.add(addr(6002), Source::Tracker, NOW);
+    node.handle_timeout(NOW);
+    let outputs = drain(&mut node);
+    assert!(
+        !sent(&outputs).is_empty(),
+        "the first round asks the peer for STATS"
+    );
+    for o in &outputs {
+        if let Output::Send(t) = o {
+            let (_, envelope) = decode_envelope(&t.bytes).unwrap();
+            assert_eq!(envelope, Envelope::default(), "no cookies on the wire");
+        }
+    }
+    // A request that needs proof gets nothing (no CHALLENGE: there is nothing to prove with),
+    // even when it echoes what would have been our cookie.
+    let request = RequestChain { start: 0, count: 8 };
+    node.handle_datagram(NOW, addr(6002), &proven(&node, addr(6002), request));
+    assert!(sent(&drain(&mut node)).is_empty());
+    assert_eq!((node.stats().proven, node.stats().challenges_sent), (0, 0));
+    // What fits the anti-amplification budget is still answered.
+    node.handle_datagram(NOW, addr(6002), &datagram(Stats {}));
+    assert!(matches!(
+        sent(&drain(&mut node))[..],
+        [(_, Message::StatsReply(_))]
+    ));
 }

@@ -2,6 +2,7 @@
 //! persisting each before acknowledging it, relaying it once per id, and answering receipts.
 
 use super::{Inbound, Node, Output, Record};
+use rand::RngCore;
 use votechain_chain::{Hash, Receipt as ChainReceipt, RejectReason, SubmitOutcome, Vote};
 use votechain_proto::{NewVote, Receipt, ReceiptStatus};
 
@@ -18,7 +19,7 @@ pub enum SubmitReply {
     NoElection,
 }
 
-impl Node {
+impl<R: RngCore> Node<R> {
     /// Validates, stores and relays a vote. `from` is the datagram it came in (its sender is
     /// not relayed to); `None` for this peer's own console, which [`crate::admission`] never
     /// limits.
@@ -52,19 +53,19 @@ impl Node {
                 if let Some(input) = from {
                     self.admission.admitted(id, input.from);
                 }
-                self.seen_votes.insert(id);
+                self.seen.votes.insert(id);
                 // Stored before anything acknowledges or relays it.
                 self.out
                     .push_back(Output::Persist(Record::Vote(vote.clone())));
                 self.broadcast(now_ms, &NewVote { vote }.into(), from.map(|i| i.from));
-                self.mining_dirty = true;
+                self.mining.touch();
                 SubmitReply::Pending(id)
             }
             Ok(SubmitOutcome::Duplicate { id }) => SubmitReply::Duplicate(id),
             Err(rejected) => {
                 // Remembered as seen unless only the pool's room was missing: that changes.
                 if !matches!(rejected.reason, RejectReason::PoolFull { .. }) {
-                    self.seen_votes.insert(rejected.id);
+                    self.seen.votes.insert(rejected.id);
                 }
                 SubmitReply::Rejected(rejected.id, rejected.reason.to_string())
             }
@@ -93,7 +94,7 @@ impl Node {
     /// NEW_VOTE from a peer: accepted silently, relayed once. A vote refused only because the
     /// pool was busy is not remembered as seen: it is taken when it comes again.
     pub(super) fn on_new_vote(&mut self, now_ms: u64, input: Inbound, vote: Vote) {
-        if !self.seen_votes.contains(&vote.id()) {
+        if !self.seen.votes.contains(&vote.id()) {
             self.accept_vote(now_ms, vote, Some(input));
         }
     }

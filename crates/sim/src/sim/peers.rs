@@ -5,7 +5,8 @@
 use super::clock::{Clock, Timer};
 use super::delivery::Endpoint;
 use super::{sim_node_config, PeerId, Sim, TRACKER_ADDR};
-use rand::Rng;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use std::net::SocketAddr;
 use votechain_chain::{Block, BlockTemplate, Vote};
 use votechain_peer::config::NodeConfig;
@@ -169,7 +170,11 @@ impl Sim {
             Ok(None) => None,
             Err(e) => panic!("peer {id} cannot rebuild from its own store: {e}"),
         };
-        slot.node = Some(Node::new(slot.cfg.clone(), seed, chain));
+        slot.node = Some(Node::new(
+            slot.cfg.clone(),
+            ChaCha8Rng::seed_from_u64(seed),
+            chain,
+        ));
         let start = self.now + self.rng.gen_range(0..200);
         self.trace("boot", id, &seed.to_be_bytes());
         self.arm_peer_at(id, start);

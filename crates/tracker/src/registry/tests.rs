@@ -2,12 +2,14 @@
 //! `handle_*` and observed through `poll_*` only, with a seeded RNG.
 
 use super::*;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use votechain_proto::decode;
 use votechain_proto::limits::unverified_reply_budget;
-use votechain_proto::{LeavePeer, NewBlock, RequestBallot, Verify};
+use votechain_proto::{decode, encode};
+use votechain_proto::{
+    with_envelope, Envelope, LeavePeer, NewBlock, PokeAck, RegisterPeer, RequestBallot, Verify,
+};
 
 const HEARTBEAT: u64 = 1_000;
 

@@ -1,0 +1,100 @@
+//! Joining: what an address gets before and as it becomes a member. REGISTER_PEER registers a
+//! proven address (REGISTER_ACK with a peer list) and REQUEST_BALLOT gets BALLOT_OPTIONS; an
+//! unproven request that may not have the full answer gets one small CHALLENGE carrying our
+//! cookie, within the anti-amplification budget, so only the real owner of an address can join.
+
+use super::{rate_of, Event, Output, Registry};
+use rand::RngCore;
+use std::net::SocketAddr;
+use votechain_proto::limits::{unverified_reply_budget, ENVELOPE_RESERVE};
+use votechain_proto::{Challenge, Cookie, RegisterPeer};
+use votechain_sansio::ratelimit::Bucket;
+
+impl<R: RngCore> Registry<R> {
+    /// REGISTER_PEER: a proven address joins (a member already in gets its list again); an
+    /// unproven one gets a CHALLENGE; a full registry refuses.
+    pub(super) fn on_register(
+        &mut self,
+        now_ms: u64,
+        from: SocketAddr,
+        request_len: usize,
+        proven: bool,
+        m: RegisterPeer,
+        cookie: Option<Cookie>,
+    ) {
+        if !proven {
+            self.challenge(now_ms, from, request_len);
+            return;
+        }
+        if self.peers.contains(&from) {
+            // A repeat (the first REGISTER_ACK was lost). The heartbeat state is left alone:
+            // POKE_ACKs, not registrations, prove liveness.
+            self.send_peer_list_ack(now_ms, from);
+            return;
+        }
+        if self.peers.len() >= self.config.max_peers {
+            self.stats.refused_full += 1;
+            self.out.push_back(Output::Event(Event::Refused {
+                addr: from,
+                max_peers: self.config.max_peers,
+            }));
+            return;
+        }
+        let bucket = Bucket::full(rate_of(&self.config), now_ms);
+        self.peers.insert(
+            from,
+            m.name.clone(),
+            now_ms + self.config.heartbeat_ms,
+            bucket,
+        );
+        if let Some(peer) = self.peers.get_mut(&from) {
+            peer.cookie = cookie;
+        }
+        self.sources.remove(&from);
+        self.stats.joined += 1;
+        self.out.push_back(Output::Event(Event::Joined {
+            addr: from,
+            name: m.name,
+            n_peers: self.peers.len(),
+        }));
+        self.send_peer_list_ack(now_ms, from);
+        self.announce_pending = true;
+    }
+
+    /// REQUEST_BALLOT: the ballot goes to a proven request, or to any request when it fits
+    /// the anti-amplification budget (a ballot without a voter roll usually does not; one with
+    /// a roll never does).
+    pub(super) fn on_request_ballot(
+        &mut self,
+        now_ms: u64,
+        from: SocketAddr,
+        request_len: usize,
+        proven: bool,
+    ) {
+        let fits =
+            self.ballot_datagram.len() + ENVELOPE_RESERVE <= unverified_reply_budget(request_len);
+        if proven || fits {
+            let payload = self.ballot_datagram.clone();
+            self.stats.ballots_sent += 1;
+            self.send(now_ms, from, payload);
+        } else {
+            self.challenge(now_ms, from, request_len);
+        }
+    }
+
+    /// Answers a request of `request_len` bytes from an unverified address: one small
+    /// CHALLENGE, within the anti-amplification budget.
+    fn challenge(&mut self, now_ms: u64, to: SocketAddr, request_len: usize) {
+        let token = self.minter.token(&to, now_ms);
+        // A token minted by our minter always has the shape CHALLENGE requires.
+        let Ok(payload) = self.config.dialect.encode(&Challenge { token }.into()) else {
+            return;
+        };
+        if payload.len() + ENVELOPE_RESERVE > unverified_reply_budget(request_len) {
+            self.stats.over_budget += 1;
+            return;
+        }
+        self.stats.challenges_sent += 1;
+        self.send(now_ms, to, payload);
+    }
+}

@@ -1,0 +1,39 @@
+//! Sending: the one place datagrams are queued. Every datagram carries our address cookie for
+//! its receiver and echoes the receiver's cookie for us (the one of the datagram being answered,
+//! or the one a member last gave us in a proven datagram), so a member can tell our datagrams
+//! from forged ones (PROTOCOL.md, "Address cookies").
+
+use super::{Output, Registry};
+use rand::RngCore;
+use std::net::SocketAddr;
+use tracing::debug;
+use votechain_proto::{Envelope, Message};
+use votechain_sansio::Transmit;
+
+impl<R: RngCore> Registry<R> {
+    /// Encodes `message` and queues it to `to`.
+    pub(super) fn send_message(&mut self, now_ms: u64, to: SocketAddr, message: &Message) {
+        match self.config.dialect.encode(message) {
+            Ok(payload) => self.send(now_ms, to, payload),
+            // Our own messages are built within their bounds; log rather than panic if not.
+            Err(error) => debug!(%to, %error, "could not encode {}", message.type_name()),
+        }
+    }
+
+    /// Queues an encoded message (without envelope) to `to`, adding our cookie for it and its
+    /// cookie for us: the one of the datagram being answered, or the one a member last gave us.
+    pub(super) fn send(&mut self, now_ms: u64, to: SocketAddr, body: Vec<u8>) {
+        let echo = match self.inbound {
+            Some((from, Some(cookie))) if from == to => Some(cookie),
+            _ => self.peers.get_mut(&to).and_then(|p| p.cookie),
+        };
+        let envelope = Envelope {
+            cookie: Some(self.minter.cookie(&to, now_ms)),
+            echo,
+        };
+        let bytes = self.config.dialect.seal(&body, &envelope);
+        self.stats.datagrams_out += 1;
+        self.stats.bytes_out += bytes.len() as u64;
+        self.out.push_back(Output::Send(Transmit { to, bytes }));
+    }
+}
