@@ -104,6 +104,23 @@ impl<'a> Cursor<'a> {
         s.truncate(end);
         s
     }
+
+    /// How far a core's clock moves next: a small, medium or large random step (at most
+    /// `max_random_ms`), or to the core's `next_deadline` when it is ahead of `now_ms` (at most a
+    /// day), so timers fire on time as often as not.
+    pub fn time_step(
+        &mut self,
+        max_random_ms: u64,
+        next_deadline: Option<u64>,
+        now_ms: u64,
+    ) -> u64 {
+        match self.below(4) {
+            0 => u64::from(self.byte()),
+            1 => u64::from(self.u16()),
+            2 => u64::from(self.u32()) % max_random_ms,
+            _ => next_deadline.map_or(0, |t| t.saturating_sub(now_ms).min(86_400_000)),
+        }
+    }
 }
 
 #[cfg(test)]

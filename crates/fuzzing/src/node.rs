@@ -167,17 +167,7 @@ impl Harness {
     }
 
     fn advance(&mut self, c: &mut Cursor) {
-        let step = match c.below(4) {
-            0 => u64::from(c.byte()),
-            1 => u64::from(c.u16()),
-            2 => u64::from(c.u32()) % 1_200_000,
-            // To the node's next deadline, when it is ahead.
-            _ => self
-                .node
-                .poll_timeout()
-                .map_or(0, |t| t.saturating_sub(self.now_ms).min(86_400_000)),
-        };
-        self.now_ms += step;
+        self.now_ms += c.time_step(1_200_000, self.node.poll_timeout(), self.now_ms);
         self.world.now_ms = self.now_ms;
     }
 

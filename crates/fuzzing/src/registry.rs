@@ -103,16 +103,7 @@ impl Harness {
     }
 
     fn advance(&mut self, c: &mut Cursor) {
-        let step = match c.below(4) {
-            0 => u64::from(c.byte()),
-            1 => u64::from(c.u16()),
-            2 => u64::from(c.u32()) % 600_000,
-            _ => self
-                .registry
-                .poll_timeout()
-                .map_or(0, |t| t.saturating_sub(self.now_ms).min(86_400_000)),
-        };
-        self.now_ms += step;
+        self.now_ms += c.time_step(600_000, self.registry.poll_timeout(), self.now_ms);
         self.world.now_ms = self.now_ms;
     }
 
