@@ -70,8 +70,11 @@ pub use votes::SubmitReply;
 /// whether it proved its origin.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Inbound {
+    /// Its source address, which alone proves nothing.
     from: SocketAddr,
+    /// Its size: an unproven request's answer must fit the budget this allows.
     len: usize,
+    /// It echoed our cookie for `from`.
     proven: bool,
 }
 
