@@ -1,10 +1,10 @@
-//! Finding the `tracker` and `peer` executables the swarm tests spawn, built from the sources in
-//! this workspace.
+//! Finding the `tracker`, `peer` and `election` executables the process tests spawn, built from
+//! the sources in this workspace.
 //!
 //! `env!("CARGO_BIN_EXE_<name>")` exists only in the package that owns a binary, and a
 //! dev-dependency on a package does not build its binaries, so this crate builds them itself:
 //! the first test that needs them runs `cargo build --bins -p votechain-tracker -p
-//! votechain-peer` once per test process (guarded by a `OnceLock`), with the profile the tests
+//! votechain-peer -p votechain-election` once per test process (guarded by a `OnceLock`), with the profile the tests
 //! were built with, into the target directory the test executable lives in. When the binaries
 //! are fresh this is a no-op taking a fraction of a second; when a source changed it rebuilds
 //! them, so a test never runs against stale binaries (comparing file times instead would miss a
@@ -18,17 +18,20 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-/// The directory holding `tracker` and `peer`, built and up to date; panics with cargo's own
-/// output when they cannot be built.
+/// The binaries the process tests spawn.
+const BINARIES: [&str; 3] = ["tracker", "peer", "election"];
+
+/// The directory holding `tracker`, `peer` and `election`, built and up to date; panics with
+/// cargo's own output when they cannot be built.
 pub fn bin_dir() -> &'static Path {
     static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     match DIR.get_or_init(locate_and_build) {
         Ok(dir) => dir,
-        Err(e) => panic!("cannot provide the tracker and peer binaries: {e}"),
+        Err(e) => panic!("cannot provide the tracker, peer and election binaries: {e}"),
     }
 }
 
-/// The path of one binary (`"tracker"` or `"peer"`).
+/// The path of one binary (`"tracker"`, `"peer"` or `"election"`).
 pub fn bin(name: &str) -> PathBuf {
     bin_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
@@ -41,7 +44,7 @@ fn locate_and_build() -> Result<PathBuf, String> {
     if std::env::var_os("VOTECHAIN_TEST_NO_BUILD").is_none() {
         build(&profile_dir)?;
     }
-    for name in ["tracker", "peer"] {
+    for name in BINARIES {
         let path = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
         if !path.is_file() {
             return Err(format!("{} does not exist", path.display()));
@@ -78,6 +81,7 @@ fn build(profile_dir: &Path) -> Result<(), String> {
         .arg("--manifest-path")
         .arg(workspace.join("Cargo.toml"))
         .args(["--bins", "-p", "votechain-tracker", "-p", "votechain-peer"])
+        .args(["-p", "votechain-election"])
         .args(["--profile", profile])
         .arg("--target-dir")
         .arg(target_dir)

@@ -282,16 +282,61 @@ impl Process {
 
     /// Sends SIGTERM, the polite stop a service manager sends; see [`Process::wait_exit`].
     pub fn terminate(&self) {
+        self.signal("-TERM");
+    }
+
+    /// Sends SIGINT, what Ctrl-C in a terminal sends; see [`Process::wait_exit`].
+    pub fn interrupt(&self) {
+        self.signal("-INT");
+    }
+
+    fn signal(&self, which: &str) {
         let pid = self.child.id().to_string();
         let status = Command::new("kill")
-            .args(["-TERM", &pid])
+            .args([which, &pid])
             .status()
             .unwrap_or_else(|e| panic!("{}: cannot run kill: {e}", self.name));
         assert!(
             status.success(),
-            "{}: kill -TERM {pid}: {status}",
+            "{}: kill {which} {pid}: {status}",
             self.name
         );
+    }
+
+    /// Types one line into the console without waiting for an answer (for `quit`, which has
+    /// none); stdin stays open.
+    pub fn type_line(&mut self, line: &str) {
+        let stdin = self
+            .stdin
+            .as_mut()
+            .unwrap_or_else(|| panic!("{}: stdin closed", self.name));
+        if let Err(e) = writeln!(stdin, "{line}").and_then(|()| stdin.flush()) {
+            panic!("{}: cannot write {line:?} to the console: {e}", self.name);
+        }
+    }
+
+    /// Waits until the process prints a line on stdout that satisfies `pred`; panics naming
+    /// `what` at the deadline. Lines before it are consumed.
+    pub fn wait_stdout(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut pred: impl FnMut(&str) -> bool,
+    ) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(line) if pred(&line) => return,
+                Ok(_) => {}
+                Err(_) => panic!("{}: no {what} on stdout within {timeout:?}", self.name),
+            }
+        }
+    }
+
+    /// Closes its stdin: the end of input, as when a script's pipe ends.
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
     }
 
     /// Waits until the process exits and its log is complete; returns how it exited. Panics

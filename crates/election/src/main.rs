@@ -1,7 +1,8 @@
 //! `election`: a whole local election from one command, for a first look. It runs a tracker and
 //! several peers in this one process (each on its own loopback port, exactly as the `tracker`
 //! and `peer` binaries would run them), multiplexes this terminal's console over the peers, and
-//! stops everything cleanly — every peer leaves the tracker — on Ctrl-C or end of input.
+//! stops everything cleanly — every peer leaves the tracker — on Ctrl-C, SIGTERM or Ctrl-D at a
+//! terminal (the end of a piped stdin only ends the console: a script can watch the results).
 
 use anyhow::Context;
 use clap::Parser;
@@ -10,13 +11,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::task::Poll;
-use tokio::io::AsyncBufReadExt;
 use tokio_util::sync::CancellationToken;
 use votechain_chain::Ballot;
 use votechain_peer::config::NodeConfig;
 use votechain_peer::handle::{HandleConfig, PeerHandle};
 use votechain_runtime::{
-    bind_udp, exit_code, init_logging, shutdown_on_signals, tokio_runtime, Flavor, AFTER_HELP,
+    bind_udp, exit_code, init_logging, shutdown_on_signals, stdin_lines, tokio_runtime, Flavor,
+    StdinLines, AFTER_HELP,
 };
 use votechain_tracker::ballot::parse_options;
 use votechain_tracker::config::{DEMO_OPTIONS, DEMO_TITLE};
@@ -30,7 +31,8 @@ const DEFAULT_DIFFICULTY: u32 = 18;
 
 /// Starts a tracker and several peers on free loopback ports and gives you one console for all
 /// of them. Type a peer command (help lists them) to send it to peer 1, or prefix it with a peer
-/// number ("2 vote alice Adam") or "all" ("all tally").
+/// number ("2 vote alice Adam") or "all" ("all tally"). Ctrl-C, SIGTERM or Ctrl-D stop it; the
+/// end of a piped stdin only ends the console.
 #[derive(Parser, Debug)]
 #[command(version, after_help = AFTER_HELP)]
 struct Cli {
@@ -127,7 +129,10 @@ async fn run(cli: Cli, ballot: Ballot) -> anyhow::Result<()> {
     }
     introduce(&ballot, tracker_addr, &data_dir, &peers);
 
-    let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let StdinLines {
+        lines: mut stdin,
+        terminal,
+    } = stdin_lines();
     let mut stdin_open = true;
     let mut running = vec![true; peers.len()];
     loop {
@@ -145,10 +150,12 @@ async fn run(cli: Cli, ballot: Ballot) -> anyhow::Result<()> {
                     }
                 }
             },
-            line = stdin.next_line(), if stdin_open => match line {
-                Ok(Some(line)) => route(&line, &peers).await,
-                // End of input: keep running until Ctrl-C, so a piped script can watch results.
-                _ => stdin_open = false,
+            line = stdin.recv(), if stdin_open => match line {
+                Some(line) => route(&line, &peers).await,
+                // Ctrl-D on a terminal stops the election.
+                None if terminal => break,
+                // The end of a pipe: keep running until Ctrl-C, so a script can watch results.
+                None => stdin_open = false,
             },
         }
     }

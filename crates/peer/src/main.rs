@@ -19,8 +19,9 @@ use votechain_runtime::{
 /// the chain, accepts signed votes, mines them into blocks and relays blocks and votes. Type
 /// `help` on its console (stdin) for the commands.
 ///
-/// Once ready it prints one line on stderr, `peer listening on ADDR data DIR`. Ctrl-C or
-/// SIGTERM (or `quit`) makes it leave the network and stop.
+/// Once ready it prints one line on stderr, `peer listening on ADDR data DIR`. Ctrl-C,
+/// SIGTERM, `quit` or Ctrl-D at a terminal make it leave the network and stop; the end of a
+/// piped stdin only ends the console, and the peer runs on.
 #[derive(Parser, Debug)]
 #[command(version, after_help = AFTER_HELP)]
 struct Cli {

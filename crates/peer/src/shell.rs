@@ -14,13 +14,13 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::io::AsyncBufReadExt;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use votechain_chain::{
     Block, BlockTemplate, Entry, MineOutcome, MinerControl, MiningJob, Store, Vote, Worker,
 };
 use votechain_runtime::net::BurstReader;
+use votechain_runtime::stdin_lines;
 
 /// Mining threads when the launcher does not say (`peer --miner-threads`).
 pub const DEFAULT_MINER_THREADS: usize = 1;
@@ -41,7 +41,8 @@ pub enum RunError {
 pub enum ConsoleInput {
     /// No console.
     None,
-    /// Lines from stdin (a terminal or a pipe); end of input ends the console, not the peer.
+    /// Lines from stdin. The end of a terminal's input (Ctrl-D) is `quit`; the end of a pipe's
+    /// (or /dev/null's) ends the console, not the peer, so scripts can leave a peer running.
     Stdin,
     /// Lines from another task (the one-command election multiplexes one terminal this way).
     Channel(mpsc::Receiver<String>),
@@ -79,15 +80,16 @@ pub async fn run(
 ) -> Result<(), RunError> {
     let (mined_tx, mut mined_rx) = mpsc::unbounded_channel::<Block>();
     let mut miner = Miner::new(config.miner_threads, mined_tx);
-    let mut line_rx = match config.console {
-        ConsoleInput::None => mpsc::channel::<String>(1).1,
+    // The console's lines, and whether their end means `quit`.
+    let (mut line_rx, quit_at_end) = match config.console {
+        ConsoleInput::None => (mpsc::channel::<String>(1).1, false),
         ConsoleInput::Stdin => {
-            let (tx, rx) = mpsc::channel::<String>(64);
-            tokio::spawn(read_console(tx));
-            rx
+            let stdin = stdin_lines();
+            (stdin.lines, stdin.terminal)
         }
-        ConsoleInput::Channel(rx) => rx,
+        ConsoleInput::Channel(rx) => (rx, false),
     };
+    let mut console_open = true;
     let console = Console {
         data_dir: config.data_dir.clone(),
         out: config.console_out.clone(),
@@ -110,11 +112,12 @@ pub async fn run(
             }
             _ = tokio::time::sleep_until(wake.into()) => node.handle_timeout(now_ms()),
             Some(block) = mined_rx.recv() => node.handle_mined(now_ms(), block),
-            Some(line) = line_rx.recv() => {
-                if !console.line(&mut node, &line) {
-                    break;
-                }
-            }
+            line = line_rx.recv(), if console_open => match line {
+                Some(line) if !console.line(&mut node, &line) => break,
+                Some(_) => {}
+                None if quit_at_end => break,
+                None => console_open = false,
+            },
         }
     }
     tracing::info!("leaving the network");
@@ -246,16 +249,6 @@ impl Miner {
         let n = self.shares.len();
         for (i, share) in self.shares.iter().enumerate() {
             let _ = share.send(job.worker(i, n));
-        }
-    }
-}
-
-async fn read_console(lines: mpsc::Sender<String>) {
-    let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    // End of input (a closed pipe, /dev/null) ends the console, not the peer.
-    while let Ok(Some(line)) = stdin.next_line().await {
-        if lines.send(line).await.is_err() {
-            break;
         }
     }
 }

@@ -10,7 +10,8 @@ use std::process::ExitCode;
 /// the exit statuses mean.
 pub const AFTER_HELP: &str = "Logging: RUST_LOG (e.g. RUST_LOG=debug) when -v is not given.\n\
                               Exit status: 0 success or clean shutdown, 1 runtime error, \
-                              2 usage error.";
+                              2 usage error; a second Ctrl-C during a shutdown exits at once \
+                              with 130.";
 
 /// The exit status of a votechain binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,24 +5,28 @@
 //! - [`exit`]: the one exit-code policy (0 success, 1 runtime error, 2 usage error) and the
 //!   `--help` footer that documents it.
 //! - [`logging`]: the log subscriber on stderr, chosen by `-v` or `RUST_LOG`.
-//! - [`signals`]: one shutdown token for Ctrl-C and SIGTERM, installed before a readiness line.
+//! - [`signals`]: one shutdown token for Ctrl-C and SIGTERM, installed before a readiness line;
+//!   a second signal exits at once.
+//! - [`console`]: stdin lines read on a thread of their own, so they never delay a shutdown.
 //! - [`net`]: binding a UDP socket with enlarged kernel buffers, and reading datagrams in bursts.
 //! - [`mod@listen`]: signals, then the socket: what a server does before its readiness line.
 //!
 //! Architecture invariant: nothing here knows about votechain's protocol or cores; this crate is
 //! plumbing between tokio, the operating system and a `main`.
 
+pub mod console;
 pub mod exit;
 pub mod listen;
 pub mod logging;
 pub mod net;
 pub mod signals;
 
+pub use console::{stdin_lines, StdinLines};
 pub use exit::{exit_code, Exit, Failure, AFTER_HELP};
 pub use listen::{listen, ListenError, Listening};
 pub use logging::init_logging;
 pub use net::{bind_udp, enlarge_buffers, BindError, BurstReader};
-pub use signals::shutdown_on_signals;
+pub use signals::{shutdown_on_signals, FORCED_EXIT};
 
 /// Which tokio runtime a binary runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,9 +1,21 @@
 //! Ctrl-C and SIGTERM as one shutdown token. A binary calls [`shutdown_on_signals`] before it
 //! prints its readiness line, so a signal sent the moment that line appears is already a clean
-//! shutdown, never the default action that kills the process.
+//! shutdown, never the default action that kills the process. A second signal, while the clean
+//! shutdown is under way, exits at once with [`FORCED_EXIT`], as users expect of a second
+//! Ctrl-C.
 
 use tokio_util::sync::CancellationToken;
 use tracing::info;
+
+/// The exit status after a second Ctrl-C or SIGTERM: 128 + SIGINT, as shells report an
+/// interrupted program.
+pub const FORCED_EXIT: i32 = 130;
+
+/// Ends the process at once: the second signal of a shutdown.
+fn exit_now() -> ! {
+    eprintln!("second interrupt: exiting at once");
+    std::process::exit(FORCED_EXIT)
+}
 
 /// Installs handlers for Ctrl-C (SIGINT) and SIGTERM now and returns a token cancelled when
 /// either arrives; pass `token.cancelled_owned()` as a shell's shutdown future, or child tokens
@@ -25,6 +37,10 @@ pub fn shutdown_on_signals() -> std::io::Result<CancellationToken> {
                 _ = cancelled.cancelled() => return,
             }
             cancelled.cancel();
+            tokio::select! {
+                _ = interrupt.recv() => exit_now(),
+                _ = terminate.recv() => exit_now(),
+            }
         });
     }
     #[cfg(not(unix))]
@@ -34,6 +50,9 @@ pub fn shutdown_on_signals() -> std::io::Result<CancellationToken> {
             _ = cancelled.cancelled() => return,
         }
         cancelled.cancel();
+        if tokio::signal::ctrl_c().await.is_ok() {
+            exit_now();
+        }
     });
     Ok(token)
 }
