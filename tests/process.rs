@@ -154,6 +154,24 @@ impl Process {
         args: &[String],
         env: &[(&str, String)],
     ) -> Process {
+        Process::start(name, netns, program, args, env, true)
+    }
+
+    /// Starts `program` like [`Process::spawn`], but with its stderr a pipe whose reading end
+    /// is closed at once, as when its output goes through `| head -2`: every write to stderr
+    /// fails with a broken pipe. Its log stays empty.
+    pub fn spawn_stderr_closed(name: &str, program: &Path, args: &[String]) -> Process {
+        Process::start(name, None, program, args, &[], false)
+    }
+
+    fn start(
+        name: &str,
+        netns: Option<&str>,
+        program: &Path,
+        args: &[String],
+        env: &[(&str, String)],
+        read_stderr: bool,
+    ) -> Process {
         let mut command = match netns {
             Some(netns) => crate::netns::exec(netns, program),
             None => Command::new(program),
@@ -171,12 +189,17 @@ impl Process {
         let stderr = child.stderr.take().expect("piped stderr");
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr_log = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in lines_lossy(stderr) {
-                stderr_log.push(strip_ansi(&line));
-            }
+        if read_stderr {
+            std::thread::spawn(move || {
+                for line in lines_lossy(stderr) {
+                    stderr_log.push(strip_ansi(&line));
+                }
+                stderr_log.close();
+            });
+        } else {
+            drop(stderr);
             stderr_log.close();
-        });
+        }
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in lines_lossy(stdout) {

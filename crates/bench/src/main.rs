@@ -19,7 +19,7 @@ mod votes;
 
 /// votechain benchmarks.
 #[derive(Parser)]
-#[command(version, about, after_help = AFTER_HELP)]
+#[command(name = "bench", version, about, after_help = AFTER_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -34,7 +34,7 @@ const DEFAULT_DIFFICULTY: u32 = 18;
 /// number ("2 vote alice Adam") or "all" ("all tally"). Ctrl-C, SIGTERM or Ctrl-D stop it; the
 /// end of a piped stdin only ends the console.
 #[derive(Parser, Debug)]
-#[command(version, after_help = AFTER_HELP)]
+#[command(name = "election", version, after_help = AFTER_HELP)]
 struct Cli {
     /// Number of peers.
     #[arg(long, default_value_t = DEFAULT_PEERS,

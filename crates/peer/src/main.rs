@@ -5,6 +5,7 @@
 
 use anyhow::Context;
 use clap::Parser;
+use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,7 +24,7 @@ use votechain_runtime::{
 /// SIGTERM, `quit` or Ctrl-D at a terminal make it leave the network and stop; the end of a
 /// piped stdin only ends the console, and the peer runs on.
 #[derive(Parser, Debug)]
-#[command(version, after_help = AFTER_HELP)]
+#[command(name = "peer", version, after_help = AFTER_HELP)]
 struct Cli {
     /// UDP port of the election's tracker (0: no tracker, use --seed peers only).
     tracker_port: u16,
@@ -112,7 +113,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             StartError::NothingToJoin => Failure::Usage(e.into()),
             e => Failure::Runtime(e.into()),
         })?;
-    eprintln!("peer listening on {local} data {}", data_dir.display());
+    // Written, not `eprintln!`ed: a closed stderr (`peer … 2>&1 | head -2`) is no reason to stop.
+    let _ = writeln!(
+        std::io::stderr(),
+        "peer listening on {local} data {}",
+        data_dir.display()
+    );
     let shell_cfg = shell::ShellConfig {
         data_dir,
         miner_threads: cli.miner_threads,

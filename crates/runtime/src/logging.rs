@@ -18,10 +18,14 @@ pub fn init_logging(verbose: u8, levels: &[&str]) {
         0 => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level(0))),
         v => EnvFilter::new(level(v)),
     };
-    // Colour codes only for a terminal: logs piped to a file or a test stay plain text.
+    // Colour codes only for a terminal: logs piped to a file or a test stay plain text. A log
+    // line that cannot be written (stderr a closed pipe, as in `peer … 2>&1 | head -2`) is
+    // dropped: the subscriber's own complaint about it would go to the same closed stderr with
+    // `eprintln!`, which panics.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        .log_internal_errors(false)
         .try_init();
 }

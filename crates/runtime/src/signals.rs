@@ -4,6 +4,7 @@
 //! shutdown is under way, exits at once with [`FORCED_EXIT`], as users expect of a second
 //! Ctrl-C.
 
+use std::io::Write as _;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -13,7 +14,8 @@ pub const FORCED_EXIT: i32 = 130;
 
 /// Ends the process at once: the second signal of a shutdown.
 fn exit_now() -> ! {
-    eprintln!("second interrupt: exiting at once");
+    // Written, not `eprintln!`ed, which panics when stderr is closed.
+    let _ = writeln!(std::io::stderr(), "second interrupt: exiting at once");
     std::process::exit(FORCED_EXIT)
 }
 

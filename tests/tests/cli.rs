@@ -1,0 +1,47 @@
+//! Issue 11, a consistent command line: every binary names itself and the workspace version the
+//! same way, and output that goes nowhere (a closed pipe, as in `peer … 2>&1 | head -2`) is not
+//! a reason for a peer to stop.
+
+use std::process::Command;
+use std::time::Duration;
+use votechain_tests::binaries::bin;
+use votechain_tests::process::Process;
+use votechain_tests::{TempDir, Tracker, TrackerConfig};
+
+#[test]
+fn every_binary_prints_its_own_name_and_the_workspace_version() {
+    for name in ["tracker", "peer", "election"] {
+        let out = Command::new(bin(name))
+            .arg("--version")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {name}: {e}"));
+        assert!(out.status.success(), "{name} --version: {}", out.status);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            text.trim_end(),
+            format!("{name} {}", env!("CARGO_PKG_VERSION"))
+        );
+    }
+}
+
+#[test]
+fn a_peer_whose_stderr_is_a_closed_pipe_runs_and_stops_cleanly() {
+    let tracker = Tracker::start(TrackerConfig::default());
+    let data = TempDir::new("closed-stderr");
+    let args = [
+        tracker.port().to_string(),
+        "0".to_owned(),
+        "--data-dir".to_owned(),
+        data.path().display().to_string(),
+    ];
+    let mut peer = Process::spawn_stderr_closed("closed-stderr", &bin("peer"), &args);
+    // Its readiness line and logs all hit the broken pipe; the console still answers.
+    let help = peer.console("help");
+    assert!(
+        help.iter().any(|l| l.contains("vote")),
+        "help printed {help:?}"
+    );
+    peer.terminate();
+    let status = peer.wait_exit(Duration::from_secs(20));
+    assert!(status.success(), "the peer exited with {status}");
+}
