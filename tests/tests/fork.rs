@@ -27,10 +27,11 @@ fn vote_and_mine(peer: &mut Peer, voter: &str, choice: &str) -> Hash {
     id
 }
 
-/// The block hashes `chain <n>` lists, newest first.
+/// The block hashes `chain <n>` lists, newest first (not its pointer to older blocks).
 fn chain_hashes(peer: &mut Peer, n: usize) -> Vec<Hash> {
     peer.console(&format!("chain {n}"))
         .iter()
+        .filter(|line| !line.starts_with('…'))
         .map(|line| {
             let hash = line.split_whitespace().nth(1).unwrap_or_default();
             Hash::from_hex(hash).unwrap_or_else(|e| panic!("chain line {line:?}: {e}"))

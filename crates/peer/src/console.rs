@@ -17,8 +17,15 @@ pub enum Command {
     Tally,
     /// `receipt <vote id>`: where a vote stands.
     Receipt(votechain_chain::Hash),
-    /// `chain [n]`: the most recent `n` blocks of the best chain (default 10).
-    Chain(usize),
+    /// `chain [n] [top]`: `n` blocks of the best chain (default 10, at most [`MAX_CHAIN_LINES`]),
+    /// newest first, from height `top` down (default: the tip). Paging down a long chain is
+    /// `chain 100 <the height below the last one shown>`.
+    Chain {
+        /// How many blocks.
+        n: usize,
+        /// The highest one shown; the tip when `None`.
+        top: Option<u64>,
+    },
     /// `block <height>`: one block of the best chain in full.
     Block(u64),
     /// `peers`: known peers.
@@ -43,7 +50,7 @@ commands:
   vote <voter> <choice>   sign and submit a vote (the voter's key is created on first use)
   tally                   votes per option on the best chain
   receipt <vote id>       pending / in block h with k confirmations / rejected
-  chain [n]               the last n blocks (default 10)
+  chain [n] [top]         n blocks (default 10, at most 100) from height top (default: the tip) down
   block <height>          one block in full
   peers                   known peers
   stats                   height, tip hash and counters
@@ -52,6 +59,32 @@ commands:
   consensus               catch up with the network now
   help                    this text
   quit                    leave the network and stop";
+
+/// Most blocks one `chain` command lists: a long chain is paged, never dumped.
+pub const MAX_CHAIN_LINES: usize = 100;
+
+/// `chain [n] [top]`.
+fn parse_chain(rest: &str) -> Result<Command, String> {
+    let usage = || {
+        format!("usage: chain [n] [top]: n blocks (1 to {MAX_CHAIN_LINES}) from height top down")
+    };
+    let mut words = rest.split_whitespace();
+    let n = match words.next() {
+        None => 10,
+        Some(w) => match w.parse::<usize>() {
+            Ok(n) if (1..=MAX_CHAIN_LINES).contains(&n) => n,
+            _ => return Err(usage()),
+        },
+    };
+    let top = match words.next() {
+        None => None,
+        Some(w) => Some(w.parse::<u64>().map_err(|_| usage())?),
+    };
+    if words.next().is_some() {
+        return Err(usage());
+    }
+    Ok(Command::Chain { n, top })
+}
 
 /// True when `name` is usable as a voter key name (it becomes a file name).
 pub fn valid_voter_name(name: &str) -> bool {
@@ -90,11 +123,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
                 .map_err(|e| format!("usage: receipt <vote id> (64 hex characters): {e}"))?;
             Command::Receipt(id)
         }
-        "chain" if rest.is_empty() => Command::Chain(10),
-        "chain" => Command::Chain(
-            rest.parse()
-                .map_err(|_| "usage: chain [number of blocks]".to_owned())?,
-        ),
+        "chain" => parse_chain(rest)?,
         "block" => Command::Block(
             rest.parse()
                 .map_err(|_| "usage: block <height>".to_owned())?,
@@ -146,8 +175,10 @@ mod tests {
             &format!("receipt {}", "ab".repeat(32)),
             Ok(Some(Command::Receipt(votechain_chain::Hash([0xab; 32])))),
         );
-        check("chain", Ok(Some(Command::Chain(10))));
-        check("chain 3", Ok(Some(Command::Chain(3))));
+        let chain = |n, top| Ok(Some(Command::Chain { n, top }));
+        check("chain", chain(10, None));
+        check("chain 3", chain(3, None));
+        check("chain 100 250", chain(100, Some(250)));
         check("block 0", Ok(Some(Command::Block(0))));
         check("peers", Ok(Some(Command::Peers)));
         check("stats", Ok(Some(Command::Stats)));
@@ -173,6 +204,11 @@ mod tests {
             ),
         );
         check("block x", Err("usage: block <height>"));
+        let usage = "usage: chain [n] [top]: n blocks (1 to 100) from height top down";
+        check("chain 100000", Err(usage));
+        check("chain 0", Err(usage));
+        check("chain 5 x", Err(usage));
+        check("chain 5 6 7", Err(usage));
         check("mine maybe", Err("usage: mine on|off"));
         check("tally now", Err("tally takes no arguments"));
         check(

@@ -305,7 +305,7 @@ impl Console {
             }
             Command::Tally => self.say(&view::tally(node)),
             Command::Receipt(id) => self.say(&view::receipt(&node.receipt_status(&id, false))),
-            Command::Chain(n) => self.say(&view::chain(node, n)),
+            Command::Chain { n, top } => self.say(&view::chain(node, n, top)),
             Command::Block(h) => self.say(&view::block(node, h)),
             Command::Peers => self.say(&view::peers(node, now)),
             Command::Stats => self.say(&view::stats(node)),

@@ -44,18 +44,21 @@ pub fn receipt(status: &ReceiptStatus) -> String {
             confirmations,
             ..
         } => {
-            format!("in block {height} ({block}) with {confirmations} confirmations")
+            let plural = if *confirmations == 1 { "" } else { "s" };
+            format!("in block {height} ({block}) with {confirmations} confirmation{plural}")
         }
     }
 }
 
-/// `chain [n]`: the last `n` blocks, newest first.
-pub fn chain(node: &Node, n: usize) -> String {
+/// `chain [n] [top]`: `n` blocks newest first, from height `top` (the tip when `None`) down,
+/// and how to see the next page when older blocks remain.
+pub fn chain(node: &Node, n: usize, top: Option<u64>) -> String {
     let Some(chain) = node.chain() else {
         return NO_ELECTION.into();
     };
-    let top = chain.height();
-    (0..=top)
+    let top = top.unwrap_or(u64::MAX).min(chain.height());
+    let shown = u64::try_from(n.max(1)).unwrap_or(u64::MAX);
+    let mut lines: Vec<String> = (0..=top)
         .rev()
         .take(n.max(1))
         .filter_map(|h| chain.block_at(h))
@@ -72,8 +75,13 @@ pub fn chain(node: &Node, n: usize) -> String {
                 }
             )
         })
-        .collect::<Vec<_>>()
-        .join("\n")
+        .collect();
+    if let Some(next) = top.checked_sub(shown) {
+        let older = next + 1;
+        let blocks = if older == 1 { "block" } else { "blocks" };
+        lines.push(format!("… {older} older {blocks}: chain {n} {next}"));
+    }
+    lines.join("\n")
 }
 
 /// `block <height>`: the block as indented JSON, exactly as on the wire.
@@ -240,21 +248,44 @@ mod tests {
             receipt(&confirmed),
             &format!("in block 3 ({hex}) with 2 confirmations"),
         );
+        let once = ReceiptStatus::Confirmed {
+            height: 3,
+            block: id,
+            confirmations: 1,
+            index: 0,
+            vote_count: 1,
+            proof: vec![],
+        };
+        check(
+            receipt(&once),
+            &format!("in block 3 ({hex}) with 1 confirmation"),
+        );
     }
 
     #[test]
     fn tally_chain_and_empty_tables() {
         let n = node(2);
         check(tally(&n), "Adam 0\nBob 0");
-        let lines: Vec<String> = chain(&n, 2).lines().map(str::to_owned).collect();
-        assert_eq!(lines.len(), 2);
+        let lines: Vec<String> = chain(&n, 2, None).lines().map(str::to_owned).collect();
+        assert_eq!(lines.len(), 3);
         assert!(lines[0].starts_with("     2 ") && lines[0].ends_with(" votes=0 miner=m"));
         assert!(lines[1].starts_with("     1 "));
+        // The next page, and the last one: no further pointer.
+        check(lines[2].clone(), "… 1 older block: chain 2 0");
+        let last: Vec<String> = chain(&n, 2, Some(1)).lines().map(str::to_owned).collect();
+        assert_eq!(last.len(), 2);
+        assert!(last[0].starts_with("     1 ") && last[1].starts_with("     0 "));
+        assert!(last[1].ends_with("miner=(genesis)"));
+        // A top above the tip starts at the tip.
+        assert_eq!(
+            chain(&n, 1, Some(99)).lines().next(),
+            lines.first().map(String::as_str)
+        );
         check(block(&n, 9), "no block at height 9 (the tip is at 2)");
         check(peers(&n, 0), "no peers known");
         let me: SocketAddr = "127.0.0.1:6001".parse().unwrap();
         let empty = Node::new(NodeConfig::new(me), ChaCha8Rng::seed_from_u64(1), None);
         check(tally(&empty), NO_ELECTION);
-        check(chain(&empty, 5), NO_ELECTION);
+        check(chain(&empty, 5, None), NO_ELECTION);
     }
 }
