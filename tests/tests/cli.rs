@@ -45,3 +45,30 @@ fn a_peer_whose_stderr_is_a_closed_pipe_runs_and_stops_cleanly() {
     let status = peer.wait_exit(Duration::from_secs(20));
     assert!(status.success(), "the peer exited with {status}");
 }
+
+#[test]
+fn a_bad_ballot_is_one_sentence_and_status_2_from_tracker_and_election_alike() {
+    let cases: [(&[&str], &str); 2] = [
+        (
+            &["--ballot", "Adam"],
+            "a ballot needs 2..=32 options, found 1",
+        ),
+        (&["--difficulty", "300"], "difficulty 300 is above 64 bits"),
+    ];
+    for (flags, sentence) in cases {
+        for (name, args) in [("tracker", vec!["0"]), ("election", vec![])] {
+            let out = Command::new(bin(name))
+                .args(args.iter().chain(flags))
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run {name}: {e}"));
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{name} {flags:?}: {stderr}");
+            assert_eq!(
+                stderr.trim_end(),
+                format!("{name}: {sentence}"),
+                "{name} {flags:?}"
+            );
+        }
+    }
+}

@@ -71,10 +71,8 @@ fn main() -> ExitCode {
             difficulty: cli.difficulty,
             closing_height: None,
         };
-        ballot
-            .check()
-            .context("the ballot")
-            .map_err(Failure::Usage)?;
+        // The ballot rule's own sentence, as the tracker prints it for the same input.
+        ballot.check().map_err(|e| Failure::Usage(e.into()))?;
         tokio_runtime(Flavor::MultiThread)
             .context("starting the tokio runtime")
             .map_err(Failure::Runtime)?

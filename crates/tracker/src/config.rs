@@ -58,8 +58,9 @@ pub struct Config {
 /// Why a configuration cannot drive a registry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    /// The ballot breaks a ballot rule.
-    #[error("invalid ballot: {0}")]
+    /// The ballot breaks a ballot rule; the rule's own sentence says which (and is said once:
+    /// wrapping it in a prefix that repeats it made "X: X").
+    #[error(transparent)]
     Ballot(#[from] BallotError),
     /// The ballot does not fit one BALLOT_OPTIONS datagram.
     #[error("ballot does not fit one datagram: {0}")]

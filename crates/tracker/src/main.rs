@@ -98,7 +98,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), Failure> {
     let config = build_config(&cli)?;
     let election = Block::genesis(&config.ballot)
-        .map_err(|e| Failure::Usage(anyhow::anyhow!("invalid ballot: {e}")))?
+        .map_err(|e| Failure::Usage(e.into()))?
         .hash();
     let runtime = tokio_runtime(Flavor::CurrentThread)
         .context("starting the runtime")
