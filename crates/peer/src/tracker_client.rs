@@ -1,7 +1,14 @@
 //! The node's side of the tracker protocol: register (answering the tracker's address
 //! challenge), fetch the ballot, answer heartbeats, and register again when the tracker goes
 //! quiet — it restarted, or evicted us while we were unreachable. Retries back off
-//! exponentially up to a cap, so a dead tracker costs a datagram every few seconds.
+//! exponentially up to a cap, so a dead tracker costs a datagram every few seconds. A tracker
+//! that has not answered for [`FIRST_WARNING_MS`] is reported ([`TrackerClient::unanswered`]),
+//! then again at doubling intervals: a user whose tracker is not running learns it in seconds.
+
+/// How long registration may go unanswered before the first warning.
+pub const FIRST_WARNING_MS: u64 = 3_000;
+/// Longest gap between two warnings about an unanswered tracker.
+const WARNING_CAP_MS: u64 = 60_000;
 
 use crate::config::NodeConfig;
 use std::net::SocketAddr;
@@ -32,6 +39,10 @@ pub struct TrackerClient {
     last_heard_ms: u64,
     /// True once the ballot arrived (from the tracker or from a stored or gossiped genesis).
     have_ballot: bool,
+    /// When the current registration attempt started (first REGISTER_PEER unanswered since).
+    registering_since_ms: Option<u64>,
+    /// When the next warning about an unanswered tracker is due, and the gap after it.
+    next_warning: (u64, u64),
     base_ms: u64,
     cap_ms: u64,
     silence_ms: u64,
@@ -52,6 +63,8 @@ impl TrackerClient {
             next_try_ms: 0,
             last_heard_ms: 0,
             have_ballot: false,
+            registering_since_ms: None,
+            next_warning: (0, FIRST_WARNING_MS),
             base_ms: cfg.retry_base_ms,
             cap_ms: cfg.retry_cap_ms,
             silence_ms: cfg.tracker_silence_ms,
@@ -106,7 +119,13 @@ impl TrackerClient {
         }
         match self.phase {
             Phase::NoTracker => return out,
-            Phase::Registering => out.push(self.register_message()),
+            Phase::Registering => {
+                if self.registering_since_ms.is_none() {
+                    self.registering_since_ms = Some(now_ms);
+                    self.next_warning = (now_ms + FIRST_WARNING_MS, FIRST_WARNING_MS);
+                }
+                out.push(self.register_message())
+            }
             Phase::Registered if !self.have_ballot => out.push(RequestBallot {}.into()),
             Phase::Registered => return out,
         }
@@ -133,6 +152,7 @@ impl TrackerClient {
         self.phase = Phase::Registered;
         self.last_heard_ms = now_ms;
         self.attempts = 0;
+        self.registering_since_ms = None;
         if self.have_ballot {
             Vec::new()
         } else {
@@ -154,10 +174,27 @@ impl TrackerClient {
         PokeAck { nonce }.into()
     }
 
-    /// When [`TrackerClient::on_timeout`] next has work.
+    /// How long registration has gone unanswered, when a warning about it is due now (the
+    /// first after [`FIRST_WARNING_MS`], then at doubling intervals up to a minute); `None`
+    /// otherwise. Each warning is returned once.
+    pub fn unanswered(&mut self, now_ms: u64) -> Option<u64> {
+        let since = self.registering_since_ms?;
+        let (due, gap) = self.next_warning;
+        if self.phase != Phase::Registering || now_ms < due {
+            return None;
+        }
+        let next_gap = (gap * 2).min(WARNING_CAP_MS);
+        self.next_warning = (now_ms + next_gap, next_gap);
+        Some(now_ms - since)
+    }
+
+    /// When [`TrackerClient::on_timeout`] (or a warning) next has work.
     pub fn next_deadline(&self) -> Option<u64> {
         match self.phase {
             Phase::NoTracker => None,
+            Phase::Registering if self.registering_since_ms.is_some() => {
+                Some(self.next_try_ms.min(self.next_warning.0))
+            }
             Phase::Registering => Some(self.next_try_ms),
             Phase::Registered if !self.have_ballot => Some(self.next_try_ms),
             Phase::Registered => Some(self.last_heard_ms + self.silence_ms + 1),
@@ -201,6 +238,26 @@ mod tests {
         assert!(j.on_timeout(5_999).is_empty());
         assert_eq!(types(&j.on_timeout(6_001)), ["REGISTER_PEER"]);
         assert_eq!(j.phase(), Phase::Registering);
+    }
+
+    #[test]
+    fn an_unanswered_tracker_is_reported_after_3_s_then_at_doubling_intervals() {
+        let mut j = TrackerClient::new(&cfg());
+        j.on_timeout(1_000);
+        assert_eq!(j.unanswered(3_999), None);
+        assert!(j.next_deadline().is_some_and(|d| d <= 4_000));
+        assert_eq!(j.unanswered(4_000), Some(3_000));
+        assert_eq!(j.unanswered(4_001), None, "once per due time");
+        assert_eq!(j.unanswered(9_999), None);
+        assert_eq!(j.unanswered(10_000), Some(9_000), "6 s later");
+        assert_eq!(j.unanswered(22_000), Some(21_000), "12 s later");
+        // Registered: no more warnings, and a later silence starts the count afresh.
+        j.on_register_ack(23_000);
+        assert_eq!(j.unanswered(100_000), None);
+        j.on_timeout(200_000);
+        assert_eq!(j.phase(), Phase::Registering);
+        assert_eq!(j.unanswered(202_999), None);
+        assert_eq!(j.unanswered(203_000), Some(3_000));
     }
 
     #[test]

@@ -318,6 +318,13 @@ impl<R: RngCore> Node<R> {
         let to_tracker = self.tracker.on_timeout(now_ms);
         if let Some(tracker) = self.tracker.tracker() {
             self.send_requests(now_ms, tracker, to_tracker);
+            if let Some(silent_ms) = self.tracker.unanswered(now_ms) {
+                tracing::warn!(
+                    "no answer from the tracker at {tracker} for {} s; still trying (is it \
+                     running, and is this its address?)",
+                    silent_ms / 1000
+                );
+            }
         }
         if now_ms >= self.gossip.next_ms {
             self.announce(now_ms);
