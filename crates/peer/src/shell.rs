@@ -191,10 +191,14 @@ fn report(node: &Node, events: &Option<mpsc::UnboundedSender<(u64, Event)>>, eve
             let _ = tx.send((now_ms(), event));
         }
         // A sync moves the tip thousands of times a second: that is debug detail.
-        (None, Event::TipChanged { .. }) if node.syncing() => {
-            tracing::debug!(event = ?event, "node event")
+        (None, Event::TipChanged { .. }) if node.syncing() => tracing::debug!("{event}"),
+        // Said already: the tip line names the miner, the node logs the election with its title.
+        (None, Event::Mined { .. } | Event::ElectionKnown { .. }) => tracing::debug!("{event}"),
+        // Sentences, never Debug output: people read these.
+        (None, Event::PeerBanned { .. } | Event::ElectionMismatch { .. }) => {
+            tracing::warn!("{event}")
         }
-        (None, _) => tracing::info!(event = ?event, "node event"),
+        (None, _) => tracing::info!("{event}"),
     }
 }
 

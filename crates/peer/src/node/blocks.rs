@@ -61,7 +61,6 @@ impl<R: RngCore> Node<R> {
             Some(c) if c.election() == m.election => {}
             Some(c) => {
                 let ours = c.election();
-                tracing::error!(%ours, tracker = %m.election, "the tracker runs a different election than our stored chain");
                 self.out.push_back(Output::Event(Event::ElectionMismatch {
                     ours,
                     tracker: m.election,
@@ -80,7 +79,7 @@ impl<R: RngCore> Node<R> {
             }
         };
         let election = chain.election();
-        tracing::info!(%election, title = ballot.title, "election known");
+        tracing::info!("election \"{}\" ({election}) known", ballot.title);
         self.tracker.ballot_known();
         self.chain = Some(chain);
         self.out.push_back(Output::Persist(Record::Block(genesis)));
@@ -107,7 +106,6 @@ impl<R: RngCore> Node<R> {
         self.mining.job_done();
         if self.add_block(now_ms, None, block, true) {
             self.stats.mined += 1;
-            tracing::info!(height, %hash, "mined a block");
             self.out
                 .push_back(Output::Event(Event::Mined { height, hash }));
         }
@@ -219,17 +217,14 @@ impl<R: RngCore> Node<R> {
         }
         if let Some(change) = c.tip_change {
             let chain = self.chain.as_ref().expect("checked above");
-            if !change.left.is_empty() {
-                tracing::info!(
-                    depth = change.left.len(),
-                    returned_votes = change.returned_votes,
-                    "reorganisation"
-                );
-            }
+            let tip = chain.tip();
             self.out.push_back(Output::Event(Event::TipChanged {
                 height: chain.height(),
                 hash: chain.tip_hash(),
                 reorg_depth: change.left.len(),
+                returned_votes: change.returned_votes,
+                miner: tip.miner().to_owned(),
+                votes: tip.votes().len(),
             }));
             self.mining.touch();
         }

@@ -191,7 +191,7 @@ impl<R: RngCore> Node<R> {
         }
         self.catchup.downloader.on_block(from, index, total);
         if block.height() != index {
-            self.strike(from, 2, now_ms, "block at the wrong height");
+            self.strike(from, 2, now_ms, "sent a block at the wrong height");
             return;
         }
         if self.seen.blocks.contains(&block.hash()) {
@@ -271,7 +271,7 @@ impl<R: RngCore> Node<R> {
         if chain.contains(&wanted) {
             let height = chain.height();
             let received = self.catchup.downloader.received;
-            tracing::info!(height, received, "sync done");
+            tracing::debug!(height, received, "sync done");
             self.catchup.downloader.stop();
             self.mining.touch();
             self.out

@@ -42,6 +42,12 @@ pub enum Event {
         hash: Hash,
         /// Blocks that left the best chain (0 for a plain extension).
         reorg_depth: usize,
+        /// Votes of those blocks that went back to the pending pool.
+        returned_votes: usize,
+        /// The new tip's miner, as it named itself.
+        miner: String,
+        /// Votes in the new tip.
+        votes: usize,
     },
     /// This node mined a block.
     Mined {
@@ -89,4 +95,136 @@ pub struct NodeStats {
     pub mined: u64,
     /// Remote votes refused because the pool was under pressure (see [`crate::admission`]).
     pub votes_refused: u64,
+}
+
+/// "1 vote", "2 votes".
+fn plural(n: usize, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
+/// A hash as people read it in a log line: its first 12 hex digits.
+fn short(hash: &Hash) -> String {
+    let mut hex = hash.to_string();
+    hex.truncate(12);
+    format!("{hex}…")
+}
+
+/// Events as sentences, for the log and the console (never Debug output).
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::ElectionKnown { election } => write!(f, "election {} known", short(election)),
+            Event::ElectionMismatch { ours, tracker } => write!(
+                f,
+                "the tracker runs election {}, but this data directory holds election {}: \
+                 start with another --data-dir to join the tracker's",
+                short(tracker),
+                short(ours)
+            ),
+            Event::TipChanged {
+                height,
+                hash,
+                reorg_depth,
+                returned_votes,
+                miner,
+                votes,
+            } => {
+                if *reorg_depth > 0 {
+                    let blocks = plural(*reorg_depth, "block");
+                    let back = plural(*returned_votes, "vote");
+                    write!(
+                        f,
+                        "reorganisation: {blocks} replaced, {back} back in the pool; "
+                    )?;
+                }
+                let votes = plural(*votes, "vote");
+                write!(
+                    f,
+                    "block {height} by {miner} · {votes} · tip {}",
+                    short(hash)
+                )
+            }
+            Event::Mined { height, hash } => write!(f, "mined block {height} ({})", short(hash)),
+            Event::Synced { height } => write!(f, "caught up: tip at block {height}"),
+            Event::PeerBanned { peer, reason } => {
+                write!(f, "ignoring peer {peer} for a while: it {reason}")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(event: Event, expect: &str) {
+        assert_eq!(event.to_string(), expect);
+    }
+
+    #[test]
+    fn events_read_as_sentences() {
+        let (a, b) = (Hash([0xab; 32]), Hash([0x01; 32]));
+        check(
+            Event::TipChanged {
+                height: 12,
+                hash: a,
+                reorg_depth: 0,
+                returned_votes: 0,
+                miner: "peer-6002".into(),
+                votes: 1,
+            },
+            "block 12 by peer-6002 · 1 vote · tip abababababab…",
+        );
+        check(
+            Event::TipChanged {
+                height: 12,
+                hash: a,
+                reorg_depth: 1,
+                returned_votes: 1,
+                miner: "m".into(),
+                votes: 0,
+            },
+            "reorganisation: 1 block replaced, 1 vote back in the pool; block 12 by m · 0 votes \
+             · tip abababababab…",
+        );
+        check(
+            Event::TipChanged {
+                height: 12,
+                hash: a,
+                reorg_depth: 2,
+                returned_votes: 0,
+                miner: "m".into(),
+                votes: 2,
+            },
+            "reorganisation: 2 blocks replaced, 0 votes back in the pool; block 12 by m · 2 \
+             votes · tip abababababab…",
+        );
+        check(
+            Event::Mined { height: 3, hash: b },
+            "mined block 3 (010101010101…)",
+        );
+        check(Event::Synced { height: 9 }, "caught up: tip at block 9");
+        check(
+            Event::ElectionKnown { election: a },
+            "election abababababab… known",
+        );
+        check(
+            Event::ElectionMismatch {
+                ours: a,
+                tracker: b,
+            },
+            "the tracker runs election 010101010101…, but this data directory holds election \
+             abababababab…: start with another --data-dir to join the tracker's",
+        );
+        check(
+            Event::PeerBanned {
+                peer: SocketAddr::from(([127, 0, 0, 1], 6002)),
+                reason: "sent an invalid block".into(),
+            },
+            "ignoring peer 127.0.0.1:6002 for a while: it sent an invalid block",
+        );
+    }
 }

@@ -75,7 +75,6 @@ impl<R: RngCore> Node<R> {
             self.cfg.ban_ms,
             now_ms,
         ) {
-            tracing::warn!(%peer, reason, "peer banned for {} s", self.cfg.ban_ms / 1000);
             self.catchup.downloader.forget_peer(&peer);
             // A sync whose last peer this was stopped: mining (off while syncing) resumes.
             self.mining.touch();
