@@ -153,8 +153,16 @@ pub fn stats(node: &Node) -> String {
         }
         None => NO_ELECTION.into(),
     };
+    // Mined blocks that stayed on the best chain, told apart from those a fork orphaned.
+    let name = node.config().name.as_str();
+    let on_best = node.chain().map_or(0, |c| {
+        (1..=c.height())
+            .filter_map(|h| c.block_at(h))
+            .filter(|b| b.miner() == name)
+            .count()
+    });
     out.push_str(&format!(
-        "\npeers {} syncing {} mined {}\ndatagrams in {} out {} proven {} rate-limited {} from-banned {} ignored {} invalid-blocks {} challenges {} votes-refused {}",
+        "\npeers {} syncing {} mined {} ({on_best} on the best chain)\ndatagrams in {} out {} proven {} rate-limited {} from-banned {} ignored {} invalid-blocks {} challenges {} votes-refused {}",
         node.peers().len(),
         node.syncing(),
         s.mined,
@@ -193,6 +201,11 @@ mod tests {
     }
 
     fn node(blocks: u64) -> Node {
+        node_named(blocks, None)
+    }
+
+    /// A node holding `blocks` blocks mined by "m", itself named `name` (its default if `None`).
+    fn node_named(blocks: u64, name: Option<&str>) -> Node {
         let ballot = Ballot::open("View", &["Adam", "Bob"], 0);
         let mut chain = ChainState::new(&ballot, ChainConfig::default()).unwrap();
         for i in 0..blocks {
@@ -201,11 +214,11 @@ mod tests {
             chain.add_block(t.seal(0), 2_000).unwrap();
         }
         let me: SocketAddr = "127.0.0.1:6001".parse().unwrap();
-        Node::new(
-            NodeConfig::new(me),
-            ChaCha8Rng::seed_from_u64(1),
-            Some(chain),
-        )
+        let mut cfg = NodeConfig::new(me);
+        if let Some(name) = name {
+            cfg.name = name.to_owned();
+        }
+        Node::new(cfg, ChaCha8Rng::seed_from_u64(1), Some(chain))
     }
 
     #[test]
@@ -259,6 +272,19 @@ mod tests {
         check(
             receipt(&once),
             &format!("in block 3 ({hex}) with 1 confirmation"),
+        );
+    }
+
+    #[test]
+    fn stats_tells_mined_blocks_on_the_best_chain_apart() {
+        let line = |n: &Node| stats(n).lines().nth(2).unwrap_or_default().to_owned();
+        check(
+            line(&node_named(2, Some("m"))),
+            "peers 0 syncing false mined 0 (2 on the best chain)",
+        );
+        check(
+            line(&node(2)),
+            "peers 0 syncing false mined 0 (0 on the best chain)",
         );
     }
 
