@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 use votechain_tests::binaries::bin;
 use votechain_tests::process::Process;
-use votechain_tests::{TempDir, Tracker, TrackerConfig};
+use votechain_tests::{Peer, PeerConfig, TempDir, Tracker, TrackerConfig, DEADLINE};
 
 #[test]
 fn every_binary_prints_its_own_name_and_the_workspace_version() {
@@ -71,4 +71,25 @@ fn a_bad_ballot_is_one_sentence_and_status_2_from_tracker_and_election_alike() {
             );
         }
     }
+}
+
+#[test]
+fn an_open_election_is_announced_as_open_by_tracker_peer_and_election() {
+    let open = "This election is open: anyone can create a voter key";
+    let mut tracker = Tracker::start(TrackerConfig::default());
+    tracker
+        .process()
+        .wait_log("the tracker's open-election line", DEADLINE, |l| {
+            l.contains(open)
+        });
+    let mut peer = Peer::start("open", PeerConfig::with_tracker(tracker.port()));
+    peer.process()
+        .wait_log("the peer's open-election line", DEADLINE, |l| {
+            l.contains(open)
+        });
+    let args = ["--peers".to_owned(), "1".to_owned()];
+    let mut election = Process::spawn("election", None, &bin("election"), &args, &[]);
+    election.wait_stdout("the election's open-election line", DEADLINE, |l| {
+        l.contains(open)
+    });
 }

@@ -60,6 +60,23 @@ pub enum BallotError {
 }
 
 impl Ballot {
+    /// Who may vote, in one sentence for people: an open election (no roll) lets anyone create
+    /// voter keys, so it counts keys, not people; a roll names who may vote.
+    pub fn roll_summary(&self) -> String {
+        match &self.voters {
+            None => "This election is open: anyone can create a voter key and vote once with it; \
+                     for one vote per person, give the tracker a voter roll (--voters <file>)."
+                .to_owned(),
+            Some(roll) => {
+                let voters = if roll.len() == 1 { "voter" } else { "voters" };
+                format!(
+                    "This election is closed: only the {} {voters} on its roll can vote, once each.",
+                    roll.len()
+                )
+            }
+        }
+    }
+
     /// A demo ballot with no roll and the given options.
     pub fn open(title: &str, options: &[&str], difficulty: u32) -> Ballot {
         Ballot {
@@ -169,6 +186,21 @@ mod tests {
     #[test]
     fn valid_ballot_passes() {
         assert_eq!(demo().check(), Ok(()));
+    }
+
+    #[test]
+    fn the_roll_summary_says_whether_keys_or_people_vote() {
+        let mut b = demo();
+        assert!(b
+            .roll_summary()
+            .starts_with("This election is open: anyone can create"));
+        b.voters = Some(vec![PublicKey([1; 32])]);
+        assert_eq!(
+            b.roll_summary(),
+            "This election is closed: only the 1 voter on its roll can vote, once each."
+        );
+        b.voters = Some(vec![PublicKey([1; 32]), PublicKey([2; 32])]);
+        assert!(b.roll_summary().contains("only the 2 voters on its roll"));
     }
 
     /// A way to break a ballot, and the error it must cause.

@@ -182,6 +182,7 @@ fn introduce(ballot: &Ballot, tracker_addr: SocketAddr, data_dir: &Path, peers: 
         ballot.title,
         options.join(", ")
     ));
+    say(&ballot.roll_summary());
     say(&format!(
         "tracker on {tracker_addr}; data in {}",
         data_dir.display()

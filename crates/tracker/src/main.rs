@@ -122,6 +122,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             difficulty = config.ballot.difficulty,
             "serving election {election}"
         );
+        info!("{}", config.ballot.roll_summary());
         votechain_tracker::run(socket, config, shutdown.cancelled_owned())
             .await
             .map(drop)

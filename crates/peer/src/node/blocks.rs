@@ -80,6 +80,7 @@ impl<R: RngCore> Node<R> {
         };
         let election = chain.election();
         tracing::info!("election \"{}\" ({election}) known", ballot.title);
+        tracing::info!("{}", ballot.roll_summary());
         self.tracker.ballot_known();
         self.chain = Some(chain);
         self.out.push_back(Output::Persist(Record::Block(genesis)));
