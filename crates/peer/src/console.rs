@@ -47,7 +47,7 @@ pub enum Command {
 /// The text `help` prints.
 pub const HELP: &str = "\
 commands:
-  vote <voter> <choice>   sign and submit a vote (the voter's key is created on first use)
+  vote <voter> <choice>   sign and submit a vote (a new voter's key is kept once the vote is accepted)
   tally                   votes per option on the best chain
   receipt <vote id>       pending / in block h with k confirmations / rejected
   chain [n] [top]         n blocks (default 10, at most 100) from height top (default: the tip) down

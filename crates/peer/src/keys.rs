@@ -1,5 +1,6 @@
-//! Voter key files in a peer's data directory (`keys/<voter>.key`, mode 0600): the console's
-//! `vote` loads a voter's key or creates it on first use, and `keys` lists them. The shell calls
+//! Voter key files in a peer's data directory (`keys/<voter>.key`, mode 0600, the name in lower
+//! case): the console's `vote` loads a voter's key, or makes one whose file is kept only when
+//! its first vote is accepted, and `keys` lists them. The shell calls
 //! these; the node never sees a secret key.
 
 use std::io::{self, Write as _};
@@ -55,13 +56,68 @@ fn keys_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("keys")
 }
 
-/// Loads the voter's key file, creating it (mode 0600) on first use.
-pub fn voter_key(data_dir: &Path, voter: &str) -> Result<VoterKey, KeyError> {
+/// A voter's key: loaded from its file, or new and kept only once its first vote is accepted.
+#[derive(Debug)]
+pub enum VoterKeyFile {
+    /// The voter's key file existed.
+    Existing(VoterKey),
+    /// A key made for this vote, written to a temporary file beside the real one: [`NewKey::keep`]
+    /// moves it into place; dropped without that, it leaves no file behind.
+    New(NewKey),
+}
+
+impl VoterKeyFile {
+    /// The key to sign with.
+    pub fn key(&self) -> &VoterKey {
+        match self {
+            VoterKeyFile::Existing(key) => key,
+            VoterKeyFile::New(new) => &new.key,
+        }
+    }
+}
+
+/// A new voter key on disk under a temporary name.
+#[derive(Debug)]
+pub struct NewKey {
+    key: VoterKey,
+    /// Where it is written, synced, until kept.
+    temp: PathBuf,
+    /// Where it goes when kept.
+    path: PathBuf,
+}
+
+impl NewKey {
+    /// Makes the key the voter's: renames its synced temporary file to `keys/<voter>.key`.
+    pub fn keep(mut self) -> Result<(), KeyError> {
+        let temp = std::mem::take(&mut self.temp);
+        std::fs::rename(&temp, &self.path).map_err(|source| KeyError::Create {
+            path: self.path.clone(),
+            source,
+        })?;
+        tracing::info!(public = %self.key.public(), "new voter key {}", self.path.display());
+        Ok(())
+    }
+}
+
+impl Drop for NewKey {
+    fn drop(&mut self) {
+        if !self.temp.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// The voter's key: its file (`keys/<voter>.key`, the name in lower case: names are labels that
+/// ignore case) when it exists, or a new key written (mode 0600, synced) under a temporary
+/// name, to be kept when its vote is accepted. A rejected vote leaves no key file.
+pub fn voter_key(data_dir: &Path, voter: &str) -> Result<VoterKeyFile, KeyError> {
     let dir = keys_dir(data_dir);
-    let path = dir.join(format!("{voter}.key"));
+    let name = voter.to_ascii_lowercase();
+    let path = dir.join(format!("{name}.key"));
     match std::fs::read_to_string(&path) {
         Ok(text) => {
             return VoterKey::from_file_str(&text)
+                .map(VoterKeyFile::Existing)
                 .map_err(|source| KeyError::Parse { path, source })
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -72,19 +128,20 @@ pub fn voter_key(data_dir: &Path, voter: &str) -> Result<VoterKey, KeyError> {
         source,
     })?;
     let key = VoterKey::generate(&mut rand::rngs::OsRng);
+    let temp = dir.join(format!(".{name}.key.new"));
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let written = options.open(&path).and_then(|mut file| {
+    let written = options.open(&temp).and_then(|mut file| {
         file.write_all(key.to_file_string().as_bytes())?;
         file.sync_all()
     });
     if let Err(source) = written {
-        return Err(KeyError::Create { path, source });
+        let _ = std::fs::remove_file(&temp);
+        return Err(KeyError::Create { path: temp, source });
     }
-    tracing::info!(voter, public = %key.public(), "new voter key");
-    Ok(key)
+    Ok(VoterKeyFile::New(NewKey { key, temp, path }))
 }
 
 /// One line per local voter key, `<name> <public key>`, sorted by name.
@@ -117,14 +174,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_key_is_created_once_then_loaded_and_listed() {
+    fn a_new_key_is_kept_only_when_asked_then_loaded_whatever_the_case_and_listed() {
         let dir = std::env::temp_dir().join(format!("votechain-keys-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(list_keys(&dir), "no voter keys yet (vote creates one)");
-        let created = voter_key(&dir, "alice").unwrap();
-        let loaded = voter_key(&dir, "alice").unwrap();
-        assert_eq!(created.public(), loaded.public());
-        assert_eq!(list_keys(&dir), format!("alice {}", created.public()));
+        // A key whose vote was rejected: dropped, no file left, nothing listed.
+        let VoterKeyFile::New(rejected) = voter_key(&dir, "alice").unwrap() else {
+            panic!("no key file yet");
+        };
+        drop(rejected);
+        assert_eq!(std::fs::read_dir(dir.join("keys")).unwrap().count(), 0);
+        // A key whose vote was accepted: kept, then loaded as "Alice" too.
+        let VoterKeyFile::New(accepted) = voter_key(&dir, "alice").unwrap() else {
+            panic!("no key file yet");
+        };
+        let public = accepted.key.public();
+        accepted.keep().unwrap();
+        let VoterKeyFile::Existing(loaded) = voter_key(&dir, "Alice").unwrap() else {
+            panic!("alice's key was kept");
+        };
+        assert_eq!(loaded.public(), public);
+        assert_eq!(list_keys(&dir), format!("alice {public}"));
         std::fs::write(dir.join("keys/bob.key"), "not a key").unwrap();
         let e = voter_key(&dir, "bob").unwrap_err();
         assert!(

@@ -6,8 +6,10 @@
 //! (`votechain_runtime::net::BurstReader`), each burst closed with `end_of_burst`.
 
 use crate::console::{self, Command};
-use crate::keys;
-use crate::node::{Command as NodeCommand, Event, Node, Output, Record, Reply, Transmit};
+use crate::keys::{self, VoterKeyFile};
+use crate::node::{
+    Command as NodeCommand, Event, Node, Output, Record, Reply, SubmitReply, Transmit,
+};
 use crate::view;
 use std::future::Future;
 use std::io::{self, Write};
@@ -296,11 +298,21 @@ impl Console {
                     return true;
                 };
                 match keys::voter_key(&self.data_dir, &voter) {
-                    Ok(key) => {
-                        let vote = Vote::sign(key.signing_key(), election, &choice);
-                        if let Reply::Vote(reply) =
-                            node.handle_command(now, NodeCommand::SubmitVote(vote))
-                        {
+                    Ok(file) => {
+                        let vote = Vote::sign(file.key().signing_key(), election, &choice);
+                        let reply = node.handle_command(now, NodeCommand::SubmitVote(vote));
+                        if let Reply::Vote(reply) = reply {
+                            // A new key becomes the voter's only with an accepted vote.
+                            if let (VoterKeyFile::New(new), SubmitReply::Pending(_)) =
+                                (file, &reply)
+                            {
+                                if let Err(e) = new.keep() {
+                                    self.say(&format!(
+                                        "voter key {voter} could not be kept: {}",
+                                        e.with_causes()
+                                    ));
+                                }
+                            }
                             self.say(&view::submit(&reply));
                         }
                     }
