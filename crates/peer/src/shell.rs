@@ -332,7 +332,7 @@ impl Console {
             }
             Command::Consensus => {
                 node.handle_command(now, NodeCommand::Consensus);
-                self.say("consensus round started");
+                self.say("consensus round started; its outcome follows in the log");
             }
             Command::Help => self.say(console::HELP),
             Command::Quit => return false,

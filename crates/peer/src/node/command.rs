@@ -46,6 +46,7 @@ impl<R: RngCore> Node<R> {
                 Reply::Done
             }
             Command::Consensus => {
+                self.rounds.request();
                 self.start_round(now_ms);
                 self.after_input(now_ms);
                 Reply::Done

@@ -3,7 +3,7 @@
 //! downloader if it beats or ties ours. [`Rounds`] is the sub-state machine (schedule, the round
 //! in progress, choosing the best claim); the `Node` handlers below wire it to the network.
 
-use super::{Inbound, Node};
+use super::{Event, Inbound, Node, Output};
 use crate::downloader::Target;
 use rand::RngCore;
 use std::collections::BTreeMap;
@@ -26,6 +26,21 @@ struct Round {
     /// Each proven peer's claim: (blocks, tip hash). Ordered, so the choice is the same on
     /// every run.
     replies: BTreeMap<SocketAddr, (u64, Hash)>,
+    /// Someone asked for this round (the console's `consensus`) and is told how it ended.
+    requested: bool,
+}
+
+/// How a round ended.
+#[derive(Debug)]
+struct Finished {
+    /// Peers asked.
+    asked: usize,
+    /// Peers that answered in time.
+    replied: usize,
+    /// The round was asked for, so its outcome is reported.
+    requested: bool,
+    /// The chain to fetch, if one beats or ties ours.
+    target: Option<Target>,
 }
 
 /// When rounds run, and the one in progress.
@@ -37,6 +52,8 @@ pub(super) struct Rounds {
     last_ms: u64,
     /// When the next periodic round is due.
     next_ms: u64,
+    /// The next round to start was asked for (the console's `consensus`).
+    requested: bool,
 }
 
 impl Rounds {
@@ -81,7 +98,13 @@ impl Rounds {
             deadline_ms: now_ms + wait_ms,
             asked,
             replies: BTreeMap::new(),
+            requested: std::mem::take(&mut self.requested),
         });
+    }
+
+    /// The next round was asked for: its outcome is to be reported.
+    pub(super) fn request(&mut self) {
+        self.requested = true;
     }
 
     /// Records `from`'s claim; true when every peer asked has now replied.
@@ -97,8 +120,18 @@ impl Rounds {
 
     /// Ends the round in progress: the most-work chain reported (most reporters on a tie) that
     /// is at least `ours` blocks long and not one `we_hold`, with the peers that reported it.
-    fn finish(&mut self, ours: u64, we_hold: impl Fn(&Hash) -> bool) -> Option<Target> {
+    fn finish(&mut self, ours: u64, we_hold: impl Fn(&Hash) -> bool) -> Option<Finished> {
         let round = self.round.take()?;
+        Some(Finished {
+            asked: round.asked,
+            replied: round.replies.len(),
+            requested: round.requested,
+            target: Rounds::choose(&round, ours, we_hold),
+        })
+    }
+
+    /// The chain a finished round fetches, if any.
+    fn choose(round: &Round, ours: u64, we_hold: impl Fn(&Hash) -> bool) -> Option<Target> {
         let mut best: Option<(u64, usize, Hash)> = None;
         for (height, hash) in round.replies.values() {
             // A chain as long as ours that we do not hold is fetched too: it is an equal-work
@@ -177,6 +210,8 @@ impl<R: RngCore> Node<R> {
     pub(super) fn start_round(&mut self, now_ms: u64) {
         self.rounds.begin(now_ms, self.cfg.consensus_interval_ms);
         if self.chain.is_none() {
+            // Nothing to report yet: the console already said the election is not known.
+            self.rounds.requested = false;
             if self.tracker.tracker().is_none() {
                 self.ask_seeds_for_genesis(now_ms);
             }
@@ -184,6 +219,16 @@ impl<R: RngCore> Node<R> {
         }
         let asked = self.peers.sample(&mut self.rng, ROUND_FANOUT, now_ms, None);
         if asked.is_empty() {
+            if std::mem::take(&mut self.rounds.requested) {
+                let ours = self.chain.as_ref().map_or(0, |c| c.height() + 1);
+                let done = Event::ConsensusDone {
+                    asked: 0,
+                    replied: 0,
+                    fetching: None,
+                    ours,
+                };
+                self.out.push_back(Output::Event(done));
+            }
             return;
         }
         self.rounds
@@ -211,10 +256,24 @@ impl<R: RngCore> Node<R> {
             self.rounds.round = None;
             return;
         };
-        let Some(target) = self
-            .rounds
-            .finish(chain.height() + 1, |h| chain.contains(h))
-        else {
+        let ours = chain.height() + 1;
+        let Some(finished) = self.rounds.finish(ours, |h| chain.contains(h)) else {
+            return;
+        };
+        if finished.requested {
+            let fetching = finished
+                .target
+                .as_ref()
+                .map(|t| (t.blocks, t.hash, t.peers.len()));
+            let done = Event::ConsensusDone {
+                asked: finished.asked,
+                replied: finished.replied,
+                fetching,
+                ours,
+            };
+            self.out.push_back(Output::Event(done));
+        }
+        let Some(target) = finished.target else {
             return;
         };
         if self.catchup.is_fetching(&target.hash) {
@@ -242,7 +301,10 @@ mod tests {
         assert!(!r.record(addr(2), (6, b)));
         assert!(!r.record(addr(3), (6, b)));
         assert!(r.record(addr(4), (4, Hash([3; 32]))));
-        let t = r.finish(5, |_| false).expect("a chain to fetch");
+        let t = r
+            .finish(5, |_| false)
+            .and_then(|f| f.target)
+            .expect("a chain to fetch");
         assert_eq!((t.blocks, t.hash, t.peers), (6, b, vec![addr(2), addr(3)]));
         assert!(r.finish(5, |_| false).is_none(), "the round is over");
     }
@@ -254,10 +316,15 @@ mod tests {
         r.open(0, 500, 3);
         r.record(addr(1), (5, ours));
         r.record(addr(2), (4, Hash([9; 32])));
-        assert!(r.finish(5, |h| *h == ours).is_none());
+        assert!(r.finish(5, |h| *h == ours).and_then(|f| f.target).is_none());
         r.open(0, 500, 3);
         r.record(addr(3), (5, fork));
-        assert_eq!(r.finish(5, |h| *h == ours).map(|t| t.hash), Some(fork));
+        assert_eq!(
+            r.finish(5, |h| *h == ours)
+                .and_then(|f| f.target)
+                .map(|t| t.hash),
+            Some(fork)
+        );
     }
 
     #[test]

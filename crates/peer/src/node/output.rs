@@ -61,6 +61,18 @@ pub enum Event {
         /// Our height now.
         height: u64,
     },
+    /// A consensus round someone asked for (the console's `consensus`) ended.
+    ConsensusDone {
+        /// Peers asked for their chain.
+        asked: usize,
+        /// Peers that answered in time.
+        replied: usize,
+        /// The chain being fetched as a result, as (blocks, tip, peers that have it); `None`
+        /// when ours is at least as good as every chain reported.
+        fetching: Option<(u64, Hash, usize)>,
+        /// Our chain's length in blocks.
+        ours: u64,
+    },
     /// A peer is ignored for a while.
     PeerBanned {
         /// Who.
@@ -149,6 +161,27 @@ impl std::fmt::Display for Event {
             }
             Event::Mined { height, hash } => write!(f, "mined block {height} ({})", short(hash)),
             Event::Synced { height } => write!(f, "caught up: tip at block {height}"),
+            Event::ConsensusDone { asked: 0, ours, .. } => {
+                write!(f, "consensus: no peers to ask; our chain has {ours} blocks")
+            }
+            Event::ConsensusDone {
+                asked,
+                replied,
+                fetching,
+                ours,
+            } => {
+                write!(f, "consensus: {replied} of {}", plural(*asked, "peer"))?;
+                write!(f, " answered; ")?;
+                match fetching {
+                    Some((blocks, tip, from)) => write!(
+                        f,
+                        "fetching a chain of {blocks} blocks (tip {}) from {}",
+                        short(tip),
+                        plural(*from, "peer")
+                    ),
+                    None => write!(f, "our chain of {ours} blocks is as good as any reported"),
+                }
+            }
             Event::PeerBanned { peer, reason } => {
                 write!(f, "ignoring peer {peer} for a while: it {reason}")
             }
@@ -207,6 +240,25 @@ mod tests {
             "mined block 3 (010101010101…)",
         );
         check(Event::Synced { height: 9 }, "caught up: tip at block 9");
+        let done = |asked, replied, fetching| Event::ConsensusDone {
+            asked,
+            replied,
+            fetching,
+            ours: 7,
+        };
+        check(
+            done(0, 0, None),
+            "consensus: no peers to ask; our chain has 7 blocks",
+        );
+        check(
+            done(3, 2, None),
+            "consensus: 2 of 3 peers answered; our chain of 7 blocks is as good as any reported",
+        );
+        check(
+            done(1, 1, Some((9, a, 1))),
+            "consensus: 1 of 1 peer answered; fetching a chain of 9 blocks (tip abababababab…) \
+             from 1 peer",
+        );
         check(
             Event::ElectionKnown { election: a },
             "election abababababab… known",

@@ -778,3 +778,48 @@ fn a_profile_without_address_cookies_sends_no_envelope_no_challenge_and_proves_n
         [(_, Message::StatsReply(_))]
     ));
 }
+
+/// The `ConsensusDone` events in `outputs`.
+fn consensus_reports(outputs: &[Output]) -> Vec<Event> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Event(e @ Event::ConsensusDone { .. }) => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_consensus_round_asked_for_reports_its_outcome_and_a_periodic_one_does_not() {
+    let mut node = node_with_chain(3);
+    let tip = node.chain().unwrap().tip_hash();
+    let answer = |node: &mut Node, from| {
+        let reply = StatsReply {
+            height: 4,
+            hash: tip,
+        };
+        let datagram = proven(node, from, reply);
+        node.handle_datagram(NOW, from, &datagram);
+        drain(node)
+    };
+    // A periodic round: nothing reported.
+    node.start_round(NOW);
+    drain(&mut node);
+    answer(&mut node, addr(6002));
+    assert!(consensus_reports(&answer(&mut node, addr(6003))).is_empty());
+    // The console's `consensus`: reported once both peers answered.
+    node.handle_command(NOW, Command::Consensus);
+    drain(&mut node);
+    assert!(consensus_reports(&answer(&mut node, addr(6002))).is_empty());
+    let done = consensus_reports(&answer(&mut node, addr(6003)));
+    assert_eq!(
+        done,
+        [Event::ConsensusDone {
+            asked: 2,
+            replied: 2,
+            fetching: None,
+            ours: 4,
+        }]
+    );
+}
