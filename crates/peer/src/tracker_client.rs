@@ -141,12 +141,17 @@ impl TrackerClient {
         .into()
     }
 
-    /// REGISTER_ACK arrived; returns what to send next (the ballot request, if needed).
+    /// REGISTER_ACK arrived; returns what to send next: the ballot request. A node that holds
+    /// its election already asks once per registration too, to check that the tracker still
+    /// serves that election (a tracker restarted with another ballot, or a data directory from
+    /// another election, is then said in so many words); without the ballot it asks until it
+    /// comes.
     pub fn on_register_ack(&mut self, now_ms: u64) -> Vec<Message> {
         if self.phase == Phase::NoTracker {
             return Vec::new();
         }
-        if self.phase != Phase::Registered {
+        let newly = self.phase != Phase::Registered;
+        if newly {
             tracing::info!("registered with the tracker");
         }
         self.phase = Phase::Registered;
@@ -154,7 +159,10 @@ impl TrackerClient {
         self.attempts = 0;
         self.registering_since_ms = None;
         if self.have_ballot {
-            Vec::new()
+            match newly {
+                true => vec![RequestBallot {}.into()],
+                false => Vec::new(),
+            }
         } else {
             self.next_try_ms = now_ms;
             self.on_timeout(now_ms)
@@ -227,6 +235,19 @@ mod tests {
         assert_eq!(types(&j.on_register_ack(800)), ["REQUEST_BALLOT"]);
         j.ballot_known();
         assert!(j.on_timeout(5_000).is_empty());
+    }
+
+    #[test]
+    fn a_node_that_knows_its_election_checks_it_once_per_registration() {
+        let mut j = TrackerClient::new(&cfg());
+        j.ballot_known();
+        assert_eq!(types(&j.on_timeout(0)), ["REGISTER_PEER"]);
+        assert_eq!(types(&j.on_register_ack(10)), ["REQUEST_BALLOT"]);
+        assert!(
+            j.on_register_ack(20).is_empty(),
+            "a repeated ack asks nothing"
+        );
+        assert!(j.on_timeout(1_000).is_empty(), "and no retries");
     }
 
     #[test]

@@ -48,11 +48,15 @@ impl<R: RngCore> Node<R> {
         let genesis = match Block::genesis(&ballot) {
             Ok(g) if g.hash() == m.election => g,
             Ok(g) => {
-                tracing::warn!(claimed = %m.election, actual = %g.hash(), "tracker ballot does not hash to its election id");
+                tracing::warn!(
+                    "the tracker's ballot hashes to election {}, not to the {} it claims: ignored",
+                    g.hash(),
+                    m.election
+                );
                 return;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "tracker sent an invalid ballot");
+                tracing::warn!("the tracker sent a ballot that breaks a rule ({e}): ignored");
                 return;
             }
         };
@@ -60,10 +64,9 @@ impl<R: RngCore> Node<R> {
         match &self.chain {
             Some(c) if c.election() == m.election => {}
             Some(c) => {
-                let ours = c.election();
                 self.out.push_back(Output::Event(Event::ElectionMismatch {
-                    ours,
-                    tracker: m.election,
+                    ours: (c.election(), c.ballot().title.clone()),
+                    tracker: (m.election, ballot.title.clone()),
                 }));
             }
             None => self.init_chain(now_ms, &ballot, genesis),

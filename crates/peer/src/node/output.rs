@@ -29,10 +29,10 @@ pub enum Event {
     },
     /// The tracker's ballot does not match the chain we hold.
     ElectionMismatch {
-        /// The election of our stored chain.
-        ours: Hash,
-        /// The election the tracker serves.
-        tracker: Hash,
+        /// The election of our stored chain: its id and title.
+        ours: (Hash, String),
+        /// The election the tracker serves: its id and title.
+        tracker: (Hash, String),
     },
     /// The best tip changed.
     TipChanged {
@@ -131,10 +131,12 @@ impl std::fmt::Display for Event {
             Event::ElectionKnown { election } => write!(f, "election {} known", short(election)),
             Event::ElectionMismatch { ours, tracker } => write!(
                 f,
-                "the tracker runs election {}, but this data directory holds election {}: \
-                 start with another --data-dir to join the tracker's",
-                short(tracker),
-                short(ours)
+                "the tracker runs election \"{}\" ({}), but this data directory holds election \
+                 \"{}\" ({}): start with another --data-dir to join the tracker's",
+                tracker.1,
+                short(&tracker.0),
+                ours.1,
+                short(&ours.0)
             ),
             Event::TipChanged {
                 height,
@@ -265,11 +267,12 @@ mod tests {
         );
         check(
             Event::ElectionMismatch {
-                ours: a,
-                tracker: b,
+                ours: (a, "Lunch".into()),
+                tracker: (b, "Dinner".into()),
             },
-            "the tracker runs election 010101010101…, but this data directory holds election \
-             abababababab…: start with another --data-dir to join the tracker's",
+            "the tracker runs election \"Dinner\" (010101010101…), but this data directory \
+             holds election \"Lunch\" (abababababab…): start with another --data-dir to join the \
+             tracker's",
         );
         check(
             Event::PeerBanned {
