@@ -384,9 +384,14 @@ impl Peer {
         self.console(&format!("receipt {id}")).join("\n")
     }
 
-    /// `peers`: one line per known peer.
+    /// `peers`: one line per known peer (the table's rows, without its header; none when it
+    /// knows no peer).
     pub fn peers(&mut self) -> Vec<String> {
-        self.console("peers")
+        let answer = self.console("peers");
+        match answer.first().map(String::as_str) {
+            Some(header) if header.starts_with("address ") => answer[1..].to_vec(),
+            _ => Vec::new(),
+        }
     }
 }
 

@@ -98,9 +98,10 @@ pub fn block(node: &Node, height: u64) -> String {
     }
 }
 
-/// `peers`.
+/// `peers`: the known peers as a table under a header row (address first, so scripts can
+/// match it).
 pub fn peers(node: &Node, now_ms: u64) -> String {
-    let mut rows: Vec<String> = node
+    let mut rows: Vec<[String; 5]> = node
         .peers()
         .iter()
         .map(|(addr, p)| {
@@ -109,30 +110,55 @@ pub fn peers(node: &Node, now_ms: u64) -> String {
                 Source::Seed => "seed",
                 Source::Gossip => "gossip",
             };
-            let heard = if p.last_heard_ms == 0 {
-                "never heard".to_owned()
-            } else {
-                format!(
-                    "heard {:.1}s ago",
-                    now_ms.saturating_sub(p.last_heard_ms) as f64 / 1000.0
-                )
+            let heard = match p.last_heard_ms {
+                0 => "never".to_owned(),
+                t => format!("{:.1} s ago", now_ms.saturating_sub(t) as f64 / 1000.0),
             };
-            let banned = if p.banned_until_ms > now_ms {
-                " BANNED"
+            let state = if p.banned_until_ms > now_ms {
+                "BANNED"
             } else {
-                ""
+                "ok"
             };
-            format!(
-                "{addr} {source} {} {heard}{banned}",
-                p.name.as_deref().unwrap_or("-")
-            )
+            [
+                addr.to_string(),
+                source.to_owned(),
+                p.name.clone().unwrap_or_else(|| "-".into()),
+                heard,
+                state.to_owned(),
+            ]
         })
         .collect();
-    rows.sort();
     if rows.is_empty() {
         return "no peers known".into();
     }
-    rows.join("\n")
+    rows.sort();
+    table(["address", "source", "name", "last heard", "state"], &rows)
+}
+
+/// Rows under a header, each column as wide as its widest cell, two spaces apart.
+fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
+    let header = header.map(str::to_owned);
+    let widths: Vec<usize> = (0..N)
+        .map(|c| {
+            std::iter::once(&header)
+                .chain(rows)
+                .map(|r| r[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    std::iter::once(&header)
+        .chain(rows)
+        .map(|r| {
+            let cells: Vec<String> = r
+                .iter()
+                .zip(&widths)
+                .map(|(cell, w)| format!("{cell:<w$}"))
+                .collect();
+            cells.join("  ").trim_end().to_owned()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `stats`: the chain summary (as STATS_REPLY reports it) and the node's counters.
@@ -285,6 +311,20 @@ mod tests {
         check(
             line(&node(2)),
             "peers 0 syncing false mined 0 (0 on the best chain)",
+        );
+    }
+
+    #[test]
+    fn tables_align_their_columns_under_a_header() {
+        let rows = [
+            ["127.0.0.1:6002", "tracker", "peer-6002", "0.3 s ago", "ok"].map(str::to_owned),
+            ["10.0.0.9:7", "gossip", "-", "never", "BANNED"].map(str::to_owned),
+        ];
+        check(
+            table(["address", "source", "name", "last heard", "state"], &rows),
+            "address         source   name       last heard  state\n\
+             127.0.0.1:6002  tracker  peer-6002  0.3 s ago   ok\n\
+             10.0.0.9:7      gossip   -          never       BANNED",
         );
     }
 
