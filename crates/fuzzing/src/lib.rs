@@ -21,6 +21,26 @@ pub use decode::decode;
 pub use node::node;
 pub use registry::registry;
 
+/// Times a core's timer may fire at one instant before it must point into the future.
+const TIMEOUT_REPEATS: usize = 8;
+
+/// Fires a core's timer at `now_ms` (`fire` handles the timeout, drains the outputs and returns
+/// the core's next `poll_timeout`) until its deadline lies in the future. Both cores promise
+/// that within a few calls; a deadline left at or before `now_ms` would make a shell spin.
+fn fire_timer(now_ms: u64, mut fire: impl FnMut() -> Option<u64>) {
+    let mut next = None;
+    for _ in 0..TIMEOUT_REPEATS {
+        next = fire();
+        if next.is_none_or(|t| t > now_ms) {
+            return;
+        }
+    }
+    panic!(
+        "poll_timeout() is {next:?} after {TIMEOUT_REPEATS} handle_timeout({now_ms}): the shell \
+         would spin"
+    );
+}
+
 /// A fuzz target body: runs one input, panicking only when an invariant is broken.
 pub type Target = fn(&[u8]);
 

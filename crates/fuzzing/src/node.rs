@@ -23,8 +23,6 @@ use votechain_proto::limits::{unverified_reply_budget, MAX_DATAGRAM};
 const START_MS: u64 = 1_800_000_000_000;
 /// Outputs one input may cause at most; far above what any input should, far below a loop.
 const MAX_OUTPUTS_PER_INPUT: usize = 1_000;
-/// `handle_timeout` calls at one instant after which the timer must lie in the future.
-const TIMEOUT_REPEATS: usize = 8;
 /// Cap of the peer table: small, so the fuzzer can fill it.
 const MAX_PEERS: usize = 8;
 
@@ -173,18 +171,12 @@ impl Harness {
 
     /// The timer fires; it must then be set in the future within a few calls.
     fn timeout(&mut self) {
-        for _ in 0..TIMEOUT_REPEATS {
-            self.node.handle_timeout(self.now_ms);
+        let now_ms = self.now_ms;
+        crate::fire_timer(now_ms, || {
+            self.node.handle_timeout(now_ms);
             self.drain(None);
-            if self.node.poll_timeout().is_none_or(|t| t > self.now_ms) {
-                return;
-            }
-        }
-        panic!(
-            "poll_timeout() is {:?} after {TIMEOUT_REPEATS} handle_timeout({}): the shell would spin",
-            self.node.poll_timeout(),
-            self.now_ms
-        );
+            self.node.poll_timeout()
+        });
     }
 
     /// The miner found the block of the last template (nonce 0 meets difficulty 0).

@@ -25,8 +25,6 @@ const START_MS: u64 = 1_800_000_000_000;
 const MAX_PEERS: usize = 3;
 /// Transmits one input may cause at most.
 const MAX_TRANSMITS_PER_INPUT: usize = 1_000;
-/// `handle_timeout` calls at one instant after which the timer must lie in the future.
-const TIMEOUT_REPEATS: usize = 8;
 
 /// Where datagrams come from: IPv4, IPv4-mapped IPv6, IPv6, and the unspecified address.
 fn sources() -> Vec<SocketAddr> {
@@ -108,18 +106,12 @@ impl Harness {
     }
 
     fn timeout(&mut self) {
-        for _ in 0..TIMEOUT_REPEATS {
-            self.registry.handle_timeout(self.now_ms);
+        let now_ms = self.now_ms;
+        crate::fire_timer(now_ms, || {
+            self.registry.handle_timeout(now_ms);
             self.drain(None);
-            if self.registry.poll_timeout().is_none_or(|t| t > self.now_ms) {
-                return;
-            }
-        }
-        panic!(
-            "poll_timeout() is {:?} after {TIMEOUT_REPEATS} handle_timeout({}): the shell would spin",
-            self.registry.poll_timeout(),
-            self.now_ms
-        );
+            self.registry.poll_timeout()
+        });
     }
 
     /// Drains and checks the transmits of one input; `request` is the source and length of
