@@ -89,11 +89,16 @@ pub struct NewKey {
 impl NewKey {
     /// Makes the key the voter's: renames its synced temporary file to `keys/<voter>.key`.
     pub fn keep(mut self) -> Result<(), KeyError> {
+        // Taken, so `drop` leaves the file alone once it is the voter's; on failure it is
+        // removed here, since the secret must not linger under the temporary name.
         let temp = std::mem::take(&mut self.temp);
-        std::fs::rename(&temp, &self.path).map_err(|source| KeyError::Create {
-            path: self.path.clone(),
-            source,
-        })?;
+        if let Err(source) = std::fs::rename(&temp, &self.path) {
+            let _ = std::fs::remove_file(&temp);
+            return Err(KeyError::Create {
+                path: self.path.clone(),
+                source,
+            });
+        }
         tracing::info!(public = %self.key.public(), "new voter key {}", self.path.display());
         Ok(())
     }
