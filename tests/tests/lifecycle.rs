@@ -59,7 +59,11 @@ fn quit_stops_a_peer_whose_stdin_stays_open() {
 fn the_end_of_a_piped_stdin_ends_the_console_not_the_peer() {
     let (_tracker, mut peer) = running_peer("eof");
     peer.process().close_stdin();
-    // Still serving the network well after its console ended...
+    peer.process()
+        .wait_log("the end of the console", DEADLINE, |l| {
+            l.contains("console's input ended")
+        });
+    // Still serving the network after its console ended...
     wait_until(
         "the peer to answer STATS after its stdin ended",
         DEADLINE,

@@ -118,7 +118,13 @@ pub async fn run(
                 Some(line) if !console.line(&mut node, &line) => break,
                 Some(_) => {}
                 None if quit_at_end => break,
-                None => console_open = false,
+                None => {
+                    console_open = false;
+                    tracing::info!(
+                        "the console's input ended; the peer keeps running (Ctrl-C or SIGTERM \
+                         stops it)"
+                    );
+                }
             },
         }
     }
