@@ -3,7 +3,7 @@
 //! - [`hash`]: hex byte strings (hashes, keys, signatures) and the SHA-256 helper.
 //! - [`limits`]: every size bound, chosen so any valid block fits one datagram.
 //! - [`ballot`]: the election's question; its canonical bytes are genesis's payload.
-//! - [`vote`], [`keys`]: Ed25519-signed votes and voter key files.
+//! - [`vote`], [`keys`], [`roll`]: Ed25519-signed votes, voter key files and voter-roll files.
 //! - [`header`], [`merkle`], [`block`]: the 136-byte header with its midstate-friendly layout,
 //!   the vote Merkle tree, and blocks whose hash always matches their contents.
 //! - [`validate`]: every block and vote rule as a typed error; batch signature checks.
@@ -35,6 +35,7 @@ pub mod miner;
 mod orphans;
 pub mod pool;
 pub mod receipt;
+pub mod roll;
 pub mod state;
 pub mod store;
 pub mod tally;

@@ -1,6 +1,10 @@
 //! The peer console's language: one command per line on stdin (a terminal or a pipe). Parsing is
 //! pure so every command and every error message is unit-tested; the shell reads lines, the node
-//! answers. A bad command gets a one-line explanation and the console goes on.
+//! answers. A bad command gets a one-line explanation and the console goes on. The `keys`
+//! commands are [`KeysCommand`]s, which the `votechain-keys` binary runs too.
+
+use crate::keys::{valid_voter_name, KeyError, KeysCommand};
+use std::path::PathBuf;
 
 /// A parsed console command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,8 +36,9 @@ pub enum Command {
     Peers,
     /// `stats`: height, tip, counters.
     Stats,
-    /// `keys`: the local voter keys.
-    Keys,
+    /// `keys`, `keys new <voter>`, `keys export <voter> [file]`, `keys import <file> [voter]`:
+    /// the local voter keys.
+    Keys(KeysCommand),
     /// `mine on|off`.
     Mine(bool),
     /// `consensus`: catch up with the network now.
@@ -47,14 +52,23 @@ pub enum Command {
 /// The text `help` prints.
 pub const HELP: &str = "\
 commands:
-  vote <voter> <choice>   sign and submit a vote (a new voter's key is kept once the vote is accepted)
+  vote <voter> <choice>   sign and submit a vote as voter (names ignore case; a new voter's key is
+                          kept once the vote is accepted; typed before the election is known, the
+                          vote waits and is submitted when it is)
   tally                   votes per option on the best chain
   receipt <vote id>       pending / in block h with k confirmations / rejected
   chain [n] [top]         n blocks (default 10, at most 100) from height top (default: the tip) down
   block <height>          one block in full
   peers                   known peers
   stats                   height, tip hash and counters
-  keys                    local voter keys
+  keys                    local voter keys (name and public key)
+  keys new <voter>        make a voter key without voting
+  keys export <voter> [file]
+                          copy the voter's key file to file (or say where it is), to vote as that
+                          voter from another peer
+  keys import <file> [voter]
+                          take a voter key file from another peer (named after the file unless
+                          voter is given); never replaces a different key
   mine on|off             start or stop mining
   consensus               catch up with the network now
   help                    this text
@@ -86,13 +100,48 @@ fn parse_chain(rest: &str) -> Result<Command, String> {
     Ok(Command::Chain { n, top })
 }
 
-/// True when `name` is usable as a voter key name (it becomes a file name).
-pub fn valid_voter_name(name: &str) -> bool {
-    (1..=32).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
-        && !name.starts_with('.')
+/// `keys …`.
+fn parse_keys(rest: &str) -> Result<Command, String> {
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    let name = |voter: &str| -> Result<String, String> {
+        if valid_voter_name(voter) {
+            Ok(voter.to_owned())
+        } else {
+            Err(bad_name(voter))
+        }
+    };
+    let command = match words.as_slice() {
+        [] | ["list"] => KeysCommand::List,
+        ["new", voter] => KeysCommand::New(name(voter)?),
+        ["export", voter] => KeysCommand::Export {
+            voter: name(voter)?,
+            file: None,
+        },
+        ["export", voter, file] => KeysCommand::Export {
+            voter: name(voter)?,
+            file: Some(PathBuf::from(file)),
+        },
+        ["import", file] => KeysCommand::Import {
+            file: PathBuf::from(file),
+            voter: None,
+        },
+        ["import", file, voter] => KeysCommand::Import {
+            file: PathBuf::from(file),
+            voter: Some(name(voter)?),
+        },
+        _ => {
+            return Err(
+                "usage: keys | keys new <voter> | keys export <voter> [file] | keys \
+                        import <file> [voter]"
+                    .into(),
+            )
+        }
+    };
+    Ok(Command::Keys(command))
+}
+
+fn bad_name(voter: &str) -> String {
+    KeyError::BadName(voter.to_owned()).to_string()
 }
 
 /// Parses one line. `Ok(None)` for a blank line; `Err` carries the message to print.
@@ -111,9 +160,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
                 return Err("usage: vote <voter> <choice>".into());
             }
             if !valid_voter_name(&voter) {
-                return Err(format!(
-                    "voter name {voter:?} must be 1-32 letters, digits, '_', '-' or '.'"
-                ));
+                return Err(bad_name(&voter));
             }
             Command::Vote { voter, choice }
         }
@@ -130,7 +177,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         ),
         "peers" => no_args(rest, Command::Peers)?,
         "stats" => no_args(rest, Command::Stats)?,
-        "keys" => no_args(rest, Command::Keys)?,
+        "keys" => parse_keys(rest)?,
         "mine" => match rest {
             "on" => Command::Mine(true),
             "off" => Command::Mine(false),
@@ -182,7 +229,38 @@ mod tests {
         check("block 0", Ok(Some(Command::Block(0))));
         check("peers", Ok(Some(Command::Peers)));
         check("stats", Ok(Some(Command::Stats)));
-        check("keys", Ok(Some(Command::Keys)));
+        let keys = |k| Ok(Some(Command::Keys(k)));
+        check("keys", keys(KeysCommand::List));
+        check("keys list", keys(KeysCommand::List));
+        check("keys new Alice", keys(KeysCommand::New("Alice".into())));
+        check(
+            "keys export alice",
+            keys(KeysCommand::Export {
+                voter: "alice".into(),
+                file: None,
+            }),
+        );
+        check(
+            "keys export alice /tmp/a.key",
+            keys(KeysCommand::Export {
+                voter: "alice".into(),
+                file: Some("/tmp/a.key".into()),
+            }),
+        );
+        check(
+            "keys import /tmp/a.key",
+            keys(KeysCommand::Import {
+                file: "/tmp/a.key".into(),
+                voter: None,
+            }),
+        );
+        check(
+            "keys import a.key bob",
+            keys(KeysCommand::Import {
+                file: "a.key".into(),
+                voter: Some("bob".into()),
+            }),
+        );
         check("mine on", Ok(Some(Command::Mine(true))));
         check("mine off", Ok(Some(Command::Mine(false))));
         check("consensus", Ok(Some(Command::Consensus)));
@@ -210,6 +288,15 @@ mod tests {
         check("chain 5 x", Err(usage));
         check("chain 5 6 7", Err(usage));
         check("mine maybe", Err("usage: mine on|off"));
+        let keys_usage = "usage: keys | keys new <voter> | keys export <voter> [file] | keys \
+                          import <file> [voter]";
+        check("keys new", Err(keys_usage));
+        check("keys frob x", Err(keys_usage));
+        check("keys export a b c", Err(keys_usage));
+        check(
+            "keys new ../x",
+            Err("voter name \"../x\" must be 1-32 letters, digits, '_', '-' or '.'"),
+        );
         check("tally now", Err("tally takes no arguments"));
         check(
             "frobnicate",

@@ -12,7 +12,9 @@
 //! - [`recover`]: rebuilding the chain from the store at start-up.
 //! - [`view`]: what the console prints.
 //! - [`shell`]: the tokio shell: socket, timer, miner threads, console, store.
-//! - [`keys`]: voter key files in the data directory, for the console's `vote` and `keys`.
+//! - [`keys`]: voter key files in the data directory: the console's and `votechain-keys`'s
+//!   `keys` commands.
+//! - [`voting`]: the console's votes, named by voter, and those waiting for the election.
 //! - [`start`]: opening the store and building the node, shared by every launcher.
 //! - [`handle`]: [`handle::PeerHandle`], a whole peer as a task of this process (the
 //!   one-command election, the benchmarks).
@@ -35,3 +37,4 @@ pub mod shell;
 pub mod start;
 pub mod tracker_client;
 pub mod view;
+pub mod voting;

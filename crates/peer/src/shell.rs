@@ -6,11 +6,10 @@
 //! (`votechain_runtime::net::BurstReader`), each burst closed with `end_of_burst`.
 
 use crate::console::{self, Command};
-use crate::keys::{self, VoterKeyFile};
-use crate::node::{
-    Command as NodeCommand, Event, Node, Output, Record, Reply, SubmitReply, Transmit,
-};
+use crate::keys;
+use crate::node::{Command as NodeCommand, Event, Node, Output, Record, Transmit};
 use crate::view;
+use crate::voting::Voting;
 use std::future::Future;
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -19,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use votechain_chain::{
-    Block, BlockTemplate, Entry, MineOutcome, MinerControl, MiningJob, Store, Vote, Worker,
+    Block, BlockTemplate, Entry, MineOutcome, MinerControl, MiningJob, Store, Worker,
 };
 use votechain_runtime::net::BurstReader;
 use votechain_runtime::stdin_lines;
@@ -92,15 +91,22 @@ pub async fn run(
         ConsoleInput::Channel(rx) => (rx, false),
     };
     let mut console_open = true;
-    let console = Console {
+    let mut console = Console {
         data_dir: config.data_dir.clone(),
         out: config.console_out.clone(),
+        voting: Voting::new(config.data_dir.clone()),
     };
     let events = config.events.clone();
     tokio::pin!(shutdown);
     let mut reader = BurstReader::default();
     node.handle_timeout(now_ms());
     loop {
+        // Votes typed before the election was known go in as soon as it is.
+        if console.voting.has_waiting() {
+            for answer in console.voting.submit_waiting(&mut node, now_ms()) {
+                console.say(&answer);
+            }
+        }
         carry_out(&mut node, &socket, &mut store, &mut miner, &events).await?;
         // No deadline: wake within the hour anyway (`instant_at` caps the wait).
         let wake = instant_at(node.poll_timeout().unwrap_or(u64::MAX));
@@ -127,6 +133,10 @@ pub async fn run(
                 }
             },
         }
+    }
+    if let Some(warning) = console.voting.warning_at_stop() {
+        tracing::warn!("{warning}");
+        console.say(&warning);
     }
     tracing::info!("leaving the network");
     node.handle_command(now_ms(), NodeCommand::Leave);
@@ -269,6 +279,8 @@ impl Miner {
 struct Console {
     data_dir: PathBuf,
     out: Option<mpsc::UnboundedSender<String>>,
+    /// Signing and submitting votes, and the votes typed before the election was known.
+    voting: Voting,
 }
 
 impl Console {
@@ -287,7 +299,7 @@ impl Console {
     }
 
     /// Runs one console line; false on `quit`.
-    fn line(&self, node: &mut Node, line: &str) -> bool {
+    fn line(&mut self, node: &mut Node, line: &str) -> bool {
         let command = match console::parse(line) {
             Ok(Some(c)) => c,
             Ok(None) => return true,
@@ -299,31 +311,8 @@ impl Console {
         let now = now_ms();
         match command {
             Command::Vote { voter, choice } => {
-                let Some(election) = node.chain().map(|c| c.election()) else {
-                    self.say(view::NO_ELECTION);
-                    return true;
-                };
-                match keys::voter_key(&self.data_dir, &voter) {
-                    Ok(file) => {
-                        let vote = Vote::sign(file.key().signing_key(), election, &choice);
-                        let reply = node.handle_command(now, NodeCommand::SubmitVote(vote));
-                        if let Reply::Vote(reply) = reply {
-                            // A new key becomes the voter's only with an accepted vote.
-                            if let (VoterKeyFile::New(new), SubmitReply::Pending(_)) =
-                                (file, &reply)
-                            {
-                                if let Err(e) = new.keep() {
-                                    self.say(&format!(
-                                        "voter key {voter} could not be kept: {}",
-                                        e.with_causes()
-                                    ));
-                                }
-                            }
-                            self.say(&view::submit(&reply));
-                        }
-                    }
-                    Err(e) => self.say(&format!("voter key {voter}: {}", e.with_causes())),
-                }
+                let answer = self.voting.vote(node, now, &voter, &choice);
+                self.say(&answer);
             }
             Command::Tally => self.say(&view::tally(node)),
             Command::Receipt(id) => self.say(&view::receipt(&node.receipt_status(&id, false))),
@@ -331,7 +320,10 @@ impl Console {
             Command::Block(h) => self.say(&view::block(node, h)),
             Command::Peers => self.say(&view::peers(node, now)),
             Command::Stats => self.say(&view::stats(node)),
-            Command::Keys => self.say(&keys::list_keys(&self.data_dir)),
+            Command::Keys(command) => match keys::run(&self.data_dir, &command) {
+                Ok(answer) => self.say(&answer),
+                Err(e) => self.say(&e.with_causes()),
+            },
             Command::Mine(on) => {
                 node.handle_command(now, NodeCommand::SetMining(on));
                 self.say(if on { "mining on" } else { "mining off" });

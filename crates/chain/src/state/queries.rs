@@ -4,7 +4,7 @@
 use super::{ChainState, ChainStats};
 use crate::ballot::Ballot;
 use crate::block::{Block, BlockFormatError, BlockTemplate};
-use crate::hash::Hash;
+use crate::hash::{Hash, PublicKey};
 use crate::header::work;
 use crate::limits::{MAX_VOTES_PER_BLOCK, RELAY_DISTANCE_BLOCKS};
 use crate::pool::Pool;
@@ -116,6 +116,15 @@ impl ChainState {
     /// The pending pool.
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// The id of `voter`'s vote: the one on the best chain, else the one pending. A console
+    /// names the voter with it when a second vote is refused.
+    pub fn vote_of(&self, voter: &PublicKey) -> Option<Hash> {
+        self.chain_voters
+            .get(voter)
+            .copied()
+            .or_else(|| self.pool.voter_pending(voter))
     }
     /// Counters for logs and metrics.
     pub fn stats(&self) -> ChainStats {
