@@ -1,4 +1,4 @@
-//! Finding the `tracker`, `peer` and `election` executables the process tests spawn, built from
+//! Finding the `tracker`, `peer`, `election` and `votechain-keys` executables the process tests spawn, built from
 //! the sources in this workspace.
 //!
 //! `env!("CARGO_BIN_EXE_<name>")` exists only in the package that owns a binary, and a
@@ -19,7 +19,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// The binaries the process tests spawn.
-const BINARIES: [&str; 3] = ["tracker", "peer", "election"];
+const BINARIES: [&str; 4] = ["tracker", "peer", "election", "votechain-keys"];
 
 /// The directory holding `tracker`, `peer` and `election`, built and up to date; panics with
 /// cargo's own output when they cannot be built.
@@ -31,7 +31,7 @@ pub fn bin_dir() -> &'static Path {
     }
 }
 
-/// The path of one binary (`"tracker"`, `"peer"` or `"election"`).
+/// The path of one binary (`"tracker"`, `"peer"`, `"election"` or `"votechain-keys"`).
 pub fn bin(name: &str) -> PathBuf {
     bin_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }

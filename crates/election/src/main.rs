@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::task::Poll;
 use tokio_util::sync::CancellationToken;
-use votechain_chain::Ballot;
+use votechain_chain::{roll, Ballot, PublicKey};
 use votechain_peer::config::NodeConfig;
 use votechain_peer::handle::{HandleConfig, PeerHandle};
+use votechain_peer::keys::{self, KeysCommand};
 use votechain_runtime::{
     bind_udp, exit_code, init_logging, shutdown_on_signals, stdin_lines, tokio_runtime, Flavor,
     StdinLines, AFTER_HELP,
@@ -24,6 +25,12 @@ use votechain_tracker::config::{DEMO_OPTIONS, DEMO_TITLE};
 
 /// Peers started when `--peers` is not given.
 const DEFAULT_PEERS: u16 = 3;
+
+/// The names `--voters N` gives its voters, in order; beyond them, `voter-<n>`.
+const VOTER_NAMES: [&str; 12] = [
+    "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "kate",
+    "liam",
+];
 
 /// Proof of work of the local election, in leading zero bits: about 10 ms of mining on one
 /// core, so blocks come quickly but visibly.
@@ -49,6 +56,12 @@ struct Cli {
     /// Proof of work per block, in leading zero bits (18 ≈ 10 ms of mining on one core).
     #[arg(long, default_value_t = DEFAULT_DIFFICULTY)]
     difficulty: u32,
+    /// Closes the election to N named voters (alice, bob, carol, … then voter-13, …): their keys
+    /// are made once, copied into every peer's keys/, and their roll goes to the tracker, so
+    /// "vote alice …" is the same voter on every peer and votes once [default: an open
+    /// election, where any name typed makes a new voter].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    voters: Option<u16>,
     /// Where the peers keep their chains and keys [default: a fresh temporary folder, removed
     /// on exit].
     #[arg(long)]
@@ -93,7 +106,7 @@ fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
-async fn run(cli: Cli, ballot: Ballot) -> anyhow::Result<()> {
+async fn run(cli: Cli, mut ballot: Ballot) -> anyhow::Result<()> {
     // Signal handlers go in before anything is printed, so Ctrl-C at any point is a clean stop.
     let shutdown = shutdown_on_signals().context("installing signal handlers")?;
     let (data_dir, temporary) = match &cli.data_dir {
@@ -103,6 +116,14 @@ async fn run(cli: Cli, ballot: Ballot) -> anyhow::Result<()> {
             true,
         ),
     };
+
+    let voters = match cli.voters {
+        Some(n) => make_voters(&data_dir, n, cli.peers)?,
+        None => Vec::new(),
+    };
+    if !voters.is_empty() {
+        ballot.voters = Some(voters.iter().map(|(_, key)| *key).collect());
+    }
 
     let tracker_socket = bind_udp(loopback()).context("binding the tracker")?;
     let tracker_addr = tracker_socket.local_addr()?;
@@ -125,7 +146,7 @@ async fn run(cli: Cli, ballot: Ballot) -> anyhow::Result<()> {
         config.report_events = false;
         peers.push(PeerHandle::start(socket, cfg, config)?);
     }
-    introduce(&ballot, tracker_addr, &data_dir, &peers);
+    introduce(&ballot, tracker_addr, &data_dir, &peers, &voters);
 
     let StdinLines {
         lines: mut stdin,
@@ -174,8 +195,52 @@ async fn run(cli: Cli, ballot: Ballot) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The name of the `n`th voter (from 1).
+fn voter_name(n: u16) -> String {
+    match VOTER_NAMES.get(usize::from(n) - 1) {
+        Some(name) => (*name).to_owned(),
+        None => format!("voter-{n}"),
+    }
+}
+
+/// Makes (or, in a data directory used before, finds) the keys of `n` named voters in
+/// `<data_dir>/voters/keys/`, copies them into the keys/ of each of `n_peers` peers, and writes
+/// their roll to `<data_dir>/voters/roll.txt`; the voters' names and public keys.
+fn make_voters(data_dir: &Path, n: u16, n_peers: u16) -> anyhow::Result<Vec<(String, PublicKey)>> {
+    let master = data_dir.join("voters");
+    let mut voters = Vec::new();
+    for i in 1..=n {
+        let name = voter_name(i);
+        let file = keys::voter_key(&master, &name)?;
+        let key = file.key().public();
+        if let keys::VoterKeyFile::New(new) = file {
+            new.keep()?;
+        }
+        for peer in 1..=n_peers {
+            let import = KeysCommand::Import {
+                file: keys::key_path(&master, &name),
+                voter: Some(name.clone()),
+            };
+            keys::run(&data_dir.join(format!("peer-{peer}")), &import).map_err(|e| {
+                anyhow::anyhow!("giving peer {peer} the key of {name}: {}", e.with_causes())
+            })?;
+        }
+        voters.push((name, key));
+    }
+    let roll_file = master.join("roll.txt");
+    let text = roll::format_roll(voters.iter().map(|(name, key)| (name.as_str(), key)));
+    std::fs::write(&roll_file, text).with_context(|| format!("writing {}", roll_file.display()))?;
+    Ok(voters)
+}
+
 /// Prints what runs where and how to use the console.
-fn introduce(ballot: &Ballot, tracker_addr: SocketAddr, data_dir: &Path, peers: &[PeerHandle]) {
+fn introduce(
+    ballot: &Ballot,
+    tracker_addr: SocketAddr,
+    data_dir: &Path,
+    peers: &[PeerHandle],
+    voters: &[(String, PublicKey)],
+) {
     let options = &ballot.options;
     say(&format!(
         "local election \"{}\" — options: {}",
@@ -183,6 +248,16 @@ fn introduce(ballot: &Ballot, tracker_addr: SocketAddr, data_dir: &Path, peers: 
         options.join(", ")
     ));
     say(&ballot.roll_summary());
+    if !voters.is_empty() {
+        let names: Vec<&str> = voters.iter().map(|(name, _)| name.as_str()).collect();
+        say(&format!(
+            "voters: {} — each peer holds their keys, so \"vote {} …\" is the same voter on \
+             every peer, and votes once (roll in {})",
+            names.join(", "),
+            names[0],
+            data_dir.join("voters").join("roll.txt").display()
+        ));
+    }
     say(&format!(
         "tracker on {tracker_addr}; data in {}",
         data_dir.display()

@@ -40,7 +40,7 @@ pub enum KeyError {
         source: io::Error,
     },
     /// `keys new` for a voter who has a key here already.
-    #[error("{name} already has a key here ({}); keys lists them", .path.display())]
+    #[error("{name} already has a key here ({})", .path.display())]
     Exists {
         /// The voter's name.
         name: String,
