@@ -338,19 +338,19 @@ impl Process {
         }
     }
 
-    /// Waits until the process prints a line on stdout that satisfies `pred`; panics naming
-    /// `what` at the deadline. Lines before it are consumed.
+    /// Waits until the process prints a line on stdout that satisfies `pred`, and returns it;
+    /// panics naming `what` at the deadline. Lines before it are consumed.
     pub fn wait_stdout(
         &mut self,
         what: &str,
         timeout: Duration,
         mut pred: impl FnMut(&str) -> bool,
-    ) {
+    ) -> String {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.stdout.recv_timeout(left) {
-                Ok(line) if pred(&line) => return,
+                Ok(line) if pred(&line) => return line,
                 Ok(_) => {}
                 Err(_) => panic!("{}: no {what} on stdout within {timeout:?}", self.name),
             }

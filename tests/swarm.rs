@@ -89,6 +89,8 @@ pub struct TrackerConfig {
     pub difficulty: u32,
     /// Further command-line arguments.
     pub extra: Vec<String>,
+    /// A voter-roll file (`--voters`): the election is closed to the keys on it.
+    pub roll: Option<PathBuf>,
     /// The network namespace to run in (see [`crate::netns`]); `None`: this machine's network.
     pub netns: Option<String>,
 }
@@ -101,16 +103,25 @@ impl Default for TrackerConfig {
             options: vec!["Adam".into(), "Bob".into(), "Catherine".into()],
             difficulty: 10,
             extra: Vec::new(),
+            roll: None,
             netns: None,
         }
     }
 }
 
 impl TrackerConfig {
-    /// The ballot this tracker serves.
+    /// The ballot this tracker serves (with the keys of its roll file, when it has one).
     pub fn ballot(&self) -> Ballot {
         let options: Vec<&str> = self.options.iter().map(String::as_str).collect();
-        Ballot::open(&self.title, &options, self.difficulty)
+        let mut ballot = Ballot::open(&self.title, &options, self.difficulty);
+        if let Some(path) = &self.roll {
+            let text = std::fs::read_to_string(path)
+                .unwrap_or_else(|e| panic!("reading the roll {}: {e}", path.display()));
+            let roll = votechain_chain::roll::parse_voter_roll(&text)
+                .unwrap_or_else(|e| panic!("the roll {}: {e}", path.display()));
+            ballot.voters = Some(roll);
+        }
+        ballot
     }
 }
 
@@ -136,6 +147,9 @@ impl Tracker {
             "--difficulty".into(),
             config.difficulty.to_string(),
         ];
+        if let Some(roll) = &config.roll {
+            args.extend(["--voters".into(), roll.display().to_string()]);
+        }
         args.extend(config.extra.iter().cloned());
         // Tests read the tracker's info lines ("joined"), so a RUST_LOG meant for the peers
         // must not silence it; VOTECHAIN_TRACKER_LOG sets its level instead.
