@@ -46,7 +46,8 @@ struct Cli {
 
     /// Voter roll: only these keys may vote. One voter per line, either a public key as 64 hex
     /// characters or a voter key file's JSON (only "public" is read); blank lines and lines
-    /// starting with # are ignored. Without it anyone may vote.
+    /// starting with # are ignored (`votechain-keys roll` writes one). Without it anyone may
+    /// vote.
     #[arg(long, value_name = "FILE")]
     voters: Option<PathBuf>,
 
