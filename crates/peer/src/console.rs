@@ -112,7 +112,9 @@ fn parse_keys(rest: &str) -> Result<Command, String> {
     };
     let command = match words.as_slice() {
         [] | ["list"] => KeysCommand::List,
-        ["new", voter] => KeysCommand::New(name(voter)?),
+        ["new", voter] => KeysCommand::New {
+            voter: name(voter)?,
+        },
         ["export", voter] => KeysCommand::Export {
             voter: name(voter)?,
             file: None,
@@ -232,7 +234,12 @@ mod tests {
         let keys = |k| Ok(Some(Command::Keys(k)));
         check("keys", keys(KeysCommand::List));
         check("keys list", keys(KeysCommand::List));
-        check("keys new Alice", keys(KeysCommand::New("Alice".into())));
+        check(
+            "keys new Alice",
+            keys(KeysCommand::New {
+                voter: "Alice".into(),
+            }),
+        );
         check(
             "keys export alice",
             keys(KeysCommand::Export {

@@ -225,26 +225,31 @@ pub fn voter_key(data_dir: &Path, voter: &str) -> Result<VoterKeyFile, KeyError>
     write_temp(data_dir, &name, key).map(VoterKeyFile::New)
 }
 
-/// What the key commands do: `keys`, `keys new`, `keys export`, `keys import`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the key commands do: `keys` (`list`), `keys new`, `keys export`, `keys import`. The
+/// `votechain-keys` binary takes them as its subcommands, with these docs as their help.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
 pub enum KeysCommand {
-    /// List the voter keys here.
+    /// The voter keys of the data directory: name and public key.
     List,
-    /// Make a key for a voter without voting.
-    New(String),
-    /// Copy a voter's key file to `file`, or say where it is.
+    /// Makes a key for a voter without voting.
+    New {
+        /// The voter's name (letters, digits, '_', '-', '.'; case is ignored).
+        voter: String,
+    },
+    /// Copies a voter's key file to FILE (a directory takes VOTER.key), never over another
+    /// file; without FILE, says where the key file is and how to move it.
     Export {
         /// The voter.
         voter: String,
-        /// Where to write the copy (a directory takes `<voter>.key`); `None`: only say where
-        /// the key file is and how to move it.
+        /// Where to write the copy.
         file: Option<PathBuf>,
     },
-    /// Take a voter key file into this data directory.
+    /// Takes a voter key file into the data directory, under VOTER or the file's name; a
+    /// different key under that name is never replaced.
     Import {
         /// The key file.
         file: PathBuf,
-        /// The name to keep it under; the file's name (without `.key`) when `None`.
+        /// The name to keep it under [default: the file's name without .key].
         voter: Option<String>,
     },
 }
@@ -253,7 +258,7 @@ pub enum KeysCommand {
 pub fn run(data_dir: &Path, command: &KeysCommand) -> Result<String, KeyError> {
     match command {
         KeysCommand::List => Ok(list_keys(data_dir)),
-        KeysCommand::New(voter) => new_key(data_dir, voter),
+        KeysCommand::New { voter } => new_key(data_dir, voter),
         KeysCommand::Export { voter, file } => export_key(data_dir, voter, file.as_deref()),
         KeysCommand::Import { file, voter } => import_key(data_dir, file, voter.as_deref()),
     }
@@ -458,7 +463,13 @@ mod tests {
     #[test]
     fn new_makes_a_private_key_once() {
         let d = Dir::new("new");
-        let said = run(&d.0, &KeysCommand::New("Carol".into())).unwrap();
+        let said = run(
+            &d.0,
+            &KeysCommand::New {
+                voter: "Carol".into(),
+            },
+        )
+        .unwrap();
         assert!(said.starts_with("new voter carol, public key "), "{said}");
         let path = key_path(&d.0, "carol");
         #[cfg(unix)]
@@ -467,17 +478,35 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600, "a secret is private");
         }
-        let e = run(&d.0, &KeysCommand::New("carol".into())).unwrap_err();
+        let e = run(
+            &d.0,
+            &KeysCommand::New {
+                voter: "carol".into(),
+            },
+        )
+        .unwrap_err();
         assert!(matches!(e, KeyError::Exists { .. }), "{e}");
         assert!(e.to_string().starts_with("carol already has a key here"));
-        let e = run(&d.0, &KeysCommand::New("../x".into())).unwrap_err();
+        let e = run(
+            &d.0,
+            &KeysCommand::New {
+                voter: "../x".into(),
+            },
+        )
+        .unwrap_err();
         assert!(matches!(e, KeyError::BadName(_)), "{e}");
     }
 
     #[test]
     fn export_then_import_moves_a_voter_and_never_overwrites_another_key() {
         let (one, two, out) = (Dir::new("one"), Dir::new("two"), Dir::new("out"));
-        run(&one.0, &KeysCommand::New("alice".into())).unwrap();
+        run(
+            &one.0,
+            &KeysCommand::New {
+                voter: "alice".into(),
+            },
+        )
+        .unwrap();
         let alice = load(&key_path(&one.0, "alice")).unwrap().unwrap().public();
         // Without a file: where it is and how to move it, nothing written.
         let export = |file: Option<PathBuf>| KeysCommand::Export {
@@ -519,7 +548,13 @@ mod tests {
             .unwrap()
             .contains("here already as alice"));
         // Another key under the name alice: refused, the first kept.
-        run(&out.0, &KeysCommand::New("other".into())).unwrap();
+        run(
+            &out.0,
+            &KeysCommand::New {
+                voter: "other".into(),
+            },
+        )
+        .unwrap();
         let other = key_path(&out.0, "other");
         let e = run(&two.0, &import(&other, Some("alice"))).unwrap_err();
         assert!(matches!(e, KeyError::Conflict { .. }), "{e}");

@@ -26,7 +26,7 @@ struct Cli {
     #[arg(long, global = true, conflicts_with = "port")]
     data_dir: Option<PathBuf>,
     /// The local port of a peer started without --data-dir: its data directory is
-    /// ./votechain-data/<port>, the peer's default.
+    /// ./votechain-data/PORT, the peer's default.
     #[arg(long, global = true)]
     port: Option<u16>,
     #[command(subcommand)]
@@ -35,29 +35,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// The voter keys of the data directory: name and public key.
-    List,
-    /// Makes a key for a voter without voting.
-    New {
-        /// The voter's name (letters, digits, '_', '-', '.'; case is ignored).
-        voter: String,
-    },
-    /// Copies a voter's key file to FILE (a directory takes <voter>.key), never over another
-    /// key; without FILE, says where the key file is.
-    Export {
-        /// The voter.
-        voter: String,
-        /// Where to write the copy.
-        file: Option<PathBuf>,
-    },
-    /// Takes a voter key file into the data directory, under VOTER or the file's name; a
-    /// different key under that name is never replaced.
-    Import {
-        /// The key file.
-        file: PathBuf,
-        /// The name to keep it under [default: the file's name without .key].
-        voter: Option<String>,
-    },
+    #[command(flatten)]
+    Keys(KeysCommand),
     /// Writes a voter roll for `tracker --voters`: the public keys of the given key files (or
     /// roll files, or files holding a public key), and of every key in --data-dir/--port when
     /// given. Each voter is named in a comment.
@@ -85,10 +64,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     });
     let command = match cli.command {
         Cmd::Roll { files, out } => return write_roll(data_dir, &files, out),
-        Cmd::List => KeysCommand::List,
-        Cmd::New { voter } => KeysCommand::New(voter),
-        Cmd::Export { voter, file } => KeysCommand::Export { voter, file },
-        Cmd::Import { file, voter } => KeysCommand::Import { file, voter },
+        Cmd::Keys(command) => command,
     };
     let data_dir = data_dir.ok_or_else(|| {
         Failure::Usage(anyhow::anyhow!(
