@@ -54,7 +54,9 @@ pub struct PeerTable {
     /// Ordered, so sampling with a seeded RNG picks the same peers on every run.
     peers: BTreeMap<SocketAddr, PeerInfo>,
     cap: usize,
-    me: SocketAddr,
+    /// Our own addresses: the one we advertise, and any the tracker saw us at (a few at
+    /// most), so a peer list naming us never puts us in our own table.
+    me: Vec<SocketAddr>,
 }
 
 impl PeerTable {
@@ -63,13 +65,22 @@ impl PeerTable {
         PeerTable {
             peers: BTreeMap::new(),
             cap: cap.max(1),
-            me,
+            me: vec![me],
+        }
+    }
+
+    /// Notes that `addr` is ours too (the address the tracker saw us at): it leaves the table
+    /// and is never added again.
+    pub fn add_own_address(&mut self, addr: SocketAddr) {
+        self.peers.remove(&addr);
+        if !self.me.contains(&addr) && self.me.len() < 4 {
+            self.me.push(addr);
         }
     }
 
     /// Adds `addr` (or upgrades its source); false when it is us or the table is full.
     pub fn add(&mut self, addr: SocketAddr, source: Source, now_ms: u64) -> bool {
-        if addr == self.me {
+        if self.me.contains(&addr) {
             return false;
         }
         if let Some(p) = self.peers.get_mut(&addr) {
