@@ -330,7 +330,7 @@ impl Console {
             Command::Chain { n, top } => self.say(&view::chain(node, n, top)),
             Command::Block(h) => self.say(&view::block(node, h)),
             Command::Peers => self.say(&view::peers(node, now)),
-            Command::Stats => self.say(&view::stats(node)),
+            Command::Stats => self.say(&view::stats(node, now)),
             Command::Keys => self.say(&keys::list_keys(&self.data_dir)),
             Command::Mine(on) => {
                 node.handle_command(now, NodeCommand::SetMining(on));

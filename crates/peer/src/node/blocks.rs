@@ -120,7 +120,37 @@ impl<R: RngCore> Node<R> {
         if self.chain.is_none() || self.seen.blocks.contains(&block.hash()) {
             return;
         }
+        if self.other_election(input, &block) {
+            return;
+        }
         self.add_block(now_ms, Some(input), block, true);
+    }
+
+    /// True when `block` shows it belongs to another election: a genesis block not ours, or a
+    /// block 1 whose parent is not our genesis. Its sender, if it proves its origin, is set
+    /// aside (said once), not struck: an honest peer of another election is no liar, and is
+    /// simply of no use to us. The block is dropped without further work either way.
+    pub(super) fn other_election(&mut self, input: Inbound, block: &Block) -> bool {
+        let Some(ours) = self.chain.as_ref().map(|c| c.election()) else {
+            return false;
+        };
+        let theirs = match block.height() {
+            0 => block.hash(),
+            1 => block.prev(),
+            _ => return false,
+        };
+        if theirs == ours {
+            return false;
+        }
+        if input.proven && self.peers.set_aside(&input.from, theirs) {
+            self.catchup.downloader.forget_peer(&input.from);
+            self.mining.touch();
+            self.out.push_back(Output::Event(Event::OtherElection {
+                peer: input.from,
+                election: theirs,
+            }));
+        }
+        true
     }
 
     /// A block this node mined.

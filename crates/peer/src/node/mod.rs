@@ -174,6 +174,12 @@ impl<R: RngCore> Node<R> {
         &self.peers
     }
 
+    /// The peer table, to arrange a state in another module's tests.
+    #[cfg(test)]
+    pub(crate) fn peers_mut_for_tests(&mut self) -> &mut PeerTable {
+        &mut self.peers
+    }
+
     /// Counters.
     pub fn stats(&self) -> &NodeStats {
         &self.stats
@@ -384,6 +390,11 @@ impl<R: RngCore> Node<R> {
     }
 
     fn housekeeping(&mut self, now_ms: u64) {
+        // A peer quiet for half the silence limit gets a STATS (small, answered by anyone): a
+        // live one answers and stays; a gone one is dropped at the limit.
+        for quiet in self.peers.to_probe(now_ms, self.cfg.peer_silence_ms) {
+            self.send(now_ms, quiet, &votechain_proto::Stats {}.into());
+        }
         for gone in self.peers.expire(now_ms, self.cfg.peer_silence_ms) {
             tracing::info!(peer = %gone, "peer silent too long: dropped");
             self.catchup.downloader.forget_peer(&gone);

@@ -75,6 +75,14 @@ pub enum Event {
         /// Our chain's length in blocks.
         ours: u64,
     },
+    /// A peer proved it holds another election: set aside (not synced from, not relayed to),
+    /// without blame.
+    OtherElection {
+        /// Who.
+        peer: SocketAddr,
+        /// Its election (the genesis hash its blocks lead to).
+        election: Hash,
+    },
     /// A peer is ignored for a while.
     PeerBanned {
         /// Who.
@@ -131,6 +139,12 @@ impl std::fmt::Display for Event {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Event::ElectionKnown { election } => write!(f, "election {} known", short(election)),
+            Event::OtherElection { peer, election } => write!(
+                f,
+                "peer {peer} holds another election ({}): set aside, neither synced from nor \
+                 relayed to",
+                short(election)
+            ),
             Event::ElectionMismatch {
                 ours,
                 tracker,

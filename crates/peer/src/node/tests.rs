@@ -925,3 +925,69 @@ fn a_refusal_counts_only_from_the_tracker_and_is_said_once() {
         "{out:?}"
     );
 }
+
+#[test]
+fn a_peer_of_another_election_is_set_aside_without_strikes() {
+    let mut node = node_with_chain(2);
+    let mut other = ChainState::new(
+        &Ballot::open("Other", &["A", "B"], 0),
+        ChainConfig::default(),
+    )
+    .unwrap();
+    let t = BlockTemplate::new(other.tip_hash(), 0, 0, NOW, "o", vec![]).unwrap();
+    let theirs_1 = t.seal(0);
+    other.add_block(theirs_1.clone(), NOW).unwrap();
+    let theirs_0 = other.block_at(0).unwrap().clone();
+    let foreign = addr(6003);
+
+    // Its block 1 (parent: its genesis) arrives as news, proven: set aside, said once.
+    node.handle_datagram(
+        NOW,
+        foreign,
+        &proven(&node, foreign, NewBlock { block: theirs_1 }),
+    );
+    let outputs = drain(&mut node);
+    let said: Vec<&Event> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Event(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        said,
+        [&Event::OtherElection {
+            peer: foreign,
+            election: other.election()
+        }]
+    );
+    assert!(
+        sent(&outputs).is_empty(),
+        "nothing fetched, nothing relayed"
+    );
+    // Its genesis as a sync answer: no strike, no ban, no second line.
+    let reply = GetBlockReply {
+        height: 0,
+        block: Some(theirs_0),
+    };
+    node.handle_datagram(NOW, foreign, &proven(&node, foreign, reply));
+    let outputs = drain(&mut node);
+    assert!(
+        !outputs.iter().any(|o| matches!(o, Output::Event(_))),
+        "{outputs:?}"
+    );
+    let info = node.peers.get(&foreign).unwrap();
+    assert_eq!((info.strikes, info.banned_until_ms), (0, 0));
+    // Set aside: not asked in rounds, not relayed to, its claims not taken.
+    assert!(!node.peers.active(NOW).contains(&foreign));
+    let claim = StatsReply {
+        height: 50,
+        hash: other.tip_hash(),
+    };
+    node.handle_datagram(NOW, foreign, &proven(&node, foreign, claim));
+    drain(&mut node);
+    assert!(node.peers.get(&foreign).unwrap().reported.is_none());
+    assert!(!node.syncing());
+    // An honest peer of our election is untouched.
+    assert!(node.peers.active(NOW).contains(&addr(6002)));
+}
