@@ -244,6 +244,9 @@ pub struct PeerConfig {
     pub consensus_interval_s: u64,
     /// `--gossip-interval` in seconds.
     pub gossip_interval_s: u64,
+    /// The UDP port to listen on; 0 (the default) for a free one. A peer in a network
+    /// namespace of its own can use a fixed port, for `--advertise`.
+    pub port: u16,
     /// Further command-line arguments.
     pub extra: Vec<String>,
     /// The network namespace to run in (see [`crate::netns`]); `None`: this machine's network.
@@ -261,6 +264,7 @@ impl PeerConfig {
             mining: Mining::WhenPending,
             consensus_interval_s: 2,
             gossip_interval_s: 30,
+            port: 0,
             extra: Vec::new(),
             netns: None,
         }
@@ -289,7 +293,7 @@ impl Peer {
     /// its display and miner name, and labels its log.
     pub fn start(name: &str, config: PeerConfig) -> Peer {
         let data = TempDir::new(name);
-        let (process, addr) = spawn_peer(name, &config, data.path(), 0);
+        let (process, addr) = spawn_peer(name, &config, data.path(), config.port);
         Peer {
             name: name.to_owned(),
             process,

@@ -30,3 +30,52 @@ fn a_data_dir_of_another_election_is_named_with_both_titles() {
                 && l.contains("--data-dir")
         });
 }
+
+#[test]
+fn a_tracker_of_another_election_refuses_the_peer_and_the_peer_says_why() {
+    let mut lunch = Tracker::start(TrackerConfig {
+        title: "Lunch".into(),
+        ..TrackerConfig::default()
+    });
+    let mut peer = Peer::start("refused", PeerConfig::with_tracker(lunch.port()));
+    peer.wait_ready();
+    let port = lunch.port();
+    lunch.kill();
+    let mut dinner = Tracker::start(TrackerConfig {
+        port,
+        title: "Dinner".into(),
+        ..TrackerConfig::default()
+    });
+    let mut guest = Peer::start("guest", PeerConfig::with_tracker(port));
+    guest.wait_ready();
+    peer.restart();
+    let refused = peer.addr;
+    dinner
+        .process()
+        .wait_log("the tracker's refusal", DEADLINE, |l| {
+            l.contains(&format!("peer {refused}")) && l.contains("holds another election")
+        });
+    peer.process()
+        .wait_log("the refusal, with the tracker's reason", DEADLINE, |l| {
+            l.contains("the tracker runs election \"Dinner\"")
+                && l.contains("this data directory holds election \"Lunch\"")
+                && l.contains("the tracker refused us, saying: this tracker serves election")
+        });
+    // Refused, so never listed: the tracker's member never hears of it.
+    assert!(
+        !dinner
+            .process()
+            .log()
+            .lines()
+            .iter()
+            .any(|l| l.contains(&format!("peer {refused}")) && l.contains("joined")),
+        "the refused peer was registered"
+    );
+    assert!(
+        !guest
+            .peers()
+            .iter()
+            .any(|row| row.starts_with(&refused.to_string())),
+        "the refused peer was listed to a member"
+    );
+}

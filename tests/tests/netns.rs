@@ -1,8 +1,10 @@
 //! Real binaries on real addresses: the tracker and each peer in a network namespace of its own,
 //! with its own address on a private bridge (10.77.x.0/24, created and removed by the test, with
 //! no route off the bridge, so nothing leaves the machine), 20 % of incoming UDP datagrams dropped
-//! at random by nftables in every namespace. Each peer casts a vote on its console; the test
-//! waits until every peer reports the same tally with every vote counted.
+//! at random by nftables in every namespace. The peers are started as README's "Several machines"
+//! says: bound to 0.0.0.0, half of them learning the address to advertise from the tracker
+//! (which the test checks they log), half told it with `--advertise`. Each peer casts a vote on
+//! its console; the test waits until every peer reports the same tally with every vote counted.
 //!
 //! It needs root, `ip` with netns support and `nft`. Where one is missing it prints why and
 //! returns (a pass, not an `#[ignore]`): `.ci/run` installs nftables when it runs as root.
@@ -17,6 +19,9 @@ const N_PEERS: usize = 4;
 
 /// Share of incoming UDP datagrams every namespace drops.
 const LOSS_PERCENT: u8 = 20;
+
+/// The port every peer listens on, inside its own namespace.
+const PEER_PORT: u16 = 6001;
 
 /// How long the peers may take to agree: registration and sync retry through the loss.
 const CONVERGENCE_DEADLINE: Duration = Duration::from_secs(90);
@@ -53,21 +58,37 @@ fn namespaces_with_nftables_loss_converge() {
     });
     let options = tracker.ballot().options;
 
-    let mut peers: Vec<Peer> = (0..N_PEERS)
+    let mut peers: Vec<(Peer, std::net::Ipv4Addr)> = (0..N_PEERS)
         .map(|i| {
             let ns = lab.add_namespace(LOSS_PERCENT);
             let mut config = PeerConfig::with_tracker(tracker.port());
             config.gossip_interval_s = 5;
+            config.port = PEER_PORT;
             config.extra = vec![
                 "--tracker-host".into(),
                 tracker.addr.ip().to_string(),
                 "--bind".into(),
-                ns.ip.to_string(),
+                "0.0.0.0".into(),
             ];
+            if i % 2 == 1 {
+                config.extra.push("--advertise".into());
+                config.extra.push(format!("{}:{PEER_PORT}", ns.ip));
+            }
             config.netns = Some(ns.name);
-            Peer::start(&format!("ns-peer{i}"), config)
+            (Peer::start(&format!("ns-peer{i}"), config), ns.ip)
         })
         .collect();
+    // Bound to 0.0.0.0 without --advertise, a peer takes the address the tracker saw.
+    for (i, (peer, ip)) in peers.iter_mut().enumerate() {
+        let expected = format!("the tracker sees this peer at {ip}:{PEER_PORT}");
+        if i % 2 == 0 {
+            peer.process()
+                .wait_log("the learned address", CONVERGENCE_DEADLINE, |l| {
+                    l.contains(&expected)
+                });
+        }
+    }
+    let mut peers: Vec<Peer> = peers.into_iter().map(|(peer, _)| peer).collect();
 
     // Every peer votes once it knows the election (20 % loss: registration retries).
     let expected: Vec<u64> = (0..options.len())

@@ -96,6 +96,7 @@ impl Member {
     fn register(&self) -> Vec<SocketAddr> {
         let register = || RegisterPeer {
             name: Some("test".into()),
+            election: None,
         };
         wait_until(&format!("{} to register", self.addr()), DEADLINE, || {
             let mark = self.inbox_len();

@@ -14,7 +14,8 @@ use votechain_proto::{
     decode_envelope, encode_with, BallotOptions, ChainBlock, Challenge, Consensus, Cookie,
     Envelope, GetBlock, GetBlockReply, GetReceipt, Gossip, GossipReply, LeavePeer, Message,
     NewBlock, NewVote, Poke, PokeAck, Receipt, ReceiptStatus, RegisterAck, RegisterPeer,
-    RequestBallot, RequestChain, Stats, StatsReply, SubmitVote, UpdatePeers, Verify, MESSAGE_TYPES,
+    RegisterRefused, RequestBallot, RequestChain, Stats, StatsReply, SubmitVote, UpdatePeers,
+    Verify, MESSAGE_TYPES,
 };
 
 /// Most entries kept in each remembered list: enough to build on, small enough to stay cheap.
@@ -161,10 +162,15 @@ impl World {
         match c.below(MESSAGE_TYPES.len()) {
             0 => RegisterPeer {
                 name: c.flag().then(|| c.string(MAX_NAME)),
+                election: c.flag().then(|| self.vote_id(c)),
             }
             .into(),
             1 => RegisterAck {
                 peer_list: self.peer_list(c),
+                observed: c
+                    .flag()
+                    .then(|| self.peer_list(c).first().copied())
+                    .flatten(),
             }
             .into(),
             2 => UpdatePeers {
@@ -256,7 +262,13 @@ impl World {
                 vote_id: self.vote_id(c),
             }
             .into(),
-            _ => self.receipt(c).into(),
+            23 => self.receipt(c).into(),
+            _ => RegisterRefused {
+                election: self.vote_id(c),
+                title: c.string(votechain_chain::limits::MAX_TITLE_BYTES),
+                reason: c.string(votechain_proto::limits::MAX_REASON),
+            }
+            .into(),
         }
     }
 
@@ -266,6 +278,7 @@ impl World {
         match c.below(5) {
             0 => RegisterPeer {
                 name: c.flag().then(|| c.string(MAX_NAME)),
+                election: c.flag().then(|| self.vote_id(c)),
             }
             .into(),
             1 => PokeAck {

@@ -34,8 +34,13 @@ pub const DEFAULT_SYNC_WINDOW: usize = 8;
 pub struct NodeConfig {
     /// The protocol profile: wire dialect, chain rules, handshakes ([`crate::profile`]).
     pub profile: Arc<dyn Profile>,
-    /// Our own address as peers should reach us (announced in GOSSIP).
+    /// Our own address as peers should reach us (announced in GOSSIP): `--advertise`, the
+    /// bound address, or, with `learn_address`, a stand-in until the tracker says better.
     pub me: SocketAddr,
+    /// `me` is a stand-in (the socket is bound to an unspecified address such as 0.0.0.0 and
+    /// no `--advertise` was given): the address the tracker observes in its proven
+    /// REGISTER_ACK replaces it.
+    pub learn_address: bool,
     /// The tracker, when there is one.
     pub tracker: Option<SocketAddr>,
     /// Peers to contact at start-up without a tracker (`--seed`).
@@ -96,6 +101,7 @@ impl NodeConfig {
         NodeConfig {
             profile: Arc::new(profile::Native),
             me,
+            learn_address: false,
             tracker: None,
             seeds: Vec::new(),
             name: format!("peer-{}", me.port()),

@@ -33,10 +33,15 @@ struct Cli {
     /// Host of the tracker.
     #[arg(long, default_value = "127.0.0.1")]
     tracker_host: String,
-    /// Address to bind the peer's socket to; peers are told this address (127.0.0.1 when it is
-    /// unspecified, e.g. 0.0.0.0).
+    /// Address to bind the peer's socket to (0.0.0.0: every interface, for other machines).
+    /// Peers are told this address, unless --advertise says otherwise; bound to 0.0.0.0, a
+    /// peer tells them the address its tracker sees it at (127.0.0.1 until the tracker answers).
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
+    /// The address other peers reach this one at (host:port), told to peers in GOSSIP: for a
+    /// peer behind port forwarding, or bound to 0.0.0.0 without a tracker.
+    #[arg(long, value_name = "HOST:PORT")]
+    advertise: Option<String>,
     /// Miner and display name [default: peer-<local_port>].
     #[arg(long)]
     name: Option<String>,
@@ -137,12 +142,28 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 
 /// The node's configuration from the flags, for a peer bound at `local`.
 fn node_config(cli: &Cli, local: SocketAddr) -> anyhow::Result<NodeConfig> {
-    let advertised = if local.ip().is_unspecified() {
-        SocketAddr::from(([127, 0, 0, 1], local.port()))
-    } else {
-        local
+    let advertise = cli.advertise.as_deref().map(resolve).transpose()?;
+    let unspecified = local.ip().is_unspecified();
+    let advertised = match advertise {
+        Some(addr) => addr,
+        // A stand-in until the tracker says at which address it sees us.
+        None if unspecified => SocketAddr::from(([127, 0, 0, 1], local.port())),
+        None => local,
     };
     let mut cfg = NodeConfig::new(advertised);
+    cfg.learn_address = unspecified && advertise.is_none();
+    match (advertise, unspecified, cli.tracker_port) {
+        (Some(addr), _, _) => tracing::info!("advertising {addr} to peers (--advertise)"),
+        (None, true, 0) => tracing::warn!(
+            "bound to {local} without a tracker or --advertise: peers are told {advertised}, \
+             which only this machine can reach; pass --advertise HOST:PORT"
+        ),
+        (None, true, _) => tracing::info!(
+            "bound to {local}: advertising the address the tracker sees this peer at, once it \
+             answers"
+        ),
+        (None, false, _) => tracing::info!("advertising {advertised} to peers"),
+    }
     if cli.tracker_port != 0 {
         cfg.tracker = Some(resolve(&format!(
             "{}:{}",

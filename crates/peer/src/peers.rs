@@ -14,9 +14,6 @@ pub fn printable(text: &str) -> String {
         .collect()
 }
 
-/// A tracker-listed peer is dropped after this many times the gossip silence limit.
-pub const TRACKER_LISTED_SILENCE_FACTOR: u64 = 5;
-
 /// How a peer became known; a tracker or seed entry is kept even when silent, so a node can
 /// always re-contact its entry points.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +43,12 @@ pub struct PeerInfo {
     pub banned_until_ms: u64,
     /// The best chain it last reported: (number of blocks, tip hash).
     pub reported: Option<(u64, votechain_chain::Hash)>,
+    /// When we last sent it a STATS because it had gone quiet (0 = never): one probe per
+    /// silence, so a peer that is still there is heard before it would expire.
+    pub probed_ms: u64,
+    /// The other election it proved it holds, if it did: it is set aside (never sampled,
+    /// relayed to or synced from) for as long as it stays in the table, without strikes.
+    pub other_election: Option<votechain_chain::Hash>,
 }
 
 /// Known peers, capped.
@@ -54,7 +57,9 @@ pub struct PeerTable {
     /// Ordered, so sampling with a seeded RNG picks the same peers on every run.
     peers: BTreeMap<SocketAddr, PeerInfo>,
     cap: usize,
-    me: SocketAddr,
+    /// Our own addresses: the one we advertise, and any the tracker saw us at (a few at
+    /// most), so a peer list naming us never puts us in our own table.
+    me: Vec<SocketAddr>,
 }
 
 impl PeerTable {
@@ -63,13 +68,22 @@ impl PeerTable {
         PeerTable {
             peers: BTreeMap::new(),
             cap: cap.max(1),
-            me,
+            me: vec![me],
+        }
+    }
+
+    /// Notes that `addr` is ours too (the address the tracker saw us at): it leaves the table
+    /// and is never added again.
+    pub fn add_own_address(&mut self, addr: SocketAddr) {
+        self.peers.remove(&addr);
+        if !self.me.contains(&addr) && self.me.len() < 4 {
+            self.me.push(addr);
         }
     }
 
     /// Adds `addr` (or upgrades its source); false when it is us or the table is full.
     pub fn add(&mut self, addr: SocketAddr, source: Source, now_ms: u64) -> bool {
-        if addr == self.me {
+        if self.me.contains(&addr) {
             return false;
         }
         if let Some(p) = self.peers.get_mut(&addr) {
@@ -91,6 +105,8 @@ impl PeerTable {
                 strikes: 0,
                 banned_until_ms: 0,
                 reported: None,
+                probed_ms: 0,
+                other_election: None,
             },
         );
         true
@@ -147,21 +163,35 @@ impl PeerTable {
         false
     }
 
-    /// Removes peers silent for too long (a peer never heard from counts from when it was
-    /// added): gossip-learned ones after `silence_ms`, tracker-listed ones after
-    /// [`TRACKER_LISTED_SILENCE_FACTOR`] times that (the tracker vouched for them, and removes
-    /// them itself through UPDATE_PEERS); seeds never. Returns the removed addresses.
+    /// The peers silent for more than half of `silence_ms` that have not been probed since,
+    /// marked probed now: the caller sends each a STATS, whose answer keeps a live peer from
+    /// expiring. Seeds are never probed (they never expire).
+    pub fn to_probe(&mut self, now_ms: u64, silence_ms: u64) -> Vec<SocketAddr> {
+        let mut due = Vec::new();
+        for (addr, p) in &mut self.peers {
+            let quiet_since = p.last_heard_ms.max(p.added_ms);
+            if p.source != Source::Seed
+                && now_ms.saturating_sub(quiet_since) > silence_ms / 2
+                && p.probed_ms <= quiet_since
+            {
+                p.probed_ms = now_ms;
+                due.push(*addr);
+            }
+        }
+        due
+    }
+
+    /// Removes peers silent for more than `silence_ms` (a peer never heard from counts from
+    /// when it was added), wherever they came from, except seeds: `peers` lists only peers that
+    /// are there. A live peer answers the probe sent at half that time ([`Self::to_probe`]).
+    /// Returns the removed addresses.
     pub fn expire(&mut self, now_ms: u64, silence_ms: u64) -> Vec<SocketAddr> {
         let stale: Vec<SocketAddr> = self
             .peers
             .iter()
             .filter(|(_, p)| {
-                let limit = match p.source {
-                    Source::Seed => return false,
-                    Source::Gossip => silence_ms,
-                    Source::Tracker => silence_ms.saturating_mul(TRACKER_LISTED_SILENCE_FACTOR),
-                };
-                now_ms.saturating_sub(p.last_heard_ms.max(p.added_ms)) > limit
+                p.source != Source::Seed
+                    && now_ms.saturating_sub(p.last_heard_ms.max(p.added_ms)) > silence_ms
             })
             .map(|(a, _)| *a)
             .collect();
@@ -186,6 +216,26 @@ impl PeerTable {
         gone
     }
 
+    /// Sets `addr` aside as a peer of `election`, another election than ours; true when this
+    /// is news (it was not set aside already).
+    pub fn set_aside(&mut self, addr: &SocketAddr, election: votechain_chain::Hash) -> bool {
+        match self.peers.get_mut(addr) {
+            Some(p) if p.other_election.is_none() => {
+                p.other_election = Some(election);
+                p.reported = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// True when `addr` is set aside as a peer of another election.
+    pub fn is_set_aside(&self, addr: &SocketAddr) -> bool {
+        self.peers
+            .get(addr)
+            .is_some_and(|p| p.other_election.is_some())
+    }
+
     /// Records the display name `addr` gave, made printable: it comes from the network and is
     /// shown on the console, where control characters (terminal escape sequences) must not go.
     pub fn set_name(&mut self, addr: &SocketAddr, name: &str) {
@@ -199,7 +249,8 @@ impl PeerTable {
         self.peers.remove(addr);
     }
 
-    /// Up to `n` distinct peers that are not banned, chosen at random, never `except`.
+    /// Up to `n` distinct peers that are neither banned nor of another election, chosen at
+    /// random, never `except`.
     pub fn sample<R: Rng>(
         &self,
         rng: &mut R,
@@ -209,16 +260,18 @@ impl PeerTable {
     ) -> Vec<SocketAddr> {
         self.peers
             .iter()
-            .filter(|(a, p)| p.banned_until_ms <= now_ms && Some(**a) != except)
+            .filter(|(a, p)| {
+                p.banned_until_ms <= now_ms && p.other_election.is_none() && Some(**a) != except
+            })
             .map(|(a, _)| *a)
             .choose_multiple(rng, n)
     }
 
-    /// Every peer that is not banned.
+    /// Every peer that is neither banned nor of another election.
     pub fn active(&self, now_ms: u64) -> Vec<SocketAddr> {
         self.peers
             .iter()
-            .filter(|(_, p)| p.banned_until_ms <= now_ms)
+            .filter(|(_, p)| p.banned_until_ms <= now_ms && p.other_election.is_none())
             .map(|(a, _)| *a)
             .collect()
     }
@@ -249,17 +302,26 @@ mod tests {
     }
 
     #[test]
-    fn caps_skips_self_and_expires_only_gossip_peers() {
+    fn caps_skips_self_and_expires_silent_peers_but_seeds() {
         let mut t = PeerTable::new(2, a(1));
         assert!(!t.add(a(1), Source::Gossip, 0));
         assert!(t.add(a(2), Source::Gossip, 0));
         assert!(t.add(a(3), Source::Tracker, 0));
         assert!(!t.add(a(4), Source::Gossip, 0));
         assert!(t.heard(&a(2), 10_000));
+        // Quiet for half the limit: probed once, then not again until heard.
+        assert_eq!(t.to_probe(30_001, 60_000), vec![a(3)]);
+        assert!(t.to_probe(35_000, 60_000).is_empty());
+        assert_eq!(t.to_probe(40_001, 60_000), vec![a(2)]);
+        assert_eq!(
+            t.expire(60_001, 60_000),
+            vec![a(3)],
+            "tracker-listed or not"
+        );
         assert_eq!(t.expire(70_001, 60_000), vec![a(2)]);
-        assert_eq!(t.len(), 1, "the tracker-listed peer stays longer");
-        assert_eq!(t.expire(300_001, 60_000), vec![a(3)]);
+        assert!(t.is_empty());
         assert!(t.add(a(5), Source::Seed, 0));
+        assert!(t.to_probe(u64::MAX, 60_000).is_empty());
         assert!(t.expire(u64::MAX, 60_000).is_empty(), "seeds never expire");
     }
 

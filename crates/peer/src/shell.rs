@@ -319,7 +319,7 @@ impl Console {
             Command::Chain { n, top } => self.say(&view::chain(node, n, top)),
             Command::Block(h) => self.say(&view::block(node, h)),
             Command::Peers => self.say(&view::peers(node, now)),
-            Command::Stats => self.say(&view::stats(node)),
+            Command::Stats => self.say(&view::stats(node, now)),
             Command::Keys(command) => match keys::run(&self.data_dir, &command) {
                 Ok(answer) => self.say(&answer),
                 Err(e) => self.say(&e.with_causes()),

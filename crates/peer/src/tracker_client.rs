@@ -12,7 +12,29 @@ const WARNING_CAP_MS: u64 = 60_000;
 
 use crate::config::NodeConfig;
 use std::net::SocketAddr;
+use votechain_chain::Hash;
 use votechain_proto::{Message, PokeAck, RegisterPeer, RequestBallot};
+
+/// Where registration stands, as the console's `stats` tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrackerStatus {
+    /// No tracker configured.
+    NoTracker,
+    /// Registered; the tracker pokes us.
+    Registered,
+    /// Registering; unanswered for this long (0 before the first attempt).
+    Registering {
+        /// How long the current attempt has gone unanswered.
+        unanswered_ms: u64,
+    },
+    /// The tracker refused us: it serves another election (its id and title).
+    Refused {
+        /// The tracker's election.
+        election: Hash,
+        /// Its title, as the tracker sent it.
+        title: String,
+    },
+}
 
 /// Where registration stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +61,10 @@ pub struct TrackerClient {
     last_heard_ms: u64,
     /// True once the ballot arrived (from the tracker or from a stored or gossiped genesis).
     have_ballot: bool,
+    /// The election we hold, named in REGISTER_PEER so a tracker of another one refuses us.
+    election: Option<Hash>,
+    /// The tracker's last refusal (its election and title), until it registers us.
+    refused: Option<(Hash, String)>,
     /// When the current registration attempt started (first REGISTER_PEER unanswered since).
     registering_since_ms: Option<u64>,
     /// When the next warning about an unanswered tracker is due, and the gap after it.
@@ -63,6 +89,8 @@ impl TrackerClient {
             next_try_ms: 0,
             last_heard_ms: 0,
             have_ballot: false,
+            election: None,
+            refused: None,
             registering_since_ms: None,
             next_warning: (0, FIRST_WARNING_MS),
             base_ms: cfg.retry_base_ms,
@@ -89,6 +117,42 @@ impl TrackerClient {
     /// Records that the ballot is known, so it is not requested again.
     pub fn ballot_known(&mut self) {
         self.have_ballot = true;
+    }
+
+    /// Records the election we hold: REGISTER_PEER names it from now on.
+    pub fn holds(&mut self, election: Hash) {
+        self.have_ballot = true;
+        self.election = Some(election);
+    }
+
+    /// REGISTER_REFUSED from the tracker (proven): it serves `election`, not ours. We keep
+    /// registering with backoff (the tracker may come back with our election, and a refusal
+    /// must not stop us for good); true the first time this election is refused, so it is said
+    /// once.
+    pub fn on_refused(&mut self, election: Hash, title: &str) -> bool {
+        if self.phase != Phase::Registering {
+            return false;
+        }
+        let first = self.refused.as_ref().is_none_or(|(e, _)| *e != election);
+        self.refused = Some((election, crate::peers::printable(title)));
+        first
+    }
+
+    /// Where registration stands at `now_ms`.
+    pub fn status(&self, now_ms: u64) -> TrackerStatus {
+        match (self.phase, &self.refused) {
+            (Phase::NoTracker, _) => TrackerStatus::NoTracker,
+            (Phase::Registered, _) => TrackerStatus::Registered,
+            (Phase::Registering, Some((election, title))) => TrackerStatus::Refused {
+                election: *election,
+                title: title.clone(),
+            },
+            (Phase::Registering, None) => TrackerStatus::Registering {
+                unanswered_ms: self
+                    .registering_since_ms
+                    .map_or(0, |t| now_ms.saturating_sub(t)),
+            },
+        }
     }
 
     fn backoff(&mut self, now_ms: u64) {
@@ -137,6 +201,7 @@ impl TrackerClient {
     pub fn register_message(&self) -> Message {
         RegisterPeer {
             name: Some(self.name.clone()),
+            election: self.election,
         }
         .into()
     }
@@ -155,6 +220,7 @@ impl TrackerClient {
             tracing::info!("registered with the tracker");
         }
         self.phase = Phase::Registered;
+        self.refused = None;
         self.last_heard_ms = now_ms;
         self.attempts = 0;
         self.registering_since_ms = None;
@@ -188,7 +254,8 @@ impl TrackerClient {
     pub fn unanswered(&mut self, now_ms: u64) -> Option<u64> {
         let since = self.registering_since_ms?;
         let (due, gap) = self.next_warning;
-        if self.phase != Phase::Registering || now_ms < due {
+        // A refusal is an answer, said on its own.
+        if self.phase != Phase::Registering || now_ms < due || self.refused.is_some() {
             return None;
         }
         let next_gap = (gap * 2).min(WARNING_CAP_MS);
@@ -279,6 +346,39 @@ mod tests {
         assert_eq!(j.phase(), Phase::Registering);
         assert_eq!(j.unanswered(202_999), None);
         assert_eq!(j.unanswered(203_000), Some(3_000));
+    }
+
+    #[test]
+    fn a_refusal_is_said_once_per_election_and_registration_goes_on() {
+        let mut j = TrackerClient::new(&cfg());
+        let (ours, theirs) = (Hash([1; 32]), Hash([2; 32]));
+        j.holds(ours);
+        let sent = j.on_timeout(0);
+        assert!(
+            matches!(&sent[..], [Message::RegisterPeer(r)] if r.election == Some(ours)),
+            "REGISTER_PEER names the election we hold: {sent:?}"
+        );
+        assert!(j.on_refused(theirs, "Dinner"));
+        assert!(!j.on_refused(theirs, "Dinner"), "said once");
+        assert_eq!(
+            j.status(10),
+            TrackerStatus::Refused {
+                election: theirs,
+                title: "Dinner".into()
+            }
+        );
+        assert_eq!(j.unanswered(60_000), None, "a refusal is an answer");
+        assert_eq!(
+            types(&j.on_timeout(60_000)),
+            ["REGISTER_PEER"],
+            "still trying"
+        );
+        j.on_register_ack(61_000);
+        assert_eq!(j.status(61_000), TrackerStatus::Registered);
+        assert!(
+            !j.on_refused(theirs, "Dinner"),
+            "registered: nothing to refuse"
+        );
     }
 
     #[test]

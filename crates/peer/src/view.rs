@@ -3,6 +3,7 @@
 
 use crate::node::{Node, SubmitReply};
 use crate::peers::Source;
+use crate::tracker_client::TrackerStatus;
 use votechain_proto::ReceiptStatus;
 
 /// Text shown while the node does not know the election yet.
@@ -99,9 +100,10 @@ pub fn block(node: &Node, height: u64) -> String {
 }
 
 /// `peers`: the known peers as a table under a header row (address first, so scripts can
-/// match it).
+/// match it): name, how we learned of it, when it was last heard, the chain length it last
+/// reported ("-" when unknown) and its state (ok, banned, or of another election).
 pub fn peers(node: &Node, now_ms: u64) -> String {
-    let mut rows: Vec<[String; 5]> = node
+    let mut rows: Vec<[String; 6]> = node
         .peers()
         .iter()
         .map(|(addr, p)| {
@@ -114,17 +116,21 @@ pub fn peers(node: &Node, now_ms: u64) -> String {
                 0 => "never".to_owned(),
                 t => format!("{:.1} s ago", now_ms.saturating_sub(t) as f64 / 1000.0),
             };
-            let state = if p.banned_until_ms > now_ms {
-                "BANNED"
-            } else {
-                "ok"
+            let height = p
+                .reported
+                .map_or_else(|| "-".to_owned(), |(blocks, _)| blocks.to_string());
+            let state = match (p.banned_until_ms > now_ms, p.other_election) {
+                (true, _) => "banned".to_owned(),
+                (false, Some(e)) => format!("other election {}", short(&e)),
+                (false, None) => "ok".to_owned(),
             };
             [
                 addr.to_string(),
-                source.to_owned(),
                 p.name.clone().unwrap_or_else(|| "-".into()),
+                source.to_owned(),
                 heard,
-                state.to_owned(),
+                height,
+                state,
             ]
         })
         .collect();
@@ -132,7 +138,59 @@ pub fn peers(node: &Node, now_ms: u64) -> String {
         return "no peers known".into();
     }
     rows.sort();
-    table(["address", "source", "name", "last heard", "state"], &rows)
+    table(
+        ["address", "name", "source", "last heard", "blocks", "state"],
+        &rows,
+    )
+}
+
+/// A hash as people read it: its first 12 hex digits.
+fn short(hash: &votechain_chain::Hash) -> String {
+    let mut hex = hash.to_string();
+    hex.truncate(12);
+    format!("{hex}…")
+}
+
+/// Where registration with the tracker stands, and the election, in words.
+fn tracker_and_election(node: &Node, now_ms: u64) -> String {
+    let tracker = node
+        .config()
+        .tracker
+        .map_or_else(String::new, |t| format!(" {t}"));
+    let status = match node.tracker_status(now_ms) {
+        TrackerStatus::NoTracker => "no tracker (seeds and gossip only)".to_owned(),
+        TrackerStatus::Registered => format!("tracker{tracker} registered"),
+        TrackerStatus::Registering { unanswered_ms: 0 } => format!("tracker{tracker} registering"),
+        TrackerStatus::Registering { unanswered_ms } => format!(
+            "tracker{tracker} registering: no answer for {} s",
+            unanswered_ms / 1000
+        ),
+        TrackerStatus::Refused { election, title } => format!(
+            "tracker{tracker} refused us: it serves election \"{title}\" ({})",
+            short(&election)
+        ),
+    };
+    let election = match node.chain() {
+        None => "election not known yet".to_owned(),
+        Some(c) => {
+            let ballot = c.ballot();
+            let who = match &ballot.voters {
+                None => "open: anyone may vote".to_owned(),
+                Some(roll) => format!("closed: a roll of {} voters", roll.len()),
+            };
+            let closing = match ballot.closing_height {
+                Some(h) if c.height() > h => format!(", voting ended at block {h}"),
+                Some(h) => format!(", voting ends after block {h}"),
+                None => String::new(),
+            };
+            format!(
+                "election \"{}\" ({}) {who}{closing}",
+                ballot.title,
+                short(&c.election())
+            )
+        }
+    };
+    format!("{status}\n{election}")
 }
 
 /// Rows under a header, each column as wide as its widest cell, two spaces apart.
@@ -161,8 +219,9 @@ fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
         .join("\n")
 }
 
-/// `stats`: the chain summary (as STATS_REPLY reports it) and the node's counters.
-pub fn stats(node: &Node) -> String {
+/// `stats`: the chain summary (as STATS_REPLY reports it), the node's counters, the tracker's
+/// status and the election.
+pub fn stats(node: &Node, now_ms: u64) -> String {
     let s = node.stats();
     let mut out = match node.chain() {
         Some(c) => {
@@ -210,6 +269,8 @@ pub fn stats(node: &Node) -> String {
             .collect();
         out.push_str(&format!("\nundecodable {}", errors.join(" ")));
     }
+    out.push('\n');
+    out.push_str(&tracker_and_election(node, now_ms));
     out
 }
 
@@ -303,7 +364,7 @@ mod tests {
 
     #[test]
     fn stats_tells_mined_blocks_on_the_best_chain_apart() {
-        let line = |n: &Node| stats(n).lines().nth(2).unwrap_or_default().to_owned();
+        let line = |n: &Node| stats(n, 0).lines().nth(2).unwrap_or_default().to_owned();
         check(
             line(&node_named(2, Some("m"))),
             "peers 0 syncing false mined 0 (2 on the best chain)",
@@ -311,6 +372,51 @@ mod tests {
         check(
             line(&node(2)),
             "peers 0 syncing false mined 0 (0 on the best chain)",
+        );
+    }
+
+    #[test]
+    fn stats_says_where_the_tracker_and_the_election_stand() {
+        let text = stats(&node(1), 0);
+        let tail: Vec<&str> = text.lines().rev().take(2).collect();
+        assert_eq!(
+            tail[0],
+            format!(
+                "election \"View\" ({}) open: anyone may vote",
+                short(&node(1).chain().unwrap().election())
+            )
+        );
+        assert_eq!(tail[1], "no tracker (seeds and gossip only)");
+        let me: SocketAddr = "127.0.0.1:6001".parse().unwrap();
+        let mut cfg = NodeConfig::new(me);
+        cfg.tracker = Some("127.0.0.1:5000".parse().unwrap());
+        let mut waiting = Node::new(cfg, ChaCha8Rng::seed_from_u64(1), None);
+        waiting.handle_timeout(1_000);
+        let text = stats(&waiting, 5_000);
+        let tail: Vec<&str> = text.lines().rev().take(2).collect();
+        assert_eq!(tail[0], "election not known yet");
+        assert_eq!(
+            tail[1],
+            "tracker 127.0.0.1:5000 registering: no answer for 4 s"
+        );
+    }
+
+    #[test]
+    fn the_peers_table_shows_height_and_state() {
+        let mut n = node(1);
+        let (a, b): (SocketAddr, SocketAddr) = (
+            "127.0.0.1:6002".parse().unwrap(),
+            "127.0.0.1:6003".parse().unwrap(),
+        );
+        n.peers_mut_for_tests().add(a, Source::Tracker, 0);
+        n.peers_mut_for_tests().add(b, Source::Gossip, 0);
+        n.peers_mut_for_tests().get_mut(&a).unwrap().reported = Some((7, Hash([1; 32])));
+        n.peers_mut_for_tests().set_aside(&b, Hash([2; 32]));
+        check(
+            peers(&n, 0),
+            "address         name  source   last heard  blocks  state\n\
+             127.0.0.1:6002  -     tracker  never       7       ok\n\
+             127.0.0.1:6003  -     gossip   never       -       other election 020202020202…",
         );
     }
 

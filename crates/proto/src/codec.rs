@@ -133,6 +133,8 @@ messages! {
     GetReceipt = "GET_RECEIPT", Small;
     /// Where a vote stands.
     Receipt = "RECEIPT", Small;
+    /// Tracker → peer: not registered, the peer holds another election.
+    RegisterRefused = "REGISTER_REFUSED", Small;
 }
 
 /// Why a datagram is not a valid message. Each variant is a distinct failure a sender can cause;

@@ -57,12 +57,17 @@ fn vote_bounds(field: &str, vote: &Vote) -> Result<(), BoundError> {
 }
 
 /// Peer → tracker: join the election. Answered by CHALLENGE until the sender's address is
-/// verified, then by REGISTER_ACK.
+/// verified, then by REGISTER_ACK (or REGISTER_REFUSED, when `election` names another election
+/// than the tracker's).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct RegisterPeer {
     /// Optional display name for the tracker's logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The election the peer already holds (its genesis hash), if any: a tracker serving
+    /// another election refuses it instead of listing it to its members.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub election: Option<Hash>,
 }
 impl Bounded for RegisterPeer {
     fn check(&self) -> Result<(), BoundError> {
@@ -77,8 +82,35 @@ impl Bounded for RegisterPeer {
 pub struct RegisterAck {
     /// Registered peers as `"ip:port"` (a random sample when the network is large).
     pub peer_list: Vec<SocketAddr>,
+    /// The address the tracker saw the registration come from, under which it lists the peer:
+    /// a peer bound to an unspecified address (0.0.0.0) learns from it what to tell its peers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<SocketAddr>,
 }
 impl Bounded for RegisterAck {}
+
+/// Tracker → peer, in answer to a proven REGISTER_PEER whose `election` is not the tracker's:
+/// not registered, and why. Advisory: the peer says so and keeps trying, so a refusal can never
+/// stop a peer for good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterRefused {
+    /// The election the tracker serves (its genesis hash).
+    pub election: Hash,
+    /// That election's title.
+    pub title: String,
+    /// Why, as a sentence for the peer's user.
+    pub reason: String,
+}
+impl Bounded for RegisterRefused {
+    fn check(&self) -> Result<(), BoundError> {
+        max_len(
+            "title",
+            &self.title,
+            votechain_chain::limits::MAX_TITLE_BYTES,
+        )?;
+        max_len("reason", &self.reason, MAX_REASON)
+    }
+}
 
 /// Tracker → every verified peer: membership changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

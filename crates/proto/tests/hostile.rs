@@ -573,6 +573,7 @@ fn seeds() -> Vec<Vec<u8>> {
         gossip().into(),
         RegisterAck {
             peer_list: vec![peer_addr(), "[::1]:9".parse().unwrap()],
+            observed: Some(peer_addr()),
         }
         .into(),
         Verify { token }.into(),

@@ -11,7 +11,7 @@ use votechain_chain::limits::{
 };
 use votechain_chain::{Ballot, Block, BlockTemplate, Hash, PublicKey, Signature, Vote, VoterKey};
 use votechain_proto::limits::{
-    ENVELOPE_RESERVE, MAX_CHAIN_BATCH, MAX_PROOF, MAX_SMALL, TOKEN_HEX_LEN,
+    ENVELOPE_RESERVE, MAX_CHAIN_BATCH, MAX_PROOF, MAX_REASON, MAX_SMALL, TOKEN_HEX_LEN,
 };
 use votechain_proto::*;
 
@@ -161,8 +161,19 @@ fn receipt_status() -> impl Strategy<Value = ReceiptStatus> {
 /// Every message type, one arm each; `every_type_is_generated` checks none is missing.
 fn message() -> impl Strategy<Value = Message> {
     prop_oneof![
-        prop::option::of(text(16)).prop_map(|name| RegisterPeer { name }.into()),
-        peer_list().prop_map(|peer_list| RegisterAck { peer_list }.into()),
+        (prop::option::of(text(16)), prop::option::of(hash()))
+            .prop_map(|(name, election)| RegisterPeer { name, election }.into()),
+        (peer_list(), peer_list()).prop_map(|(peer_list, seen)| RegisterAck {
+            peer_list,
+            observed: seen.first().copied()
+        }
+        .into()),
+        (hash(), text(32), text(50)).prop_map(|(election, title, reason)| RegisterRefused {
+            election,
+            title,
+            reason
+        }
+        .into()),
         peer_list().prop_map(|peer_list| UpdatePeers { peer_list }.into()),
         Just(RequestBallot {}.into()),
         (ballot(), hash()).prop_map(|(b, election)| BallotOptions::new(&b, election).into()),
@@ -319,6 +330,7 @@ fn encode_refuses_a_message_over_its_size_limit() {
         .unwrap();
     let ack = RegisterAck {
         peer_list: vec![addr; 60],
+        observed: None,
     };
     match encode(&ack.into()) {
         // The encoder keeps room for the envelope of address cookies.
@@ -368,9 +380,19 @@ fn encode_refuses_a_field_over_its_bound() {
         (
             RegisterPeer {
                 name: Some("n".repeat(65)),
+                election: None,
             }
             .into(),
             "name",
+        ),
+        (
+            RegisterRefused {
+                election: Hash::ZERO,
+                title: "t".into(),
+                reason: "r".repeat(MAX_REASON + 1),
+            }
+            .into(),
+            "reason",
         ),
         (
             SubmitVote {

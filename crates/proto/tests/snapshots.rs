@@ -30,6 +30,15 @@ fn cases() -> Vec<(&'static str, Message)> {
             "REGISTER_PEER",
             RegisterPeer {
                 name: Some("alice".into()),
+                election: None,
+            }
+            .into(),
+        ),
+        (
+            "REGISTER_PEER.election",
+            RegisterPeer {
+                name: Some("alice".into()),
+                election: Some(g.hash()),
             }
             .into(),
         ),
@@ -37,6 +46,7 @@ fn cases() -> Vec<(&'static str, Message)> {
             "REGISTER_ACK",
             RegisterAck {
                 peer_list: peers.clone(),
+                observed: Some(peers[0]),
             }
             .into(),
         ),
@@ -172,6 +182,17 @@ fn cases() -> Vec<(&'static str, Message)> {
                 status: ReceiptStatus::Rejected {
                     reason: "voter has already voted".into(),
                 },
+            }
+            .into(),
+        ),
+        (
+            "REGISTER_REFUSED",
+            RegisterRefused {
+                election: g.hash(),
+                title: "Class president".into(),
+                reason: "this tracker serves election 1ef8db214a64…, not the election \
+                         00a02a7f1726… your peer holds"
+                    .into(),
             }
             .into(),
         ),

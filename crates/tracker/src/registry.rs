@@ -98,6 +98,16 @@ pub enum Event {
         /// Members after the change.
         n_peers: usize,
     },
+    /// A verified address was refused: it holds another election (its REGISTER_PEER named
+    /// that election's id). It was told why with REGISTER_REFUSED.
+    OtherElection {
+        /// The address refused.
+        addr: SocketAddr,
+        /// The name it gave, if any.
+        name: Option<String>,
+        /// The election it holds.
+        theirs: Hash,
+    },
     /// A verified address could not register: the registry holds `max_peers` members.
     Refused {
         /// The address refused.
@@ -144,12 +154,20 @@ impl<R: RngCore> Registry<R> {
         let dialect = &config.dialect;
         let ballot_datagram =
             dialect.encode(&BallotOptions::new(&config.ballot, election).into())?;
+        // The longest address a REGISTER_ACK may report as observed.
+        let widest = SocketAddr::from(([0xffff; 8], u16::MAX));
         let envelope = dialect
             .encode(&UpdatePeers { peer_list: vec![] }.into())?
             .len()
             .max(
                 dialect
-                    .encode(&RegisterAck { peer_list: vec![] }.into())?
+                    .encode(
+                        &RegisterAck {
+                            peer_list: vec![],
+                            observed: Some(widest),
+                        }
+                        .into(),
+                    )?
                     .len(),
             );
         let mut secret = [0u8; 32];
@@ -285,7 +303,8 @@ impl<R: RngCore> Registry<R> {
             | Message::SubmitVote(_)
             | Message::NewVote(_)
             | Message::GetReceipt(_)
-            | Message::Receipt(_)) => {
+            | Message::Receipt(_)
+            | Message::RegisterRefused(_)) => {
                 debug!(%from, msg_type = other.type_name(), "dropped message the tracker does not handle");
                 *self.stats.unhandled.entry(other.type_name()).or_default() += 1;
             }

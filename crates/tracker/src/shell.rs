@@ -113,11 +113,13 @@ async fn flush(socket: &UdpSocket, registry: &mut Registry, refusals: &mut Refus
 }
 
 /// Refused registrations repeat every half second per peer while the registry is full: warn
-/// once per minute with a count, the rest at debug.
+/// once per minute with a count, the rest at debug. A peer of another election is warned about
+/// once per address (at most 1,024 remembered).
 #[derive(Default)]
 struct RefusalLog {
     last_warned: Option<Instant>,
     since_warned: u64,
+    other_election: std::collections::HashSet<std::net::SocketAddr>,
 }
 
 fn log_event(event: &Event, refusals: &mut RefusalLog) {
@@ -147,6 +149,17 @@ fn log_event(event: &Event, refusals: &mut RefusalLog) {
             "peer {addr}{} evicted after {missed} missed heartbeats; {n_peers} registered",
             named(name)
         ),
+        Event::OtherElection { addr, name, theirs } => {
+            // Such a peer retries every few seconds: one warning per address is enough.
+            if refusals.other_election.len() < 1_024 && refusals.other_election.insert(*addr) {
+                warn!(
+                    "peer {addr}{} holds another election ({theirs}): refused, and told why",
+                    named(name)
+                );
+            } else {
+                debug!("peer {addr} of another election refused again");
+            }
+        }
         Event::Refused { addr, max_peers } => {
             refusals.since_warned += 1;
             let due = refusals

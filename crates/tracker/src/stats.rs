@@ -37,6 +37,8 @@ pub struct Stats {
     pub joined: u64,
     /// Registrations refused because the table holds `max_peers`.
     pub refused_full: u64,
+    /// Registrations refused because the peer holds another election.
+    pub refused_election: u64,
     /// REGISTER_ACKs sent (first registration and repeats).
     pub acks_sent: u64,
     /// BALLOT_OPTIONS sent.

@@ -8,11 +8,12 @@
 //! again, by any path.
 
 use super::{Event, Inbound, Node, Output, Record};
+use crate::peers::printable;
 use rand::RngCore;
 use std::net::SocketAddr;
 use votechain_chain::validate::ValidationError;
 use votechain_chain::{AddOutcome, Ballot, Block, Connected, Hash};
-use votechain_proto::{BallotOptions, NewBlock};
+use votechain_proto::{BallotOptions, NewBlock, RegisterRefused};
 use votechain_sansio::DedupCache;
 
 /// Blocks and votes already handled, so each is validated and relayed once and floods die out.
@@ -67,9 +68,30 @@ impl<R: RngCore> Node<R> {
                 self.out.push_back(Output::Event(Event::ElectionMismatch {
                     ours: (c.election(), c.ballot().title.clone()),
                     tracker: (m.election, ballot.title.clone()),
+                    reason: None,
                 }));
             }
             None => self.init_chain(now_ms, &ballot, genesis),
+        }
+    }
+
+    /// REGISTER_REFUSED from the tracker (proven): it serves another election than the one we
+    /// hold. Said once per election, naming both and what to do; registration goes on, so a
+    /// tracker that comes back with our election takes us.
+    pub(super) fn on_refused(&mut self, m: &RegisterRefused) {
+        let Some(ours) = self
+            .chain
+            .as_ref()
+            .map(|c| (c.election(), c.ballot().title.clone()))
+        else {
+            return;
+        };
+        if self.tracker.on_refused(m.election, &m.title) {
+            self.out.push_back(Output::Event(Event::ElectionMismatch {
+                ours,
+                tracker: (m.election, printable(&m.title)),
+                reason: Some(printable(&m.reason)),
+            }));
         }
     }
 
@@ -84,7 +106,7 @@ impl<R: RngCore> Node<R> {
         let election = chain.election();
         tracing::info!("election \"{}\" ({election}) known", ballot.title);
         tracing::info!("{}", ballot.roll_summary());
-        self.tracker.ballot_known();
+        self.tracker.holds(election);
         self.chain = Some(chain);
         self.out.push_back(Output::Persist(Record::Block(genesis)));
         self.out
@@ -98,7 +120,37 @@ impl<R: RngCore> Node<R> {
         if self.chain.is_none() || self.seen.blocks.contains(&block.hash()) {
             return;
         }
+        if self.other_election(input, &block) {
+            return;
+        }
         self.add_block(now_ms, Some(input), block, true);
+    }
+
+    /// True when `block` shows it belongs to another election: a genesis block not ours, or a
+    /// block 1 whose parent is not our genesis. Its sender, if it proves its origin, is set
+    /// aside (said once), not struck: an honest peer of another election is no liar, and is
+    /// simply of no use to us. The block is dropped without further work either way.
+    pub(super) fn other_election(&mut self, input: Inbound, block: &Block) -> bool {
+        let Some(ours) = self.chain.as_ref().map(|c| c.election()) else {
+            return false;
+        };
+        let theirs = match block.height() {
+            0 => block.hash(),
+            1 => block.prev(),
+            _ => return false,
+        };
+        if theirs == ours {
+            return false;
+        }
+        if input.proven && self.peers.set_aside(&input.from, theirs) {
+            self.catchup.downloader.forget_peer(&input.from);
+            self.mining.touch();
+            self.out.push_back(Output::Event(Event::OtherElection {
+                peer: input.from,
+                election: theirs,
+            }));
+        }
+        true
     }
 
     /// A block this node mined.

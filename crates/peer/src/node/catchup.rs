@@ -189,6 +189,9 @@ impl<R: RngCore> Node<R> {
             }
             return;
         }
+        if self.other_election(input, &block) {
+            return;
+        }
         self.catchup.downloader.on_block(from, index, total);
         if block.height() != index {
             self.strike(from, 2, now_ms, "sent a block at the wrong height");

@@ -187,7 +187,11 @@ impl<R: RngCore> Node<R> {
         if !input.proven {
             return self.ignore(from, "unproven STATS_REPLY");
         }
-        let Some(peer) = self.peers.get_mut(&from) else {
+        let Some(peer) = self
+            .peers
+            .get_mut(&from)
+            .filter(|p| p.other_election.is_none())
+        else {
             self.stats.ignored += 1;
             return;
         };

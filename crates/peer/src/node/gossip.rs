@@ -82,6 +82,26 @@ impl<R: RngCore> Node<R> {
         }
     }
 
+    /// REGISTER_ACK's `observed`: the address the tracker saw us at, and lists us under. It is
+    /// ours, so it never enters our table; and when we are bound to an unspecified address
+    /// without `--advertise` (`learn_address`), it is what we tell peers from now on. Only the
+    /// tracker's proven REGISTER_ACK gets here, so a forger cannot choose our address.
+    pub(super) fn on_observed_address(&mut self, now_ms: u64, observed: SocketAddr) {
+        let ip = observed.ip();
+        if observed.port() == 0 || ip.is_unspecified() || ip.is_multicast() {
+            return;
+        }
+        self.peers.add_own_address(observed);
+        if self.cfg.learn_address && observed != self.cfg.me {
+            tracing::info!(
+                "the tracker sees this peer at {observed}: advertising that address to peers"
+            );
+            self.cfg.me = observed;
+            // Peers heard the stand-in address: announce the right one now.
+            self.gossip.next_ms = now_ms;
+        }
+    }
+
     /// Our own announcement, to a few peers and every seed.
     pub(super) fn announce(&mut self, now_ms: u64) {
         let id: [u8; 16] = self.rng.gen_array();

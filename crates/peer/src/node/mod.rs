@@ -129,8 +129,8 @@ impl<R: RngCore> Node<R> {
     pub fn new(cfg: NodeConfig, mut rng: R, chain: Option<ChainState>) -> Node<R> {
         let origin = Origin::new(rng.gen(), cfg.max_verified);
         let mut tracker = TrackerClient::new(&cfg);
-        if chain.is_some() {
-            tracker.ballot_known();
+        if let Some(c) = &chain {
+            tracker.holds(c.election());
         }
         let mut peers = PeerTable::new(cfg.max_peers, cfg.me);
         for seed in &cfg.seeds {
@@ -174,6 +174,12 @@ impl<R: RngCore> Node<R> {
         &self.peers
     }
 
+    /// The peer table, to arrange a state in another module's tests.
+    #[cfg(test)]
+    pub(crate) fn peers_mut_for_tests(&mut self) -> &mut PeerTable {
+        &mut self.peers
+    }
+
     /// Counters.
     pub fn stats(&self) -> &NodeStats {
         &self.stats
@@ -187,6 +193,11 @@ impl<R: RngCore> Node<R> {
     /// True while a sync is fetching blocks.
     pub fn syncing(&self) -> bool {
         self.catchup.downloader.is_active()
+    }
+
+    /// Where registration with the tracker stands at `now_ms`.
+    pub fn tracker_status(&self, now_ms: u64) -> crate::tracker_client::TrackerStatus {
+        self.tracker.status(now_ms)
     }
 
     /// Next output for the shell.
@@ -263,6 +274,10 @@ impl<R: RngCore> Node<R> {
             Message::Challenge(c) => self.on_challenge(now_ms, input, c.token),
             Message::Verify(_) => self.on_verify(input),
             Message::RegisterAck(m) if from_tracker => {
+                // Before the list, which names us under the observed address.
+                if let Some(observed) = m.observed {
+                    self.on_observed_address(now_ms, observed);
+                }
                 self.on_peer_list(now_ms, &m.peer_list, false);
                 let next = self.tracker.on_register_ack(now_ms);
                 self.send_requests(now_ms, from, next);
@@ -272,6 +287,7 @@ impl<R: RngCore> Node<R> {
                 self.on_peer_list(now_ms, &m.peer_list, true);
             }
             Message::BallotOptions(m) if from_tracker => self.on_ballot(now_ms, &m),
+            Message::RegisterRefused(m) if from_tracker => self.on_refused(&m),
             Message::Poke(p) if from_tracker => {
                 let ack = self.tracker.on_poke(now_ms, p.nonce);
                 self.send(now_ms, from, &ack);
@@ -279,6 +295,7 @@ impl<R: RngCore> Node<R> {
             Message::RegisterAck(_)
             | Message::UpdatePeers(_)
             | Message::BallotOptions(_)
+            | Message::RegisterRefused(_)
             | Message::Poke(_) => self.ignore(from, "tracker message not from the tracker"),
             Message::Gossip(g) => self.on_gossip(now_ms, input, g),
             Message::GossipReply(g) => self.on_gossip_reply(now_ms, input, g),
@@ -373,6 +390,11 @@ impl<R: RngCore> Node<R> {
     }
 
     fn housekeeping(&mut self, now_ms: u64) {
+        // A peer quiet for half the silence limit gets a STATS (small, answered by anyone): a
+        // live one answers and stays; a gone one is dropped at the limit.
+        for quiet in self.peers.to_probe(now_ms, self.cfg.peer_silence_ms) {
+            self.send(now_ms, quiet, &votechain_proto::Stats {}.into());
+        }
         for gone in self.peers.expire(now_ms, self.cfg.peer_silence_ms) {
             tracing::info!(peer = %gone, "peer silent too long: dropped");
             self.catchup.downloader.forget_peer(&gone);

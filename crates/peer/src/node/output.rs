@@ -33,6 +33,8 @@ pub enum Event {
         ours: (Hash, String),
         /// The election the tracker serves: its id and title.
         tracker: (Hash, String),
+        /// The tracker's own words, when it refused to register us (REGISTER_REFUSED).
+        reason: Option<String>,
     },
     /// The best tip changed.
     TipChanged {
@@ -72,6 +74,14 @@ pub enum Event {
         fetching: Option<(u64, Hash, usize)>,
         /// Our chain's length in blocks.
         ours: u64,
+    },
+    /// A peer proved it holds another election: set aside (not synced from, not relayed to),
+    /// without blame.
+    OtherElection {
+        /// Who.
+        peer: SocketAddr,
+        /// Its election (the genesis hash its blocks lead to).
+        election: Hash,
     },
     /// A peer is ignored for a while.
     PeerBanned {
@@ -129,15 +139,32 @@ impl std::fmt::Display for Event {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Event::ElectionKnown { election } => write!(f, "election {} known", short(election)),
-            Event::ElectionMismatch { ours, tracker } => write!(
+            Event::OtherElection { peer, election } => write!(
                 f,
-                "the tracker runs election \"{}\" ({}), but this data directory holds election \
-                 \"{}\" ({}): start with another --data-dir to join the tracker's",
-                tracker.1,
-                short(&tracker.0),
-                ours.1,
-                short(&ours.0)
+                "peer {peer} holds another election ({}): set aside, neither synced from nor \
+                 relayed to",
+                short(election)
             ),
+            Event::ElectionMismatch {
+                ours,
+                tracker,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "the tracker runs election \"{}\" ({}), but this data directory holds \
+                     election \"{}\" ({}): start with another --data-dir (or move this one away) \
+                     to join the tracker's",
+                    tracker.1,
+                    short(&tracker.0),
+                    ours.1,
+                    short(&ours.0)
+                )?;
+                match reason {
+                    Some(reason) => write!(f, "; the tracker refused us, saying: {reason}"),
+                    None => Ok(()),
+                }
+            }
             Event::TipChanged {
                 height,
                 hash,
@@ -269,10 +296,21 @@ mod tests {
             Event::ElectionMismatch {
                 ours: (a, "Lunch".into()),
                 tracker: (b, "Dinner".into()),
+                reason: None,
             },
             "the tracker runs election \"Dinner\" (010101010101…), but this data directory \
-             holds election \"Lunch\" (abababababab…): start with another --data-dir to join the \
-             tracker's",
+             holds election \"Lunch\" (abababababab…): start with another --data-dir (or move \
+             this one away) to join the tracker's",
+        );
+        check(
+            Event::ElectionMismatch {
+                ours: (a, "Lunch".into()),
+                tracker: (b, "Dinner".into()),
+                reason: Some("not yours".into()),
+            },
+            "the tracker runs election \"Dinner\" (010101010101…), but this data directory \
+             holds election \"Lunch\" (abababababab…): start with another --data-dir (or move \
+             this one away) to join the tracker's; the tracker refused us, saying: not yours",
         );
         check(
             Event::PeerBanned {

@@ -5,7 +5,7 @@ use super::*;
 use crate::config::MiningMode;
 use crate::profile::{self, BatchVerdict, Handshakes, Profile};
 use rand::SeedableRng;
-use votechain_chain::{Ballot, Block, BlockTemplate, ChainConfig, Vote, VoterKey};
+use votechain_chain::{Ballot, Block, BlockTemplate, ChainConfig, Hash, Vote, VoterKey};
 use votechain_proto::limits::unverified_reply_budget;
 use votechain_proto::{
     decode, decode_envelope, encode, with_envelope, Challenge, Envelope, GetBlock, GetBlockReply,
@@ -822,4 +822,172 @@ fn a_consensus_round_asked_for_reports_its_outcome_and_a_periodic_one_does_not()
             ours: 4,
         }]
     );
+}
+
+/// A node with `tracker` as its tracker and, when `chain`, the test election; its first timer
+/// has fired.
+fn node_with_tracker(tracker: SocketAddr, chain: bool, learn_address: bool) -> Node {
+    let mut cfg = NodeConfig::new(addr(6001));
+    cfg.tracker = Some(tracker);
+    cfg.learn_address = learn_address;
+    cfg.mining = MiningMode::Off;
+    let chain = chain.then(|| ChainState::new(&ballot(), ChainConfig::default()).unwrap());
+    let mut node = Node::new(cfg, rng(), chain);
+    node.handle_timeout(NOW);
+    drain(&mut node);
+    node
+}
+
+#[test]
+fn a_peer_bound_to_any_address_advertises_what_the_tracker_observed_and_nothing_forged() {
+    let tracker = addr(5000);
+    let seen_at = SocketAddr::from(([10, 0, 0, 9], 6001));
+    let ack = |observed| votechain_proto::RegisterAck {
+        peer_list: vec![observed, addr(6002)],
+        observed: Some(observed),
+    };
+    let mut node = node_with_tracker(tracker, true, true);
+    // A forged REGISTER_ACK (no echo of our cookie) chooses nothing.
+    let forged = SocketAddr::from(([192, 0, 2, 1], 9));
+    node.handle_datagram(NOW, tracker, &datagram(ack(forged)));
+    assert_eq!(node.config().me, addr(6001));
+    // The tracker's own answer: we announce that address at once, and never list ourselves.
+    node.handle_datagram(NOW, tracker, &proven(&node, tracker, ack(seen_at)));
+    assert_eq!(node.config().me, seen_at);
+    assert!(
+        node.peers.get(&seen_at).is_none(),
+        "we are not our own peer"
+    );
+    node.handle_timeout(NOW + 1);
+    let gossip: Vec<Gossip> = sent(&drain(&mut node))
+        .into_iter()
+        .filter_map(|(_, m)| match m {
+            Message::Gossip(g) => Some(g),
+            _ => None,
+        })
+        .collect();
+    assert!(!gossip.is_empty(), "the new address is announced at once");
+    assert!(gossip
+        .iter()
+        .all(|g| (g.host.as_str(), g.port) == ("10.0.0.9", 6001)));
+
+    // With an address of our own (--advertise, or a bound one), the observed address only
+    // stays out of our table.
+    let mut fixed = node_with_tracker(tracker, true, false);
+    fixed.handle_datagram(NOW, tracker, &proven(&fixed, tracker, ack(seen_at)));
+    assert_eq!(fixed.config().me, addr(6001));
+    assert!(fixed.peers.get(&seen_at).is_none());
+    assert!(fixed.peers.get(&addr(6002)).is_some());
+}
+
+#[test]
+fn a_refusal_counts_only_from_the_tracker_and_is_said_once() {
+    let tracker = addr(5000);
+    let mut node = node_with_tracker(tracker, true, false);
+    let ours = node.chain().unwrap().election();
+    let refusal = votechain_proto::RegisterRefused {
+        election: Hash([9; 32]),
+        title: "Dinner\u{1b}[2J".into(),
+        reason: "not yours".into(),
+    };
+    let mismatches = |outputs: &[Output]| -> Vec<Event> {
+        outputs
+            .iter()
+            .filter_map(|o| match o {
+                Output::Event(e @ Event::ElectionMismatch { .. }) => Some(e.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    node.handle_datagram(NOW, tracker, &datagram(refusal.clone()));
+    assert!(
+        mismatches(&drain(&mut node)).is_empty(),
+        "a forged refusal is ignored"
+    );
+    node.handle_datagram(NOW, tracker, &proven(&node, tracker, refusal.clone()));
+    let said = mismatches(&drain(&mut node));
+    assert_eq!(
+        said,
+        [Event::ElectionMismatch {
+            ours: (ours, "Test".into()),
+            tracker: (Hash([9; 32]), "Dinner\u{fffd}[2J".into()),
+            reason: Some("not yours".into()),
+        }]
+    );
+    node.handle_datagram(NOW, tracker, &proven(&node, tracker, refusal));
+    assert!(mismatches(&drain(&mut node)).is_empty(), "said once");
+    // Registration goes on: a tracker restarted with our election takes us back.
+    node.handle_timeout(NOW + 10_000);
+    let out = sent(&drain(&mut node));
+    assert!(
+        out.iter().any(|(to, m)| *to == tracker
+            && matches!(m, Message::RegisterPeer(r) if r.election == Some(ours))),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_peer_of_another_election_is_set_aside_without_strikes() {
+    let mut node = node_with_chain(2);
+    let mut other = ChainState::new(
+        &Ballot::open("Other", &["A", "B"], 0),
+        ChainConfig::default(),
+    )
+    .unwrap();
+    let t = BlockTemplate::new(other.tip_hash(), 0, 0, NOW, "o", vec![]).unwrap();
+    let theirs_1 = t.seal(0);
+    other.add_block(theirs_1.clone(), NOW).unwrap();
+    let theirs_0 = other.block_at(0).unwrap().clone();
+    let foreign = addr(6003);
+
+    // Its block 1 (parent: its genesis) arrives as news, proven: set aside, said once.
+    node.handle_datagram(
+        NOW,
+        foreign,
+        &proven(&node, foreign, NewBlock { block: theirs_1 }),
+    );
+    let outputs = drain(&mut node);
+    let said: Vec<&Event> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Event(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        said,
+        [&Event::OtherElection {
+            peer: foreign,
+            election: other.election()
+        }]
+    );
+    assert!(
+        sent(&outputs).is_empty(),
+        "nothing fetched, nothing relayed"
+    );
+    // Its genesis as a sync answer: no strike, no ban, no second line.
+    let reply = GetBlockReply {
+        height: 0,
+        block: Some(theirs_0),
+    };
+    node.handle_datagram(NOW, foreign, &proven(&node, foreign, reply));
+    let outputs = drain(&mut node);
+    assert!(
+        !outputs.iter().any(|o| matches!(o, Output::Event(_))),
+        "{outputs:?}"
+    );
+    let info = node.peers.get(&foreign).unwrap();
+    assert_eq!((info.strikes, info.banned_until_ms), (0, 0));
+    // Set aside: not asked in rounds, not relayed to, its claims not taken.
+    assert!(!node.peers.active(NOW).contains(&foreign));
+    let claim = StatsReply {
+        height: 50,
+        hash: other.tip_hash(),
+    };
+    node.handle_datagram(NOW, foreign, &proven(&node, foreign, claim));
+    drain(&mut node);
+    assert!(node.peers.get(&foreign).unwrap().reported.is_none());
+    assert!(!node.syncing());
+    // An honest peer of our election is untouched.
+    assert!(node.peers.active(NOW).contains(&addr(6002)));
 }

@@ -145,11 +145,7 @@ impl Attack for BallotAmplifier {
     fn on_tick(&mut self, ctx: &mut Ctx<'_>) -> Option<u64> {
         if ctx.now() < self.timeline.silent_ms {
             if !self.registered {
-                ctx.send(
-                    self.victim,
-                    TRACKER_ADDR,
-                    &RegisterPeer { name: None }.into(),
-                );
+                ctx.send(self.victim, TRACKER_ADDR, &RegisterPeer::default().into());
             }
             return Some(500.min(self.timeline.silent_ms - ctx.now()).max(1));
         }
@@ -169,7 +165,7 @@ impl Attack for BallotAmplifier {
         match decode(bytes) {
             Ok(Message::Challenge(c)) => {
                 ctx.send(self.victim, from, &Verify { token: c.token }.into());
-                ctx.send(self.victim, from, &RegisterPeer { name: None }.into());
+                ctx.send(self.victim, from, &RegisterPeer::default().into());
             }
             Ok(Message::RegisterAck(_)) => self.registered = true,
             Ok(Message::Poke(p)) => ctx.send(self.victim, from, &PokeAck { nonce: p.nonce }.into()),

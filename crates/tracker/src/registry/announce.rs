@@ -62,8 +62,10 @@ impl<R: RngCore> Registry<R> {
         }
         loop {
             let message: Message = match ack {
+                // The newcomer (`first`) learns the address we list it under.
                 true => RegisterAck {
                     peer_list: list.clone(),
+                    observed: first.map(|a| SocketAddr::new(a.ip().to_canonical(), a.port())),
                 }
                 .into(),
                 false => UpdatePeers {

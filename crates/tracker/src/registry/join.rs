@@ -6,13 +6,15 @@
 use super::{rate_of, Event, Output, Registry};
 use rand::RngCore;
 use std::net::SocketAddr;
+use votechain_chain::Hash;
 use votechain_proto::limits::{unverified_reply_budget, ENVELOPE_RESERVE};
-use votechain_proto::{Challenge, Cookie, RegisterPeer};
+use votechain_proto::{Challenge, Cookie, RegisterPeer, RegisterRefused};
 use votechain_sansio::ratelimit::Bucket;
 
 impl<R: RngCore> Registry<R> {
     /// REGISTER_PEER: a proven address joins (a member already in gets its list again); an
-    /// unproven one gets a CHALLENGE; a full registry refuses.
+    /// unproven one gets a CHALLENGE; a full registry refuses, and so does a registry of
+    /// another election than the one the peer holds (REGISTER_REFUSED says which, and why).
     pub(super) fn on_register(
         &mut self,
         now_ms: u64,
@@ -24,6 +26,10 @@ impl<R: RngCore> Registry<R> {
     ) {
         if !proven {
             self.challenge(now_ms, from, request_len);
+            return;
+        }
+        if let Some(theirs) = m.election.filter(|e| *e != self.election) {
+            self.refuse_other_election(now_ms, from, m.name, theirs);
             return;
         }
         if self.peers.contains(&from) {
@@ -59,6 +65,39 @@ impl<R: RngCore> Registry<R> {
         }));
         self.send_peer_list_ack(now_ms, from);
         self.announce_pending = true;
+    }
+
+    /// A proven peer holding election `theirs`, not ours: it is told so (and, if it was a
+    /// member, for instance restarted on another data directory, it is one no longer), so our
+    /// members are never pointed at a chain they cannot use.
+    fn refuse_other_election(
+        &mut self,
+        now_ms: u64,
+        from: SocketAddr,
+        name: Option<String>,
+        theirs: Hash,
+    ) {
+        self.stats.refused_election += 1;
+        if self.peers.remove(&from).is_some() {
+            self.announce_pending = true;
+        }
+        self.out.push_back(Output::Event(Event::OtherElection {
+            addr: from,
+            name,
+            theirs,
+        }));
+        // Two short hashes: well within the reason's 200 bytes; the title has its own field.
+        let reason = format!(
+            "this tracker serves election {}, not the election {} your peer holds",
+            short_hash(&self.election),
+            short_hash(&theirs)
+        );
+        let refusal = RegisterRefused {
+            election: self.election,
+            title: self.config.ballot.title.clone(),
+            reason,
+        };
+        self.send_message(now_ms, from, &refusal.into());
     }
 
     /// REQUEST_BALLOT: the ballot goes to a proven request, or to any request when it fits
@@ -97,4 +136,11 @@ impl<R: RngCore> Registry<R> {
         self.stats.challenges_sent += 1;
         self.send(now_ms, to, payload);
     }
+}
+
+/// The first 12 hex digits of `hash`, as people read it.
+fn short_hash(hash: &Hash) -> String {
+    let mut hex = hash.to_string();
+    hex.truncate(12);
+    format!("{hex}…")
 }

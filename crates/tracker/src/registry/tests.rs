@@ -209,6 +209,63 @@ fn registration_takes_a_verified_address() {
 }
 
 #[test]
+fn the_ack_tells_a_peer_the_address_it_is_listed_under() {
+    let mut h = Harness::new(config());
+    let a = addr(1);
+    h.register(a);
+    let reply = h.recv_proven(a, RegisterPeer::default());
+    assert!(
+        matches!(&reply[..], [(_, Message::RegisterAck(ack), _)] if ack.observed == Some(a)),
+        "{reply:?}"
+    );
+}
+
+#[test]
+fn a_peer_of_another_election_is_refused_with_the_reason() {
+    let mut h = Harness::new(config());
+    let ours = h.reg.election();
+    let theirs = Hash([7; 32]);
+    let (a, b) = (addr(1), addr(2));
+    let named = |election| RegisterPeer {
+        name: Some("p".into()),
+        election: Some(election),
+    };
+    // Unproven: a CHALLENGE, as for anyone; proven: refused, not registered, told why.
+    let reply = h.recv(a, named(theirs));
+    assert!(
+        matches!(&reply[..], [(_, Message::Challenge(_), _)]),
+        "{reply:?}"
+    );
+    let reply = h.recv_proven(a, named(theirs));
+    let [(to, Message::RegisterRefused(r), _)] = &reply[..] else {
+        panic!("expected REGISTER_REFUSED, got {reply:?}");
+    };
+    assert_eq!(
+        (*to, r.election, r.title.as_str()),
+        (a, ours, "Demo election")
+    );
+    assert!(
+        r.reason.contains("not the election 070707070707"),
+        "{}",
+        r.reason
+    );
+    assert!(!h.reg.is_registered(&a));
+    assert!(
+        matches!(&h.events[..], [Event::OtherElection { addr, theirs: t, .. }] if *addr == a && *t == theirs)
+    );
+    // A peer naming our election registers; a member that comes back naming another is removed.
+    let reply = h.recv_proven(b, named(ours));
+    assert!(
+        matches!(&reply[..], [(_, Message::RegisterAck(_), _), ..]),
+        "{reply:?}"
+    );
+    assert!(h.reg.is_registered(&b));
+    h.recv_proven(b, named(theirs));
+    assert!(!h.reg.is_registered(&b));
+    assert_eq!(h.reg.stats().refused_election, 2);
+}
+
+#[test]
 fn spoofed_registration_never_completes() {
     let mut h = Harness::new(config());
     let victim = addr(1);
@@ -613,6 +670,7 @@ fn no_unverified_address_gets_more_than_one_reply_within_budget() {
         wire(RegisterPeer::default()),
         wire(RegisterPeer {
             name: Some("n".repeat(64)),
+            election: None,
         }),
         wire(RequestBallot {}),
         wire(LeavePeer {}),
