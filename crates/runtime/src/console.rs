@@ -151,8 +151,14 @@ fn read_with_prompt(
                 }
             }
             Err(ReadlineError::Interrupted) => {
+                // Shut down as SIGINT does, and only that way: closing the channel here would
+                // also read as the end of input and race the signal's shutdown. The thread
+                // waits for the process to end, holding the channel open.
+                terminal::set_printer(None);
                 crate::signals::interrupt();
-                break;
+                loop {
+                    std::thread::park();
+                }
             }
             Err(ReadlineError::Eof) => break,
             Err(e) => {
