@@ -9,8 +9,8 @@ use std::process::ExitCode;
 /// The `--help` footer every binary shows (clap's `after_help`): how logging is chosen and what
 /// the exit statuses mean.
 pub const AFTER_HELP: &str =
-    "Logging: RUST_LOG (e.g. RUST_LOG=debug) sets the log file's level when \
-                              -v is not given.\n\
+    "Logging: RUST_LOG (e.g. RUST_LOG=debug) sets the level of the full log \
+                              (the log file; the tracker's terminal) when -v is not given.\n\
                               Exit status: 0 success or clean shutdown, 1 runtime error, \
                               2 usage error; a second Ctrl-C during a shutdown exits at once \
                               with 130.";

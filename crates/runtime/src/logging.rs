@@ -43,7 +43,7 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct LogArgs {
     /// More log output: -v debug, -vv trace, in the log file and on the terminal (without -v,
-    /// RUST_LOG sets the log file's level).
+    /// RUST_LOG sets the level of the full log).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Only warnings and errors on the terminal (the log file is unchanged).
