@@ -18,7 +18,11 @@
 //! blocks is not banned) and `mining_storm.rs` (a vote makes a few blocks, not hundreds);
 //! `data_dir_lock.rs` (one process per data directory); `tracker_process.rs` (the tracker
 //! alone, driven by hand-made members: registration, eviction, leaving, hostile datagrams,
-//! signals and exit codes); and `netns.rs` (tracker and peers in namespaces with 20 % loss).
+//! signals and exit codes); `netns.rs` (tracker and peers in namespaces with 20 % loss);
+//! `terminal.rs` (the peer's and the election's console in a pseudo-terminal: prompt, help,
+//! history, Ctrl-D, Ctrl-C); and `logging.rs` (a calm terminal, the full log in `peer.log`,
+//! `-q`, `--log-format json`). A peer's stderr carries only warnings and events for people;
+//! a failing test also prints the tail of each peer's `peer.log`.
 //!
 //! Every wait polls with a generous deadline and never sleeps for correctness (STYLE.md rule
 //! 6); every process is killed when its handle drops, including while a failing test unwinds,

@@ -288,6 +288,27 @@ pub struct Peer {
     probe: Probe,
 }
 
+impl Drop for Peer {
+    /// A failing test shows the tail of the peer's log file too: its terminal (stderr, shown by
+    /// [`Process`]) carries only warnings and events, the full log is in `peer.log`.
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let text = std::fs::read_to_string(self.data.path().join("peer.log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let skip = lines.len().saturating_sub(40);
+        eprintln!(
+            "---- {}: last {} lines of peer.log ----",
+            self.name,
+            lines.len() - skip
+        );
+        for line in &lines[skip..] {
+            eprintln!("{}: {line}", self.name);
+        }
+    }
+}
+
 impl Peer {
     /// Starts a peer with a fresh data directory and waits for its readiness line. `name` is
     /// its display and miner name, and labels its log.

@@ -124,6 +124,15 @@ fn election_voters_are_the_same_people_on_every_peer() {
     };
     assert_eq!(key(1, "carol"), key(3, "carol"), "one carol on every peer");
 
+    // Peer 1 may not hold the ballot yet (a vote then waits, answered later): ask until it does.
+    let nobody = "00".repeat(32);
+    wait_until("peer 1 to know the election", DEADLINE, || {
+        election.type_line(&format!("1 receipt {nobody}"));
+        match election_answer(&mut election, 1) {
+            r if r.contains("not known yet") => Err(r),
+            _ => Ok(()),
+        }
+    });
     election.type_line("vote alice Adam");
     let answer = election_answer(&mut election, 1);
     let id = match answer.split_whitespace().collect::<Vec<_>>().as_slice() {

@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 use votechain_chain::{Ballot, Block, BlockTemplate, Store, Vote, VoterKey};
 use votechain_peer::config::NodeConfig;
 use votechain_peer::handle::{HandleConfig, PeerHandle};
-use votechain_runtime::{bind_udp, init_logging, tokio_runtime, Flavor};
+use votechain_runtime::{bind_udp, init_logging, tokio_runtime, Flavor, LogArgs};
 
 /// Binds a loopback socket on a free port, for a peer or the tracker.
 pub fn bind_loopback() -> anyhow::Result<tokio::net::UdpSocket> {
@@ -230,7 +230,7 @@ where
     F: FnOnce(PathBuf) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
-    init_logging(0, &["warn"]);
+    init_logging(&LogArgs::default(), "warn", None);
     let dir = temp_dir(root, name)?;
     let runtime = tokio_runtime(Flavor::MultiThread)?;
     let result = runtime.block_on(measure(dir.clone()));

@@ -6,7 +6,6 @@
 
 use anyhow::Context;
 use clap::Parser;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,8 +16,8 @@ use votechain_peer::config::NodeConfig;
 use votechain_peer::handle::{HandleConfig, PeerHandle};
 use votechain_peer::keys::{self, KeysCommand};
 use votechain_runtime::{
-    bind_udp, exit_code, init_logging, shutdown_on_signals, stdin_lines, tokio_runtime, Flavor,
-    StdinLines, AFTER_HELP,
+    bind_udp, exit_code, init_logging, print_answer, shutdown_on_signals, stdin_lines,
+    tokio_runtime, ConsoleOptions, Flavor, LogArgs, LogFile, StdinLines, AFTER_HELP,
 };
 use votechain_tracker::ballot::parse_options;
 use votechain_tracker::config::{DEMO_OPTIONS, DEMO_TITLE};
@@ -38,8 +37,10 @@ const DEFAULT_DIFFICULTY: u32 = 18;
 
 /// Starts a tracker and several peers on free loopback ports and gives you one console for all
 /// of them. Type a peer command (help lists them) to send it to peer 1, or prefix it with a peer
-/// number ("2 vote alice Adam") or "all" ("all tally"). Ctrl-C, SIGTERM or Ctrl-D stop it; the
-/// end of a piped stdin only ends the console.
+/// number ("2 vote alice Adam") or "all" ("all tally"); "2 quit" stops peer 2, "quit" stops
+/// everything. Ctrl-C, SIGTERM or Ctrl-D stop it; the end of a piped stdin only ends the
+/// console. The terminal shows warnings and what happens; the full log is in
+/// DATA_DIR/election.log.
 #[derive(Parser, Debug)]
 #[command(name = "election", version, after_help = AFTER_HELP)]
 struct Cli {
@@ -66,17 +67,30 @@ struct Cli {
     /// on exit].
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// More log output on stderr (-v info, -vv debug); without -v, RUST_LOG sets the level.
-    #[arg(short, long, action = clap::ArgAction::Count)]
-    verbose: u8,
+    #[command(flatten)]
+    log: LogArgs,
 }
+
+/// The log file's name in the data directory.
+const LOG_FILE: &str = "election.log";
+
+/// The console's prompt at a terminal.
+const PROMPT: &str = "election> ";
+
+/// What `help` says before the peer commands.
+const HELP_PREFIXES: &str = "\
+a command goes to peer 1; prefix it to choose the peers:
+  2 <command>             to peer 2, e.g. 2 vote bob Bob
+  all <command>           to every peer, e.g. all tally
+  2 quit                  stop peer 2 only; quit (no prefix) stops everything";
 
 /// A failure with the exit status it deserves.
 type Failure = votechain_runtime::Failure<anyhow::Error>;
 
 fn main() -> ExitCode {
     let outcome = Cli::try_parse().map_err(Failure::Cli).and_then(|cli| {
-        init_logging(cli.verbose, &["warn", "info", "debug"]);
+        let log_file = LogFile::default();
+        init_logging(&cli.log, "info", Some(&log_file));
         let ballot = Ballot {
             title: cli.title.clone(),
             options: parse_options(&cli.ballot),
@@ -89,16 +103,15 @@ fn main() -> ExitCode {
         tokio_runtime(Flavor::MultiThread)
             .context("starting the tokio runtime")
             .map_err(Failure::Runtime)?
-            .block_on(run(cli, ballot))
+            .block_on(run(cli, ballot, log_file))
             .map_err(Failure::Runtime)
     });
     exit_code("election", outcome)
 }
 
+/// Prints one console line: above the prompt at a terminal, else on stdout.
 fn say(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{text}");
-    let _ = out.flush();
+    print_answer(text);
 }
 
 /// A loopback address on a free port.
@@ -106,7 +119,7 @@ fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
-async fn run(cli: Cli, mut ballot: Ballot) -> anyhow::Result<()> {
+async fn run(cli: Cli, mut ballot: Ballot, log_file: LogFile) -> anyhow::Result<()> {
     // Signal handlers go in before anything is printed, so Ctrl-C at any point is a clean stop.
     let shutdown = shutdown_on_signals().context("installing signal handlers")?;
     let (data_dir, temporary) = match &cli.data_dir {
@@ -124,6 +137,15 @@ async fn run(cli: Cli, mut ballot: Ballot) -> anyhow::Result<()> {
     if !voters.is_empty() {
         ballot.voters = Some(voters.iter().map(|(_, key)| *key).collect());
     }
+    let log_path = data_dir.join(LOG_FILE);
+    let log_note = match log_file.open(&log_path) {
+        Ok(()) if temporary => format!(
+            "the full log is in {} (removed with the data on exit; --data-dir keeps both)",
+            log_path.display()
+        ),
+        Ok(()) => format!("the full log is in {}", log_path.display()),
+        Err(e) => format!("no log file ({}: {e})", log_path.display()),
+    };
 
     let tracker_socket = bind_udp(loopback()).context("binding the tracker")?;
     let tracker_addr = tracker_socket.local_addr()?;
@@ -147,11 +169,16 @@ async fn run(cli: Cli, mut ballot: Ballot) -> anyhow::Result<()> {
         peers.push(PeerHandle::start(socket, cfg, config)?);
     }
     introduce(&ballot, tracker_addr, &data_dir, &peers, &voters);
+    say(&log_note);
 
     let StdinLines {
         lines: mut stdin,
         terminal,
-    } = stdin_lines();
+        handled,
+    } = stdin_lines(ConsoleOptions {
+        prompt: PROMPT.to_owned(),
+        history: Some(data_dir.join("history")),
+    });
     let mut stdin_open = true;
     let mut running = vec![true; peers.len()];
     loop {
@@ -170,7 +197,12 @@ async fn run(cli: Cli, mut ballot: Ballot) -> anyhow::Result<()> {
                 }
             },
             line = stdin.recv(), if stdin_open => match line {
-                Some(line) => route(&line, &peers).await,
+                Some(line) => {
+                    if !route(&line, &peers, &running).await {
+                        break;
+                    }
+                    handled.done();
+                }
                 // Ctrl-D on a terminal stops the election.
                 None if terminal => break,
                 // The end of a pipe: keep running until Ctrl-C, so a script can watch results.
@@ -267,7 +299,7 @@ fn introduce(
     }
     say(&format!(
         "type a command for peer 1, or prefix a peer number or 'all':\n  vote alice {}\n  2 vote bob {}\n  all tally\n  help\n\
-         join from another terminal with: target/release/peer {} 0\nCtrl-C stops everything.",
+         join from another terminal with: target/release/peer {} 0\nquit, Ctrl-D or Ctrl-C stops everything.",
         options[0],
         options.get(1).unwrap_or(&options[0]),
         tracker_addr.port()
@@ -296,38 +328,53 @@ async fn next_answer(peers: &mut [PeerHandle], running: &mut [bool]) -> Option<(
         Err(i) => i,
     };
     running[i] = false;
-    if let Err(e) = peers[i].join().await {
-        say(&format!("a peer stopped: {:#}", anyhow::Error::from(e)));
+    match peers[i].join().await {
+        Ok(()) => say(&format!("peer {} stopped", i + 1)),
+        Err(e) => say(&format!(
+            "peer {} stopped: {:#}",
+            i + 1,
+            anyhow::Error::from(e)
+        )),
     }
     None
 }
 
 /// Sends a console line to the peer it names (`2 tally`), to every peer (`all tally`), or to
-/// peer 1.
-async fn route(line: &str, peers: &[PeerHandle]) {
+/// peer 1; answers `help` itself (the prefixes, then the peer commands). False when the line
+/// stops the whole election (`quit` without a prefix).
+async fn route(line: &str, peers: &[PeerHandle], running: &[bool]) -> bool {
     let trimmed = line.trim();
     let (first, rest) = trimmed
         .split_once(char::is_whitespace)
         .unwrap_or((trimmed, ""));
-    if first == "all" {
-        for peer in peers {
-            // A peer that stopped (`quit`) takes no more lines: nothing to say.
-            let _ = peer.send_line(rest).await;
-        }
-        return;
-    }
-    match first.parse::<usize>() {
-        Ok(n) if (1..=peers.len()).contains(&n) => {
-            let _ = peers[n - 1].send_line(rest).await;
-        }
-        Ok(n) => say(&format!(
-            "there is no peer {n} (peers are 1 to {})",
-            peers.len()
-        )),
-        Err(_) => {
-            if let Some(peer) = peers.first() {
-                let _ = peer.send_line(trimmed).await;
+    let (targets, command): (Vec<usize>, &str) = if first == "all" {
+        ((0..peers.len()).collect(), rest.trim())
+    } else {
+        match first.parse::<usize>() {
+            Ok(n) if (1..=peers.len()).contains(&n) => (vec![n - 1], rest.trim()),
+            Ok(n) => {
+                say(&format!(
+                    "there is no peer {n} (peers are 1 to {})",
+                    peers.len()
+                ));
+                return true;
             }
+            Err(_) if trimmed == "quit" => return false,
+            Err(_) => (vec![0], trimmed),
+        }
+    };
+    if command == "help" {
+        say(&format!(
+            "{HELP_PREFIXES}\n{}",
+            votechain_peer::console::HELP
+        ));
+        return true;
+    }
+    for i in targets {
+        // A peer that stopped (`2 quit`) takes no more lines: say so rather than nothing.
+        if !running[i] || peers[i].send_line(command).await.is_err() {
+            say(&format!("peer {} has stopped", i + 1));
         }
     }
+    true
 }

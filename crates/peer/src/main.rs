@@ -13,16 +13,22 @@ use votechain_peer::config::*;
 use votechain_peer::shell::{self, DEFAULT_MINER_THREADS};
 use votechain_peer::start::{self, StartError};
 use votechain_runtime::{
-    exit_code, init_logging, listen, tokio_runtime, Flavor, Listening, AFTER_HELP,
+    exit_code, init_logging, listen, tokio_runtime, Flavor, Listening, LogArgs, LogFile, AFTER_HELP,
 };
+
+/// The log file's name in the data directory.
+const LOG_FILE: &str = "peer.log";
 
 /// A full votechain node: registers with the tracker, finds peers by gossip, syncs and validates
 /// the chain, accepts signed votes, mines them into blocks and relays blocks and votes. Type
 /// `help` on its console (stdin) for the commands.
 ///
-/// Once ready it prints one line on stderr, `peer listening on ADDR data DIR`. Ctrl-C,
-/// SIGTERM, `quit` or Ctrl-D at a terminal make it leave the network and stop; the end of a
-/// piped stdin only ends the console, and the peer runs on.
+/// Once ready it prints one line on stderr, `peer listening on ADDR data DIR`, then one saying
+/// how to get help and where the full log is (DIR/peer.log, rotated at 10 MiB, three old files
+/// kept). The terminal shows warnings and what happens (blocks, votes, peers) as sentences;
+/// everything else goes to the log file. At a terminal the console has a prompt, line editing
+/// and history. Ctrl-C, SIGTERM, `quit` or Ctrl-D at a terminal make it leave the network and
+/// stop; the end of a piped stdin only ends the console, and the peer runs on.
 #[derive(Parser, Debug)]
 #[command(name = "peer", version, after_help = AFTER_HELP)]
 struct Cli {
@@ -80,9 +86,8 @@ struct Cli {
     /// Do not read console commands from stdin.
     #[arg(long)]
     no_console: bool,
-    /// More log output (-v debug, -vv trace); without -v, RUST_LOG sets the level.
-    #[arg(short, long, action = clap::ArgAction::Count)]
-    verbose: u8,
+    #[command(flatten)]
+    log: LogArgs,
 }
 
 /// A failure with the exit status it deserves.
@@ -90,16 +95,19 @@ type Failure = votechain_runtime::Failure<anyhow::Error>;
 
 fn main() -> ExitCode {
     let outcome = Cli::try_parse().map_err(Failure::Cli).and_then(|cli| {
-        init_logging(cli.verbose, &["info", "debug", "trace"]);
+        // The data directory is named after the port, known once bound: lines logged until
+        // then wait in memory for the file.
+        let log_file = LogFile::default();
+        init_logging(&cli.log, "info", Some(&log_file));
         tokio_runtime(Flavor::MultiThread)
             .context("starting the tokio runtime")
             .map_err(Failure::Runtime)?
-            .block_on(run(cli))
+            .block_on(run(cli, log_file))
     });
     exit_code("peer", outcome)
 }
 
-async fn run(cli: Cli) -> Result<(), Failure> {
+async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
     // Signal handlers go in before the readiness line, so a signal sent right after it is a
     // clean shutdown.
     let Listening {
@@ -118,10 +126,22 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             StartError::NothingToJoin => Failure::Usage(e.into()),
             e => Failure::Runtime(e.into()),
         })?;
+    // Opened once the store is ours: a second peer on the same directory has failed by now.
+    let log_path = data_dir.join(LOG_FILE);
+    let log_note = match log_file.open(&log_path) {
+        Ok(()) => format!("the full log is in {}", log_path.display()),
+        Err(e) => format!("no log file ({}: {e})", log_path.display()),
+    };
+    let help_note = if cli.no_console {
+        String::new()
+    } else {
+        "type help for commands; ".to_owned()
+    };
     // Written, not `eprintln!`ed: a closed stderr (`peer … 2>&1 | head -2`) is no reason to stop.
+    // The first line is parsed by scripts and tests: keep it as it is.
     let _ = writeln!(
         std::io::stderr(),
-        "peer listening on {local} data {}",
+        "peer listening on {local} data {}\n{help_note}{log_note}",
         data_dir.display()
     );
     let shell_cfg = shell::ShellConfig {

@@ -11,7 +11,7 @@ use crate::node::{Command as NodeCommand, Event, Node, Output, Record, Transmit}
 use crate::view;
 use crate::voting::Voting;
 use std::future::Future;
-use std::io::{self, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -21,7 +21,13 @@ use votechain_chain::{
     Block, BlockTemplate, Entry, MineOutcome, MinerControl, MiningJob, Store, Worker,
 };
 use votechain_runtime::net::BurstReader;
-use votechain_runtime::stdin_lines;
+use votechain_runtime::{print_answer, stdin_lines, ConsoleOptions, Handled, USER};
+
+/// The console's prompt at a terminal.
+pub const PROMPT: &str = "peer> ";
+
+/// The console's history, in the data directory.
+pub const HISTORY_FILE: &str = "history";
 
 /// Mining threads when the launcher does not say (`peer --miner-threads`).
 pub const DEFAULT_MINER_THREADS: usize = 1;
@@ -42,8 +48,10 @@ pub enum RunError {
 pub enum ConsoleInput {
     /// No console.
     None,
-    /// Lines from stdin. The end of a terminal's input (Ctrl-D) is `quit`; the end of a pipe's
-    /// (or /dev/null's) ends the console, not the peer, so scripts can leave a peer running.
+    /// Lines from stdin, with a prompt, line editing and history (kept in `history` in the
+    /// data directory) when stdin is a terminal. The end of a terminal's input (Ctrl-D) is
+    /// `quit`; the end of a pipe's (or /dev/null's) ends the console, not the peer, so scripts
+    /// can leave a peer running.
     Stdin,
     /// Lines from another task (the one-command election multiplexes one terminal this way).
     Channel(mpsc::Receiver<String>),
@@ -81,14 +89,17 @@ pub async fn run(
 ) -> Result<(), RunError> {
     let (mined_tx, mut mined_rx) = mpsc::unbounded_channel::<Block>();
     let mut miner = Miner::new(config.miner_threads, mined_tx);
-    // The console's lines, and whether their end means `quit`.
-    let (mut line_rx, quit_at_end) = match config.console {
-        ConsoleInput::None => (mpsc::channel::<String>(1).1, false),
+    // The console's lines, whether their end means `quit`, and how to bring the prompt back.
+    let (mut line_rx, quit_at_end, handled) = match config.console {
+        ConsoleInput::None => (mpsc::channel::<String>(1).1, false, Handled::default()),
         ConsoleInput::Stdin => {
-            let stdin = stdin_lines();
-            (stdin.lines, stdin.terminal)
+            let stdin = stdin_lines(ConsoleOptions {
+                prompt: PROMPT.to_owned(),
+                history: Some(config.data_dir.join(HISTORY_FILE)),
+            });
+            (stdin.lines, stdin.terminal, stdin.handled)
         }
-        ConsoleInput::Channel(rx) => (rx, false),
+        ConsoleInput::Channel(rx) => (rx, false, Handled::default()),
     };
     let mut console_open = true;
     let mut console = Console {
@@ -122,11 +133,12 @@ pub async fn run(
             Some(block) = mined_rx.recv() => node.handle_mined(now_ms(), block),
             line = line_rx.recv(), if console_open => match line {
                 Some(line) if !console.line(&mut node, &line) => break,
-                Some(_) => {}
+                Some(_) => handled.done(),
                 None if quit_at_end => break,
                 None => {
                     console_open = false;
                     tracing::info!(
+                        target: USER,
                         "the console's input ended; the peer keeps running (Ctrl-C or SIGTERM \
                          stops it)"
                     );
@@ -135,10 +147,11 @@ pub async fn run(
         }
     }
     if let Some(warning) = console.voting.warning_at_stop() {
-        tracing::warn!("{warning}");
+        // Said on the console (the terminal); the log file keeps it too.
+        tracing::info!("{warning}");
         console.say(&warning);
     }
-    tracing::info!("leaving the network");
+    tracing::info!(target: USER, "leaving the network");
     node.handle_command(now_ms(), NodeCommand::Leave);
     carry_out(&mut node, &socket, &mut store, &mut miner, &events).await?;
     miner.control.cancel();
@@ -216,7 +229,7 @@ fn report(node: &Node, events: &Option<mpsc::UnboundedSender<(u64, Event)>>, eve
         (None, Event::PeerBanned { .. } | Event::ElectionMismatch { .. }) => {
             tracing::warn!("{event}")
         }
-        (None, _) => tracing::info!("{event}"),
+        (None, _) => tracing::info!(target: USER, "{event}"),
     }
 }
 
@@ -284,17 +297,14 @@ struct Console {
 }
 
 impl Console {
-    /// Writes one answer; a closed stdout is not an error worth dying of.
+    /// Writes one answer: above the prompt at a terminal, else on stdout (a closed stdout is
+    /// not an error worth dying of).
     fn say(&self, text: &str) {
         match &self.out {
             Some(tx) => {
                 let _ = tx.send(text.to_owned());
             }
-            None => {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{text}");
-                let _ = out.flush();
-            }
+            None => print_answer(text),
         }
     }
 

@@ -86,11 +86,12 @@ pub fn open_node(
     };
     let chain = rebuilt.map(|(chain, report)| {
         tracing::info!(
-            height = chain.height(),
-            blocks = report.blocks,
-            pending = report.pending,
-            skipped = report.skipped,
-            "resumed from disk"
+            target: votechain_runtime::USER,
+            "resumed from disk: height {}, {} blocks, {} votes pending, {} records skipped",
+            chain.height(),
+            report.blocks,
+            report.pending,
+            report.skipped
         );
         chain
     });

@@ -217,7 +217,7 @@ impl TrackerClient {
         }
         let newly = self.phase != Phase::Registered;
         if newly {
-            tracing::info!("registered with the tracker");
+            tracing::info!(target: votechain_runtime::USER, "registered with the tracker");
         }
         self.phase = Phase::Registered;
         self.refused = None;

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 /// The `--help` footer every binary shows (clap's `after_help`): how logging is chosen and what
 /// the exit statuses mean.
-pub const AFTER_HELP: &str = "Logging: RUST_LOG (e.g. RUST_LOG=debug) when -v is not given.\n\
+pub const AFTER_HELP: &str =
+    "Logging: RUST_LOG (e.g. RUST_LOG=debug) sets the level of the full log \
+                              (the log file; the tracker's terminal) when -v is not given.\n\
                               Exit status: 0 success or clean shutdown, 1 runtime error, \
                               2 usage error; a second Ctrl-C during a shutdown exits at once \
                               with 130.";
@@ -65,6 +67,8 @@ impl<E> Failure<E> {
 /// or as clap's own text, and gets the status of [`Failure::exit`]. A closed stderr is not
 /// worth another failure.
 pub fn exit_code<E: Display>(program: &str, outcome: Result<(), Failure<E>>) -> ExitCode {
+    // However `main` got here, the terminal is given back as the prompt found it.
+    crate::terminal::restore();
     let Err(failure) = outcome else {
         return Exit::Success.into();
     };

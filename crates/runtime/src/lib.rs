@@ -4,10 +4,13 @@
 //!
 //! - [`exit`]: the one exit-code policy (0 success, 1 runtime error, 2 usage error) and the
 //!   `--help` footer that documents it.
-//! - [`logging`]: the log subscriber on stderr, chosen by `-v` or `RUST_LOG`.
+//! - [`logging`]: the log subscriber: everything into a rotating log file ([`logfile`]), only
+//!   warnings and lines meant for people on the terminal; `-v`, `-q`, `--log-format`.
+//! - [`terminal`]: output above the console's prompt, and the terminal restored on every exit.
 //! - [`signals`]: one shutdown token for Ctrl-C and SIGTERM, installed before a readiness line;
 //!   a second signal exits at once.
-//! - [`console`]: stdin lines read on a thread of their own, so they never delay a shutdown.
+//! - [`console`]: stdin lines read on a thread of their own, so they never delay a shutdown;
+//!   a prompt with line editing and history when a person types at a terminal.
 //! - [`net`]: binding a UDP socket with enlarged kernel buffers, and reading datagrams in bursts.
 //! - [`mod@listen`]: signals, then the socket: what a server does before its readiness line.
 //!
@@ -17,16 +20,20 @@
 pub mod console;
 pub mod exit;
 pub mod listen;
+pub mod logfile;
 pub mod logging;
 pub mod net;
 pub mod signals;
+pub mod terminal;
 
-pub use console::{stdin_lines, StdinLines};
+pub use console::{stdin_lines, ConsoleOptions, Handled, StdinLines};
 pub use exit::{exit_code, Exit, Failure, AFTER_HELP};
 pub use listen::{listen, ListenError, Listening};
-pub use logging::init_logging;
+pub use logfile::LogFile;
+pub use logging::{init_logging, LogArgs, LogFormat, USER};
 pub use net::{bind_udp, enlarge_buffers, BindError, BurstReader};
-pub use signals::{shutdown_on_signals, FORCED_EXIT};
+pub use signals::{interrupt, shutdown_on_signals, FORCED_EXIT};
+pub use terminal::print_answer;
 
 /// Which tokio runtime a binary runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,11 +2,23 @@
 //! prints its readiness line, so a signal sent the moment that line appears is already a clean
 //! shutdown, never the default action that kills the process. A second signal, while the clean
 //! shutdown is under way, exits at once with [`FORCED_EXIT`], as users expect of a second
-//! Ctrl-C.
+//! Ctrl-C. Ctrl-C typed at the console's prompt, which arrives as a key while the terminal is in
+//! raw mode, is handed to [`interrupt`] and counts as the same first or second interrupt.
 
+use crate::logging::USER;
 use std::io::Write as _;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
+
+/// Ctrl-C typed at the console's prompt: a permit is stored when no one waits yet.
+static CONSOLE_INTERRUPT: Notify = Notify::const_new();
+
+/// Does what SIGINT does: the first starts the clean shutdown, the next exits at once. For
+/// Ctrl-C read as a key by the console's prompt.
+pub fn interrupt() {
+    CONSOLE_INTERRUPT.notify_one();
+}
 
 /// The exit status after a second Ctrl-C or SIGTERM: 128 + SIGINT, as shells report an
 /// interrupted program.
@@ -14,6 +26,7 @@ pub const FORCED_EXIT: i32 = 130;
 
 /// Ends the process at once: the second signal of a shutdown.
 fn exit_now() -> ! {
+    crate::terminal::restore();
     // Written, not `eprintln!`ed, which panics when stderr is closed.
     let _ = writeln!(std::io::stderr(), "second interrupt: exiting at once");
     std::process::exit(FORCED_EXIT)
@@ -34,27 +47,49 @@ pub fn shutdown_on_signals() -> std::io::Result<CancellationToken> {
         let mut terminate = signal(SignalKind::terminate())?;
         tokio::spawn(async move {
             tokio::select! {
-                _ = interrupt.recv() => info!("interrupted: shutting down"),
-                _ = terminate.recv() => info!("terminated: shutting down"),
+                _ = interrupt.recv() => {}
+                _ = CONSOLE_INTERRUPT.notified() => {}
+                _ = terminate.recv() => {
+                    crate::terminal::restore();
+                    info!(target: USER, "terminated: shutting down");
+                    cancelled.cancel();
+                    return second(interrupt, terminate).await;
+                }
                 _ = cancelled.cancelled() => return,
             }
+            crate::terminal::restore();
+            info!(target: USER, "interrupted: shutting down (Ctrl-C again to exit at once)");
             cancelled.cancel();
-            tokio::select! {
-                _ = interrupt.recv() => exit_now(),
-                _ = terminate.recv() => exit_now(),
-            }
+            second(interrupt, terminate).await
         });
     }
     #[cfg(not(unix))]
     tokio::spawn(async move {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => info!("interrupted: shutting down"),
+            _ = tokio::signal::ctrl_c() => {}
+            _ = CONSOLE_INTERRUPT.notified() => {}
             _ = cancelled.cancelled() => return,
         }
+        crate::terminal::restore();
+        info!(target: USER, "interrupted: shutting down (Ctrl-C again to exit at once)");
         cancelled.cancel();
-        if tokio::signal::ctrl_c().await.is_ok() {
-            exit_now();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => exit_now(),
+            _ = CONSOLE_INTERRUPT.notified() => exit_now(),
         }
     });
     Ok(token)
+}
+
+/// Waits for the second signal of a shutdown and exits at once.
+#[cfg(unix)]
+async fn second(
+    mut interrupt: tokio::signal::unix::Signal,
+    mut terminate: tokio::signal::unix::Signal,
+) {
+    tokio::select! {
+        _ = interrupt.recv() => exit_now(),
+        _ = CONSOLE_INTERRUPT.notified() => exit_now(),
+        _ = terminate.recv() => exit_now(),
+    }
 }

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use tracing::info;
 use votechain_chain::{Ballot, Block};
 use votechain_runtime::{
-    exit_code, init_logging, listen, tokio_runtime, Flavor, Listening, AFTER_HELP,
+    exit_code, init_logging, listen, tokio_runtime, Flavor, Listening, LogArgs, AFTER_HELP,
 };
 use votechain_tracker::ballot::{parse_options, parse_voter_roll};
 use votechain_tracker::config::*;
@@ -80,9 +80,8 @@ struct Cli {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_RATE_BURST)]
     burst: u32,
 
-    /// More logging: -v debug (every dropped datagram), -vv trace.
-    #[arg(short, long, action = clap::ArgAction::Count)]
-    verbose: u8,
+    #[command(flatten)]
+    log: LogArgs,
 }
 
 /// A failure with the exit status it deserves.
@@ -90,7 +89,9 @@ type Failure = votechain_runtime::Failure<anyhow::Error>;
 
 fn main() -> ExitCode {
     let outcome = Cli::try_parse().map_err(Failure::Cli).and_then(|cli| {
-        init_logging(cli.verbose, &["info", "debug", "trace"]);
+        // The tracker has no data directory: it logs to the terminal only (redirect stderr to
+        // keep a file), at info unless -v, -q or RUST_LOG say otherwise.
+        init_logging(&cli.log, "info", None);
         run(cli)
     });
     exit_code("tracker", outcome)
@@ -118,7 +119,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         );
         info!(
             title = %config.ballot.title,
-            options = ?config.ballot.options,
+            options = %config.ballot.options.join(", "),
             voters = config.ballot.voters.as_ref().map_or(0, Vec::len),
             difficulty = config.ballot.difficulty,
             "serving election {election}"

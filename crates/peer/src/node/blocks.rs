@@ -104,8 +104,8 @@ impl<R: RngCore> Node<R> {
             }
         };
         let election = chain.election();
-        tracing::info!("election \"{}\" ({election}) known", ballot.title);
-        tracing::info!("{}", ballot.roll_summary());
+        tracing::info!(target: votechain_runtime::USER, "election \"{}\" ({election}) known", ballot.title);
+        tracing::info!(target: votechain_runtime::USER, "{}", ballot.roll_summary());
         self.tracker.holds(election);
         self.chain = Some(chain);
         self.out.push_back(Output::Persist(Record::Block(genesis)));
