@@ -36,6 +36,7 @@ impl<R: RngCore> Node<R> {
         match command {
             Command::SubmitVote(vote) => {
                 let reply = self.accept_vote(now_ms, vote, None);
+                self.submitted_here(&reply);
                 self.after_input(now_ms);
                 self.update_mining(now_ms);
                 Reply::Vote(reply)

@@ -74,7 +74,9 @@ impl<R: RngCore> Node<R> {
 
     /// SUBMIT_VOTE from a client: answered with a RECEIPT after the vote is stored.
     pub(super) fn on_submit_vote(&mut self, now_ms: u64, input: Inbound, vote: Vote) {
-        let status = match self.accept_vote(now_ms, vote.clone(), Some(input)) {
+        let reply = self.accept_vote(now_ms, vote.clone(), Some(input));
+        self.submitted_here(&reply);
+        let status = match reply {
             SubmitReply::Pending(_) => ReceiptStatus::Pending,
             SubmitReply::Duplicate(id) => self.receipt_status(&id, true),
             SubmitReply::Rejected(_, reason) => ReceiptStatus::Rejected {
@@ -89,6 +91,14 @@ impl<R: RngCore> Node<R> {
             status,
         };
         self.reply(now_ms, input, &receipt.into());
+    }
+
+    /// A vote was submitted to this peer (its console or a client), not relayed: when it is
+    /// pending, this peer mines it at once (the mining stagger, `mining/stagger.rs`).
+    pub(super) fn submitted_here(&mut self, reply: &SubmitReply) {
+        if let SubmitReply::Pending(id) = reply {
+            self.mining.own_vote(*id);
+        }
     }
 
     /// NEW_VOTE from a peer: accepted silently, relayed once. A vote refused only because the
