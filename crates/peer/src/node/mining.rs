@@ -97,6 +97,11 @@ impl MiningPlan {
         self.dirty = true;
     }
 
+    /// True unless mining is off: this peer mines the votes submitted to it.
+    pub(super) fn is_on(&self) -> bool {
+        self.mode != MiningMode::Off
+    }
+
     /// Mining on (back to the configured mode, or always when it was off) or off.
     pub(super) fn set_on(&mut self, on: bool) {
         self.dirty = true;

@@ -1,8 +1,10 @@
 //! The mining stagger in whole networks (issue 11): a vote is mined by the peer it was
 //! submitted to, so a vote relayed to every peer yields one block and no empty block follows it
 //! even when blocks take a few milliseconds (the default difficulty), where every peer mining
-//! every vote at once made them tie and break the tie with an empty block; and a vote whose
-//! submitter crashed is still mined, by the others once their grace is over.
+//! every vote at once made them tie and break the tie with an empty block; a vote whose
+//! submitter crashed is still mined, by the others once their grace is over; and a vote
+//! submitted to a peer that does not mine is mined at once by the others, whom it hands the
+//! vote to as SUBMIT_VOTE.
 
 use super::{run, Voters, SETTLE_MS};
 use votechain_sim::election::sim_ballot;
@@ -87,5 +89,36 @@ fn stagger_a_crashed_submitters_vote_is_mined_by_the_others() {
     run(
         "stagger_a_crashed_submitters_vote_is_mined_by_the_others",
         submitter_crashes,
+    );
+}
+
+/// A vote submitted at a peer that does not mine is mined by the others without waiting a
+/// grace: the peer hands it to them as SUBMIT_VOTE, as a client would.
+fn submitter_does_not_mine(seed: u64) -> Result<String, String> {
+    let mut sim = three_peers(seed, 5);
+    sim.set_mining(0, false);
+    let mut voters = Voters::new();
+    if !voters.vote_at(&mut sim, 0) {
+        return Err("the vote was not acknowledged".into());
+    }
+    let id = *sim.acked().keys().next().ok_or("no vote acknowledged")?;
+    let took = sim.vote_confirmed_within(id, 15_000)?;
+    if took >= 1_000 {
+        return Err(format!(
+            "mined {took} ms after it was submitted: the miners waited their grace"
+        ));
+    }
+    let summary = sim.settle(SETTLE_MS)?;
+    Ok(format!(
+        "confirmed after {took} ms, height {}",
+        summary.height
+    ))
+}
+
+#[test]
+fn stagger_a_vote_at_a_peer_that_does_not_mine_is_mined_at_once() {
+    run(
+        "stagger_a_vote_at_a_peer_that_does_not_mine_is_mined_at_once",
+        submitter_does_not_mine,
     );
 }
