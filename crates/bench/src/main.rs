@@ -11,6 +11,7 @@ mod mining;
 mod propagation;
 mod relay;
 mod scale;
+mod sideblocks;
 mod swarm;
 mod sync;
 mod tracker;
@@ -41,6 +42,8 @@ enum Command {
     Votes(votes::Args),
     /// 1,000 simulated peers (real cores, virtual time): a vote burst until every peer has it.
     Scale(scale::Args),
+    /// Side blocks and empty blocks of a 3-peer election with 100 votes (simulated, counts).
+    SideBlocks(sideblocks::Args),
 }
 
 fn main() -> ExitCode {
@@ -59,5 +62,6 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Propagation(args) => propagation::run(args),
         Command::Votes(args) => votes::run(args),
         Command::Scale(args) => scale::run(args),
+        Command::SideBlocks(args) => sideblocks::run(args),
     }
 }

@@ -134,8 +134,15 @@ impl Pool {
 
     /// Up to `max` votes, oldest first, for a block template.
     pub fn select(&self, max: usize) -> Vec<Vote> {
+        self.select_where(max, |_| true)
+    }
+
+    /// Up to `max` votes whose id `wanted` accepts, oldest first: a miner that takes only the
+    /// votes it is due to mine.
+    pub fn select_where(&self, max: usize, mut wanted: impl FnMut(&Hash) -> bool) -> Vec<Vote> {
         self.order
             .values()
+            .filter(|id| wanted(id))
             .take(max)
             .map(|id| self.by_id[id].0.clone())
             .collect()

@@ -12,9 +12,12 @@ use std::sync::Arc;
 pub enum MiningMode {
     /// Never mine.
     Off,
-    /// Mine while votes are pending (the default).
+    /// Mine while votes are pending (the default): at once the votes submitted to this peer,
+    /// after a grace period those other peers relayed (their submitter mines them first), and
+    /// no empty block after them.
     WhenPending,
-    /// Mine continuously, empty blocks included.
+    /// Mine continuously, empty blocks included (`--mine`): hash power that makes rewriting
+    /// the chain costly for an attacker, as miners on the course networks do.
     Always,
 }
 
@@ -28,6 +31,12 @@ pub const DEFAULT_CONSENSUS_INTERVAL_MS: u64 = 60_000;
 pub const DEFAULT_SYNC_BATCH: u32 = 64;
 /// Default sync requests in flight at once, over all peers.
 pub const DEFAULT_SYNC_WINDOW: usize = 8;
+/// Default shortest grace before mining a vote another peer relayed ([`NodeConfig::relay_grace_ms`]).
+pub const DEFAULT_RELAY_GRACE_MS: u64 = 1_000;
+/// Longest grace of the mining stagger, whatever the measured block time: with its random
+/// spread a relayed vote waits at most twice this (10 s) before every peer mines it, which keeps
+/// vote inclusion within SECURITY.md's bound (P2).
+pub const RELAY_GRACE_CAP_MS: u64 = 5_000;
 
 /// Everything a node needs to know that is not learned from the network.
 #[derive(Debug, Clone)]
@@ -90,6 +99,12 @@ pub struct NodeConfig {
     /// Longest random wait before mining an empty block to break a tie with an equal-work side
     /// branch; the first tie-breaker to propagate settles it for everyone.
     pub tie_break_delay_ms: u64,
+    /// The mining stagger: a vote submitted to this peer is mined at once, but one another peer
+    /// relayed (or a reorganisation returned) is mined only after a random wait of one to two
+    /// graces, the grace being this plus three block times measured here, at most
+    /// [`RELAY_GRACE_CAP_MS`]. Its submitter has mined it by then, so one peer
+    /// mines each vote instead of all of them racing to tie. 0 mines every vote at once.
+    pub relay_grace_ms: u64,
     /// A sync that connects no block for this long is given up, and mining (off while
     /// syncing) resumes on our best chain: the longest anything a remote sends can stop it.
     pub sync_idle_limit_ms: u64,
@@ -126,6 +141,7 @@ impl NodeConfig {
             dedup_cap: 65_536,
             rate_per_source: 20_000,
             tie_break_delay_ms: 1_000,
+            relay_grace_ms: DEFAULT_RELAY_GRACE_MS,
             sync_idle_limit_ms: 20_000,
         }
     }

@@ -11,6 +11,7 @@
 //! - [`ledger`]: who paid for which bytes (per watched address), bans, acknowledgements.
 //! - [`promises`]: the threat model's promises as checks (no split, no halt, no amplification…).
 //! - [`check`]: the end-of-scenario properties (one tip, every acknowledged vote once, tallies).
+//! - [`sideblocks`]: side and empty blocks in a small election at the default settings.
 //! - [`election`]: the ballot and voters of simulations.
 //! - [`harness`]: running a scenario over many seeds and printing the replay command.
 //!
@@ -24,6 +25,7 @@ pub mod harness;
 pub mod ledger;
 pub mod net;
 pub mod promises;
+pub mod sideblocks;
 pub mod sim;
 mod world;
 

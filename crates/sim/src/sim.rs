@@ -111,6 +111,8 @@ pub struct SimStats {
     pub to_down: u64,
     /// Blocks found by simulated miners.
     pub found: u64,
+    /// Of `found`, blocks that carry no vote.
+    pub found_empty: u64,
     /// Most outputs one `handle_datagram` call produced.
     pub max_outputs_per_datagram: usize,
 }

@@ -4,10 +4,13 @@
 //! bounded work per datagram) are checked by the simulator after every input.
 //!
 //! The attacks of issue 9, with forged source addresses, are in `scenarios/attacks.rs`
-//! (filter `attack_`).
+//! (filter `attack_`); the mining stagger's scenarios are in `scenarios/mining.rs` (filter
+//! `stagger_`).
 
 #[path = "scenarios/attacks.rs"]
 mod attacks;
+#[path = "scenarios/mining.rs"]
+mod mining;
 
 use rand::Rng;
 use std::net::SocketAddr;

@@ -13,11 +13,22 @@ impl ChainState {
     /// A template for the next block on the best tip: the oldest pending votes (none once the
     /// ballot is closed), stamped `now_ms` but never before the tip.
     pub fn template(&self, now_ms: u64, miner: &str) -> Result<BlockTemplate, BlockFormatError> {
+        self.template_with(now_ms, miner, |_| true)
+    }
+
+    /// [`ChainState::template`] with only the pending votes whose id `wanted` accepts (the
+    /// oldest of them): a peer mines at once only the votes it is due to mine.
+    pub fn template_with(
+        &self,
+        now_ms: u64,
+        miner: &str,
+        wanted: impl FnMut(&Hash) -> bool,
+    ) -> Result<BlockTemplate, BlockFormatError> {
         let tip = self.tip();
         let votes = if self.closed_at(tip.height().saturating_add(1)) {
             Vec::new()
         } else {
-            self.pool.select(MAX_VOTES_PER_BLOCK)
+            self.pool.select_where(MAX_VOTES_PER_BLOCK, wanted)
         };
         let timestamp = now_ms.max(tip.header().timestamp_ms);
         BlockTemplate::new(

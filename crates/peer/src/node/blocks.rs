@@ -159,7 +159,7 @@ impl<R: RngCore> Node<R> {
             return;
         }
         let (height, hash) = (block.height(), block.hash());
-        self.mining.job_done();
+        self.mining.job_done(now_ms);
         if self.add_block(now_ms, None, block, true) {
             self.stats.mined += 1;
             self.out

@@ -2,6 +2,7 @@
 //! entry point [`Node::handle_command`]. Queries (tally, chain, peers, receipts) are read-only
 //! accessors on `&Node`; only what changes the node is a [`Command`].
 
+use super::votes::Arrival;
 use super::{Node, Output, SubmitReply};
 use rand::RngCore;
 use votechain_chain::Vote;
@@ -35,7 +36,7 @@ impl<R: RngCore> Node<R> {
     pub fn handle_command(&mut self, now_ms: u64, command: Command) -> Reply {
         match command {
             Command::SubmitVote(vote) => {
-                let reply = self.accept_vote(now_ms, vote, None);
+                let reply = self.accept_vote(now_ms, vote, Arrival::Here(None));
                 self.after_input(now_ms);
                 self.update_mining(now_ms);
                 Reply::Vote(reply)

@@ -4,7 +4,7 @@
 use super::{Inbound, Node, Output, Record};
 use rand::RngCore;
 use votechain_chain::{Hash, Receipt as ChainReceipt, RejectReason, SubmitOutcome, Vote};
-use votechain_proto::{NewVote, Receipt, ReceiptStatus};
+use votechain_proto::{Message, NewVote, Receipt, ReceiptStatus, SubmitVote};
 
 /// What happened to a vote submitted locally.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,16 +19,32 @@ pub enum SubmitReply {
     NoElection,
 }
 
+/// How a vote reached this peer, which decides who mines it first (`mining/stagger.rs`).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Arrival {
+    /// Submitted here: by the console (`None`, never limited by [`crate::admission`]) or by a
+    /// client's SUBMIT_VOTE. This peer mines it at once; when it does not mine, it hands the
+    /// vote to its peers as SUBMIT_VOTE, which makes each of them a submitter.
+    Here(Option<Inbound>),
+    /// Relayed by a peer (NEW_VOTE): its submitter mines it; this peer waits its grace.
+    Relayed(Inbound),
+}
+
+impl Arrival {
+    /// The datagram the vote came in, if any.
+    fn input(self) -> Option<Inbound> {
+        match self {
+            Arrival::Here(input) => input,
+            Arrival::Relayed(input) => Some(input),
+        }
+    }
+}
+
 impl<R: RngCore> Node<R> {
-    /// Validates, stores and relays a vote. `from` is the datagram it came in (its sender is
-    /// not relayed to); `None` for this peer's own console, which [`crate::admission`] never
-    /// limits.
-    pub(super) fn accept_vote(
-        &mut self,
-        now_ms: u64,
-        vote: Vote,
-        from: Option<Inbound>,
-    ) -> SubmitReply {
+    /// Validates, stores and relays a vote. The sender of the datagram it came in is not
+    /// relayed to.
+    pub(super) fn accept_vote(&mut self, now_ms: u64, vote: Vote, arrival: Arrival) -> SubmitReply {
+        let from = arrival.input();
         let Some(chain) = self.chain.as_mut() else {
             return SubmitReply::NoElection;
         };
@@ -57,7 +73,16 @@ impl<R: RngCore> Node<R> {
                 // Stored before anything acknowledges or relays it.
                 self.out
                     .push_back(Output::Persist(Record::Vote(vote.clone())));
-                self.broadcast(now_ms, &NewVote { vote }.into(), from.map(|i| i.from));
+                let here = matches!(arrival, Arrival::Here(_));
+                if here {
+                    self.mining.own_vote(id);
+                }
+                let relay: Message = if here && !self.mining.is_on() {
+                    SubmitVote { vote }.into()
+                } else {
+                    NewVote { vote }.into()
+                };
+                self.broadcast(now_ms, &relay, from.map(|i| i.from));
                 self.mining.touch();
                 SubmitReply::Pending(id)
             }
@@ -74,7 +99,7 @@ impl<R: RngCore> Node<R> {
 
     /// SUBMIT_VOTE from a client: answered with a RECEIPT after the vote is stored.
     pub(super) fn on_submit_vote(&mut self, now_ms: u64, input: Inbound, vote: Vote) {
-        let status = match self.accept_vote(now_ms, vote.clone(), Some(input)) {
+        let status = match self.accept_vote(now_ms, vote.clone(), Arrival::Here(Some(input))) {
             SubmitReply::Pending(_) => ReceiptStatus::Pending,
             SubmitReply::Duplicate(id) => self.receipt_status(&id, true),
             SubmitReply::Rejected(_, reason) => ReceiptStatus::Rejected {
@@ -95,7 +120,7 @@ impl<R: RngCore> Node<R> {
     /// pool was busy is not remembered as seen: it is taken when it comes again.
     pub(super) fn on_new_vote(&mut self, now_ms: u64, input: Inbound, vote: Vote) {
         if !self.seen.votes.contains(&vote.id()) {
-            self.accept_vote(now_ms, vote, Some(input));
+            self.accept_vote(now_ms, vote, Arrival::Relayed(input));
         }
     }
 

@@ -203,6 +203,7 @@ impl Sim {
         }
         let block = template.seal(nonce);
         self.stats.found += 1;
+        self.stats.found_empty += u64::from(block.votes().is_empty());
         self.print(id, || {
             format!("found {} at height {}", block.hash(), block.height())
         });
