@@ -13,7 +13,8 @@ use votechain_peer::config::*;
 use votechain_peer::shell::{self, DEFAULT_MINER_THREADS};
 use votechain_peer::start::{self, StartError};
 use votechain_runtime::{
-    exit_code, init_logging, listen, tokio_runtime, Flavor, Listening, LogArgs, LogFile, AFTER_HELP,
+    exit_code, init_logging, listen, tokio_runtime, Flavor, Listening, LogArgs, LogFile,
+    AFTER_HELP, USER,
 };
 
 /// The log file's name in the data directory.
@@ -183,12 +184,15 @@ fn node_config(cli: &Cli, local: SocketAddr) -> anyhow::Result<NodeConfig> {
     let mut cfg = NodeConfig::new(advertised);
     cfg.learn_address = unspecified && advertise.is_none();
     match (advertise, unspecified, cli.tracker_port) {
-        (Some(addr), _, _) => tracing::info!("advertising {addr} to peers (--advertise)"),
+        (Some(addr), _, _) => {
+            tracing::info!(target: USER, "advertising {addr} to peers (--advertise)")
+        }
         (None, true, 0) => tracing::warn!(
             "bound to {local} without a tracker or --advertise: peers are told {advertised}, \
              which only this machine can reach; pass --advertise HOST:PORT"
         ),
         (None, true, _) => tracing::info!(
+            target: USER,
             "bound to {local}: advertising the address the tracker sees this peer at, once it \
              answers"
         ),

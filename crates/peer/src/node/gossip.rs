@@ -94,6 +94,7 @@ impl<R: RngCore> Node<R> {
         self.peers.add_own_address(observed);
         if self.cfg.learn_address && observed != self.cfg.me {
             tracing::info!(
+                target: votechain_runtime::USER,
                 "the tracker sees this peer at {observed}: advertising that address to peers"
             );
             self.cfg.me = observed;
