@@ -32,7 +32,7 @@ pub use listen::{listen, ListenError, Listening};
 pub use logfile::LogFile;
 pub use logging::{init_logging, LogArgs, LogFormat, USER};
 pub use net::{bind_udp, enlarge_buffers, BindError, BurstReader};
-pub use signals::{interrupt, shutdown_on_signals, FORCED_EXIT};
+pub use signals::{interrupt, shutdown_on_signals, FORCED_EXIT, REPEAT_WINDOW};
 pub use terminal::print_answer;
 
 /// Which tokio runtime a binary runs on.

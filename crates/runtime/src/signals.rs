@@ -20,6 +20,12 @@ pub fn interrupt() {
     CONSOLE_INTERRUPT.notify_one();
 }
 
+/// A signal this soon after the first is the same stop delivered twice, not a second Ctrl-C:
+/// `timeout` (without `--foreground`) signals its child and then the child's whole process
+/// group, so one expiry arrives as two SIGTERMs microseconds apart. No one presses Ctrl-C twice
+/// this fast on purpose, and pressing it again later still forces the exit.
+pub const REPEAT_WINDOW: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// The exit status after a second Ctrl-C or SIGTERM: 128 + SIGINT, as shells report an
 /// interrupted program.
 pub const FORCED_EXIT: i32 = 130;
@@ -50,17 +56,19 @@ pub fn shutdown_on_signals() -> std::io::Result<CancellationToken> {
                 _ = interrupt.recv() => {}
                 _ = CONSOLE_INTERRUPT.notified() => {}
                 _ = terminate.recv() => {
+                    let first = tokio::time::Instant::now();
                     crate::terminal::restore();
                     info!(target: USER, "terminated: shutting down");
                     cancelled.cancel();
-                    return second(interrupt, terminate).await;
+                    return second(first, interrupt, terminate).await;
                 }
                 _ = cancelled.cancelled() => return,
             }
+            let first = tokio::time::Instant::now();
             crate::terminal::restore();
             info!(target: USER, "interrupted: shutting down (Ctrl-C again to exit at once)");
             cancelled.cancel();
-            second(interrupt, terminate).await
+            second(first, interrupt, terminate).await
         });
     }
     #[cfg(not(unix))]
@@ -81,15 +89,23 @@ pub fn shutdown_on_signals() -> std::io::Result<CancellationToken> {
     Ok(token)
 }
 
-/// Waits for the second signal of a shutdown and exits at once.
+/// Waits for the second signal of a shutdown that began at `first` and exits at once; a repeat
+/// within [`REPEAT_WINDOW`] of the first is the same stop delivered twice and is ignored.
 #[cfg(unix)]
 async fn second(
+    first: tokio::time::Instant,
     mut interrupt: tokio::signal::unix::Signal,
     mut terminate: tokio::signal::unix::Signal,
 ) {
-    tokio::select! {
-        _ = interrupt.recv() => exit_now(),
-        _ = CONSOLE_INTERRUPT.notified() => exit_now(),
-        _ = terminate.recv() => exit_now(),
+    loop {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = CONSOLE_INTERRUPT.notified() => {}
+            _ = terminate.recv() => {}
+        }
+        if first.elapsed() >= REPEAT_WINDOW {
+            exit_now();
+        }
+        tracing::debug!("a repeat of the stop signal within {REPEAT_WINDOW:?}: ignored");
     }
 }
