@@ -125,9 +125,9 @@ fn election_voters_are_the_same_people_on_every_peer() {
     assert_eq!(key(1, "carol"), key(3, "carol"), "one carol on every peer");
 
     // Peer 1 may not hold the ballot yet (a vote then waits, answered later): ask until it does.
-    let nobody = "00".repeat(32);
     wait_until("peer 1 to know the election", DEADLINE, || {
-        election.type_line(&format!("1 receipt {nobody}"));
+        // One line: the genesis block, or that the election is not known yet.
+        election.type_line("1 chain 1 0");
         match election_answer(&mut election, 1) {
             r if r.contains("not known yet") => Err(r),
             _ => Ok(()),
@@ -158,6 +158,30 @@ fn election_voters_are_the_same_people_on_every_peer() {
         stranger.contains("rejected: mallory is not on this closed election's roll of 3"),
         "{stranger}"
     );
+
+    // One terminal for three peers: what the network did is said once, not once per peer. Each
+    // peer's events are shown before its answers, so once every peer has answered that alice's
+    // vote is in block 1, every peer's news of that block has been shown.
+    for peer in 1..=3 {
+        wait_until("every peer to hold block 1", DEADLINE, || {
+            election.type_line(&format!("{peer} receipt {id}"));
+            match election_answer(&mut election, peer) {
+                r if r.starts_with("in block 1") => Ok(()),
+                r => Err(r),
+            }
+        });
+    }
+    let said = |what: &str| {
+        let lines = election.log().lines();
+        lines.iter().filter(|l| l.contains(what)).count()
+    };
+    assert_eq!(
+        said("block 1 by peer-1"),
+        1,
+        "{:#?}",
+        election.log().lines()
+    );
+    assert_eq!(said(") known. "), 1, "{:#?}", election.log().lines());
     election.interrupt();
     assert!(election.wait_exit(DEADLINE).success());
 }

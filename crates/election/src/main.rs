@@ -11,10 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::task::Poll;
 use tokio_util::sync::CancellationToken;
-use votechain_chain::{roll, Ballot, PublicKey};
+use votechain_chain::{roll, Ballot, Hash, PublicKey};
 use votechain_peer::config::NodeConfig;
 use votechain_peer::handle::{HandleConfig, PeerHandle};
 use votechain_peer::keys::{self, KeysCommand};
+use votechain_peer::node::Event;
+use votechain_peer::shell::log_event;
 use votechain_runtime::{
     bind_udp, exit_code, init_logging, print_answer, shutdown_on_signals, stdin_lines,
     tokio_runtime, ConsoleOptions, Flavor, LogArgs, LogFile, StdinLines, AFTER_HELP,
@@ -164,8 +166,8 @@ async fn run(cli: Cli, mut ballot: Ballot, log_file: LogFile) -> anyhow::Result<
         cfg.tracker = Some(tracker_addr);
         cfg.name = format!("peer-{n}");
         let mut config = HandleConfig::new(data_dir.join(format!("peer-{n}")), rand::random());
-        // Events are not shown here; they are logged, as the `peer` binary logs them (-v).
-        config.report_events = false;
+        // Events come here, so a block every peer takes is shown once, not once per peer.
+        config.report_events = true;
         peers.push(PeerHandle::start(socket, cfg, config)?);
     }
     introduce(&ballot, tracker_addr, &data_dir, &peers, &voters);
@@ -181,11 +183,13 @@ async fn run(cli: Cli, mut ballot: Ballot, log_file: LogFile) -> anyhow::Result<
     });
     let mut stdin_open = true;
     let mut running = vec![true; peers.len()];
+    let mut shown = ShownTips::default();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            news = next_answer(&mut peers, &mut running) => match news {
-                Some((i, answer)) => {
+            news = next_news(&mut peers, &mut running) => match news {
+                Some(News::Event(i, event)) => show_event(&mut shown, i, &event),
+                Some(News::Answer(i, answer)) => {
                     for l in answer.lines() {
                         say(&format!("[peer {}] {l}", i + 1));
                     }
@@ -225,6 +229,50 @@ async fn run(cli: Cli, mut ballot: Ballot, log_file: LogFile) -> anyhow::Result<
         let _ = std::fs::remove_dir_all(&data_dir);
     }
     Ok(())
+}
+
+/// Tip hashes already shown, the most recent last: every peer takes every block, and the
+/// terminal says so once.
+#[derive(Debug, Default)]
+struct ShownTips(std::collections::VecDeque<Hash>);
+
+impl ShownTips {
+    /// Tips remembered: far more than blocks arrive between two peers taking the same one.
+    const CAP: usize = 256;
+
+    /// True the first time `hash` is offered.
+    fn first(&mut self, hash: Hash) -> bool {
+        if self.0.contains(&hash) {
+            return false;
+        }
+        if self.0.len() == Self::CAP {
+            self.0.pop_front();
+        }
+        self.0.push_back(hash);
+        true
+    }
+}
+
+/// Shows peer `i`'s event as the `peer` binary would, once for the whole election where it is
+/// news of the network (a new tip, the first peer to take it), named by peer otherwise; repeats go
+/// to the log file only.
+fn show_event(shown: &mut ShownTips, i: usize, event: &Event) {
+    let label = format!("peer {}", i + 1);
+    match event {
+        Event::TipChanged {
+            hash,
+            reorg_depth: 0,
+            ..
+        } if shown.first(*hash) => log_event(event, false, None),
+        Event::ElectionKnown { election, .. } if shown.first(*election) => {
+            log_event(event, false, None)
+        }
+        // Said already (by the first peer), or by the election's own lines.
+        Event::TipChanged { reorg_depth: 0, .. }
+        | Event::ElectionKnown { .. }
+        | Event::Registered { .. } => tracing::debug!("{label}: {event}"),
+        _ => log_event(event, false, Some(&label)),
+    }
 }
 
 /// The name of the `n`th voter (from 1).
@@ -306,16 +354,28 @@ fn introduce(
     ));
 }
 
-/// The next console answer of any running peer, as (index, answer); `None` when a peer has
-/// stopped (its answers end; it is marked not running, and a failure is printed).
-async fn next_answer(peers: &mut [PeerHandle], running: &mut [bool]) -> Option<(usize, String)> {
+/// What a peer had to say.
+enum News {
+    /// An answer to a console command.
+    Answer(usize, String),
+    /// A node event.
+    Event(usize, Event),
+}
+
+/// The next answer or event of any running peer, with the peer's index; `None` when a peer
+/// stopped (said here, and marked in `running`). A stopped peer's closed event channel is
+/// skipped.
+async fn next_news(peers: &mut [PeerHandle], running: &mut [bool]) -> Option<News> {
     let stopped = std::future::poll_fn(|cx| {
         for (i, peer) in peers.iter_mut().enumerate() {
+            if let Poll::Ready(Some((_, event))) = peer.events().poll_recv(cx) {
+                return Poll::Ready(Ok(News::Event(i, event)));
+            }
             if !running[i] {
                 continue;
             }
             match peer.poll_answer(cx) {
-                Poll::Ready(Some(answer)) => return Poll::Ready(Ok((i, answer))),
+                Poll::Ready(Some(answer)) => return Poll::Ready(Ok(News::Answer(i, answer))),
                 Poll::Ready(None) => return Poll::Ready(Err(i)),
                 Poll::Pending => {}
             }
@@ -324,7 +384,7 @@ async fn next_answer(peers: &mut [PeerHandle], running: &mut [bool]) -> Option<(
     })
     .await;
     let i = match stopped {
-        Ok(answer) => return Some(answer),
+        Ok(news) => return Some(news),
         Err(i) => i,
     };
     running[i] = false;

@@ -217,19 +217,30 @@ fn commit(store: &mut Store, batch: &mut Vec<Record>) -> Result<(), RunError> {
 }
 
 fn report(node: &Node, events: &Option<mpsc::UnboundedSender<(u64, Event)>>, event: Event) {
-    match (events, &event) {
-        (Some(tx), _) => {
+    match events {
+        Some(tx) => {
             let _ = tx.send((now_ms(), event));
         }
-        // A sync moves the tip thousands of times a second: that is debug detail.
-        (None, Event::TipChanged { .. }) if node.syncing() => tracing::debug!("{event}"),
-        // Said already: the tip line names the miner, the node logs the election with its title.
-        (None, Event::Mined { .. } | Event::ElectionKnown { .. }) => tracing::debug!("{event}"),
+        None => log_event(&event, node.syncing(), None),
+    }
+}
+
+/// Logs a node event as a peer shows it: a sentence on the terminal for what people follow
+/// (blocks, reorganisations, consensus outcomes), a warning for what they must act on (bans,
+/// another election), and only the log file for detail. `syncing`: the node is fetching a chain,
+/// whose tip moves thousands of times a second, so tip changes are debug detail then. `label`
+/// names the peer in a process that runs several (the one-command election: "peer 2").
+pub fn log_event(event: &Event, syncing: bool, label: Option<&str>) {
+    let prefix = label.map(|l| format!("{l}: ")).unwrap_or_default();
+    match event {
+        Event::TipChanged { .. } if syncing => tracing::debug!("{prefix}{event}"),
+        // Said already: the tip line names the miner.
+        Event::Mined { .. } => tracing::debug!("{prefix}{event}"),
         // Sentences, never Debug output: people read these.
-        (None, Event::PeerBanned { .. } | Event::ElectionMismatch { .. }) => {
-            tracing::warn!("{event}")
+        Event::PeerBanned { .. } | Event::ElectionMismatch { .. } => {
+            tracing::warn!("{prefix}{event}")
         }
-        (None, _) => tracing::info!(target: USER, "{event}"),
+        _ => tracing::info!(target: USER, "{prefix}{event}"),
     }
 }
 

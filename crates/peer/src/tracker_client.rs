@@ -216,9 +216,6 @@ impl TrackerClient {
             return Vec::new();
         }
         let newly = self.phase != Phase::Registered;
-        if newly {
-            tracing::info!(target: votechain_runtime::USER, "registered with the tracker");
-        }
         self.phase = Phase::Registered;
         self.refused = None;
         self.last_heard_ms = now_ms;

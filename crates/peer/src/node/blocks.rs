@@ -104,13 +104,14 @@ impl<R: RngCore> Node<R> {
             }
         };
         let election = chain.election();
-        tracing::info!(target: votechain_runtime::USER, "election \"{}\" ({election}) known", ballot.title);
-        tracing::info!(target: votechain_runtime::USER, "{}", ballot.roll_summary());
         self.tracker.holds(election);
         self.chain = Some(chain);
         self.out.push_back(Output::Persist(Record::Block(genesis)));
-        self.out
-            .push_back(Output::Event(Event::ElectionKnown { election }));
+        self.out.push_back(Output::Event(Event::ElectionKnown {
+            election,
+            title: ballot.title.clone(),
+            roll: ballot.roll_summary(),
+        }));
         self.rounds.hurry(now_ms);
         self.mining.touch();
     }

@@ -45,7 +45,7 @@ use crate::admission::Admission;
 use crate::config::NodeConfig;
 use crate::loglimit::LogLimiter;
 use crate::peers::{PeerTable, Source};
-use crate::tracker_client::TrackerClient;
+use crate::tracker_client::{Phase, TrackerClient};
 use blocks::Seen;
 use catchup::Catchup;
 use consensus::Rounds;
@@ -279,6 +279,10 @@ impl<R: RngCore> Node<R> {
                     self.on_observed_address(now_ms, observed);
                 }
                 self.on_peer_list(now_ms, &m.peer_list, false);
+                if self.tracker.phase() != Phase::Registered {
+                    self.out
+                        .push_back(Output::Event(Event::Registered { tracker: from }));
+                }
                 let next = self.tracker.on_register_ack(now_ms);
                 self.send_requests(now_ms, from, next);
             }

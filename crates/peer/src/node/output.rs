@@ -26,6 +26,15 @@ pub enum Event {
     ElectionKnown {
         /// The genesis hash.
         election: Hash,
+        /// The ballot's title.
+        title: String,
+        /// Who may vote, in a sentence (`Ballot::roll_summary`).
+        roll: String,
+    },
+    /// The tracker acknowledged our registration (after none, or after it had gone quiet).
+    Registered {
+        /// The tracker.
+        tracker: SocketAddr,
     },
     /// The tracker's ballot does not match the chain we hold.
     ElectionMismatch {
@@ -138,7 +147,16 @@ fn short(hash: &Hash) -> String {
 impl std::fmt::Display for Event {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Event::ElectionKnown { election } => write!(f, "election {} known", short(election)),
+            Event::ElectionKnown {
+                election,
+                title,
+                roll,
+            } => write!(
+                f,
+                "election \"{title}\" ({}) known. {roll}",
+                short(election)
+            ),
+            Event::Registered { tracker } => write!(f, "registered with the tracker at {tracker}"),
             Event::OtherElection { peer, election } => write!(
                 f,
                 "peer {peer} holds another election ({}): set aside, neither synced from nor \
@@ -289,8 +307,18 @@ mod tests {
              from 1 peer",
         );
         check(
-            Event::ElectionKnown { election: a },
-            "election abababababab… known",
+            Event::ElectionKnown {
+                election: a,
+                title: "Lunch".into(),
+                roll: "This election is open.".into(),
+            },
+            "election \"Lunch\" (abababababab…) known. This election is open.",
+        );
+        check(
+            Event::Registered {
+                tracker: "127.0.0.1:5000".parse().unwrap(),
+            },
+            "registered with the tracker at 127.0.0.1:5000",
         );
         check(
             Event::ElectionMismatch {
