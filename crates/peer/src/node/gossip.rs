@@ -9,7 +9,7 @@
 //! while our table has room. It enters the table once it proves its address (its CHALLENGE or
 //! GOSSIP_REPLY echoes our cookie).
 
-use super::{Inbound, Node};
+use super::{Event, Inbound, Node, Output};
 use crate::peers::Source;
 use rand::RngCore;
 use std::collections::HashMap;
@@ -93,11 +93,9 @@ impl<R: RngCore> Node<R> {
         }
         self.peers.add_own_address(observed);
         if self.cfg.learn_address && observed != self.cfg.me {
-            tracing::info!(
-                target: votechain_runtime::USER,
-                "the tracker sees this peer at {observed}: advertising that address to peers"
-            );
             self.cfg.me = observed;
+            self.out
+                .push_back(Output::Event(Event::AddressLearned { address: observed }));
             // Peers heard the stand-in address: announce the right one now.
             self.gossip.next_ms = now_ms;
         }

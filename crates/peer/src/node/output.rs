@@ -31,6 +31,12 @@ pub enum Event {
         /// Who may vote, in a sentence (`Ballot::roll_summary`).
         roll: String,
     },
+    /// The tracker told us the address it sees us at, and we advertise it to peers from now on
+    /// (bound to an unspecified address without `--advertise`).
+    AddressLearned {
+        /// The address peers are told now.
+        address: SocketAddr,
+    },
     /// The tracker acknowledged our registration (after none, or after it had gone quiet).
     Registered {
         /// The tracker.
@@ -157,6 +163,10 @@ impl std::fmt::Display for Event {
                 short(election)
             ),
             Event::Registered { tracker } => write!(f, "registered with the tracker at {tracker}"),
+            Event::AddressLearned { address } => write!(
+                f,
+                "the tracker sees this peer at {address}: advertising that address to peers"
+            ),
             Event::OtherElection { peer, election } => write!(
                 f,
                 "peer {peer} holds another election ({}): set aside, neither synced from nor \
