@@ -6,7 +6,11 @@ use std::fmt::Display;
 use std::io::Write as _;
 use std::process::ExitCode;
 
-/// The `--help` footer every binary shows (clap's `after_help`): how logging is chosen and what
+/// The `--help` footer of a command that runs and exits (`votechain-keys`): no log, no signals
+/// to handle, just what the exit statuses mean.
+pub const EXIT_STATUS_HELP: &str = "Exit status: 0 success, 1 runtime error, 2 usage error.";
+
+/// The `--help` footer every long-running binary shows (clap's `after_help`): how logging is chosen and what
 /// the exit statuses mean.
 pub const AFTER_HELP: &str =
     "Logging: RUST_LOG (e.g. RUST_LOG=debug) sets the level of the full log \

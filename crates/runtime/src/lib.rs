@@ -27,7 +27,7 @@ pub mod signals;
 pub mod terminal;
 
 pub use console::{stdin_lines, ConsoleOptions, Handled, StdinLines};
-pub use exit::{exit_code, Exit, Failure, AFTER_HELP};
+pub use exit::{exit_code, Exit, Failure, AFTER_HELP, EXIT_STATUS_HELP};
 pub use listen::{listen, ListenError, Listening};
 pub use logfile::LogFile;
 pub use logging::{init_logging, LogArgs, LogFormat, USER};

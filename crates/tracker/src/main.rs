@@ -117,12 +117,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             std::io::stderr(),
             "tracker listening on {local} election {election}"
         );
+        let ballot = &config.ballot;
         info!(
-            title = %config.ballot.title,
-            options = %config.ballot.options.join(", "),
-            voters = config.ballot.voters.as_ref().map_or(0, Vec::len),
-            difficulty = config.ballot.difficulty,
-            "serving election {election}"
+            "serving election \"{}\": options {}; proof of work {} bits",
+            ballot.title,
+            ballot.options.join(", "),
+            ballot.difficulty
         );
         info!("{}", config.ballot.roll_summary());
         votechain_tracker::run(socket, config, shutdown.cancelled_owned())

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use votechain_chain::{roll, Ballot, PublicKey};
 use votechain_peer::keys::{self, KeyError, KeysCommand};
-use votechain_runtime::{exit_code, AFTER_HELP};
+use votechain_runtime::{exit_code, EXIT_STATUS_HELP};
 
 /// Voter keys for votechain: make, list, move between peers, and turn into a voter roll.
 ///
@@ -20,7 +20,7 @@ use votechain_runtime::{exit_code, AFTER_HELP};
 /// has it can vote as that voter, once. Give a tracker a roll (`tracker --voters roll.txt`) to
 /// close the election to the voters on it.
 #[derive(Parser, Debug)]
-#[command(name = "votechain-keys", version, after_help = AFTER_HELP)]
+#[command(name = "votechain-keys", version, after_help = EXIT_STATUS_HELP)]
 struct Cli {
     /// The peer's data directory, whose keys/ these commands work on.
     #[arg(long, global = true, conflicts_with = "port")]
