@@ -83,6 +83,13 @@ impl Hash {
     /// The all-zero hash: the genesis block's `prev`.
     pub const ZERO: Hash = Hash([0; 32]);
 
+    /// The hash as people read it in a log line or a table: its first 12 hex digits and "…".
+    pub fn short(&self) -> String {
+        let mut hex = self.to_string();
+        hex.truncate(12);
+        format!("{hex}…")
+    }
+
     /// Number of leading zero bits, the proof-of-work measure.
     pub fn leading_zero_bits(&self) -> u32 {
         let mut bits = 0;

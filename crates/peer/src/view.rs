@@ -121,7 +121,7 @@ pub fn peers(node: &Node, now_ms: u64) -> String {
                 .map_or_else(|| "-".to_owned(), |(blocks, _)| blocks.to_string());
             let state = match (p.banned_until_ms > now_ms, p.other_election) {
                 (true, _) => "banned".to_owned(),
-                (false, Some(e)) => format!("other election {}", short(&e)),
+                (false, Some(e)) => format!("other election {}", e.short()),
                 (false, None) => "ok".to_owned(),
             };
             [
@@ -144,13 +144,6 @@ pub fn peers(node: &Node, now_ms: u64) -> String {
     )
 }
 
-/// A hash as people read it: its first 12 hex digits.
-fn short(hash: &votechain_chain::Hash) -> String {
-    let mut hex = hash.to_string();
-    hex.truncate(12);
-    format!("{hex}…")
-}
-
 /// Where registration with the tracker stands, and the election, in words.
 fn tracker_and_election(node: &Node, now_ms: u64) -> String {
     let tracker = node
@@ -167,7 +160,7 @@ fn tracker_and_election(node: &Node, now_ms: u64) -> String {
         ),
         TrackerStatus::Refused { election, title } => format!(
             "tracker{tracker} refused us: it serves election \"{title}\" ({})",
-            short(&election)
+            election.short()
         ),
     };
     let election = match node.chain() {
@@ -186,7 +179,7 @@ fn tracker_and_election(node: &Node, now_ms: u64) -> String {
             format!(
                 "election \"{}\" ({}) {who}{closing}",
                 ballot.title,
-                short(&c.election())
+                c.election().short()
             )
         }
     };
@@ -383,7 +376,7 @@ mod tests {
             tail[0],
             format!(
                 "election \"View\" ({}) open: anyone may vote",
-                short(&node(1).chain().unwrap().election())
+                node(1).chain().unwrap().election().short()
             )
         );
         assert_eq!(tail[1], "no tracker (seeds and gossip only)");

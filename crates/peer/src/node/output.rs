@@ -142,13 +142,6 @@ fn plural(n: usize, noun: &str) -> String {
     }
 }
 
-/// A hash as people read it in a log line: its first 12 hex digits.
-fn short(hash: &Hash) -> String {
-    let mut hex = hash.to_string();
-    hex.truncate(12);
-    format!("{hex}…")
-}
-
 /// Events as sentences, for the log and the console (never Debug output).
 impl std::fmt::Display for Event {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -160,7 +153,7 @@ impl std::fmt::Display for Event {
             } => write!(
                 f,
                 "election \"{title}\" ({}) known. {roll}",
-                short(election)
+                election.short()
             ),
             Event::Registered { tracker } => write!(f, "registered with the tracker at {tracker}"),
             Event::AddressLearned { address } => write!(
@@ -171,7 +164,7 @@ impl std::fmt::Display for Event {
                 f,
                 "peer {peer} holds another election ({}): set aside, neither synced from nor \
                  relayed to",
-                short(election)
+                election.short()
             ),
             Event::ElectionMismatch {
                 ours,
@@ -184,9 +177,9 @@ impl std::fmt::Display for Event {
                      election \"{}\" ({}): start with another --data-dir (or move this one away) \
                      to join the tracker's",
                     tracker.1,
-                    short(&tracker.0),
+                    tracker.0.short(),
                     ours.1,
-                    short(&ours.0)
+                    ours.0.short()
                 )?;
                 match reason {
                     Some(reason) => write!(f, "; the tracker refused us, saying: {reason}"),
@@ -213,10 +206,10 @@ impl std::fmt::Display for Event {
                 write!(
                     f,
                     "block {height} by {miner} · {votes} · tip {}",
-                    short(hash)
+                    hash.short()
                 )
             }
-            Event::Mined { height, hash } => write!(f, "mined block {height} ({})", short(hash)),
+            Event::Mined { height, hash } => write!(f, "mined block {height} ({})", hash.short()),
             Event::Synced { height } => write!(f, "caught up: tip at block {height}"),
             Event::ConsensusDone { asked: 0, ours, .. } => {
                 write!(f, "consensus: no peers to ask; our chain has {ours} blocks")
@@ -233,7 +226,7 @@ impl std::fmt::Display for Event {
                     Some((blocks, tip, from)) => write!(
                         f,
                         "fetching a chain of {blocks} blocks (tip {}) from {}",
-                        short(tip),
+                        tip.short(),
                         plural(*from, "peer")
                     ),
                     None => write!(f, "our chain of {ours} blocks is as good as any reported"),

@@ -89,8 +89,8 @@ impl<R: RngCore> Registry<R> {
         // Two short hashes: well within the reason's 200 bytes; the title has its own field.
         let reason = format!(
             "this tracker serves election {}, not the election {} your peer holds",
-            short_hash(&self.election),
-            short_hash(&theirs)
+            self.election.short(),
+            theirs.short()
         );
         let refusal = RegisterRefused {
             election: self.election,
@@ -136,11 +136,4 @@ impl<R: RngCore> Registry<R> {
         self.stats.challenges_sent += 1;
         self.send(now_ms, to, payload);
     }
-}
-
-/// The first 12 hex digits of `hash`, as people read it.
-fn short_hash(hash: &Hash) -> String {
-    let mut hex = hash.to_string();
-    hex.truncate(12);
-    format!("{hex}…")
 }
