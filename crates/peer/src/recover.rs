@@ -64,7 +64,7 @@ pub fn rebuild(
                 Ok(AddOutcome::Added(c)) => report.blocks += c.added.len(),
                 Ok(_) => {}
                 Err(e) => {
-                    tracing::warn!(error = %e, "stored block no longer validates: skipped");
+                    tracing::warn!("a stored block no longer validates and is skipped: {e}");
                     report.skipped += 1;
                 }
             }

@@ -275,7 +275,7 @@ impl Miner {
                         }
                     });
                 if let Err(e) = spawned {
-                    tracing::error!(error = %e, "could not start a miner thread");
+                    tracing::error!("could not start a miner thread: {e}");
                 }
                 tx
             })

@@ -99,7 +99,7 @@ impl<R: RngCore> Node<R> {
         let chain = match self.cfg.profile.new_chain(ballot) {
             Ok(c) => c,
             Err(e) => {
-                tracing::warn!(error = %e, "ballot refused");
+                tracing::warn!("the ballot was refused: {e}");
                 return;
             }
         };

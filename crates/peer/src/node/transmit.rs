@@ -22,7 +22,7 @@ impl<R: RngCore> Node<R> {
         let dialect = self.cfg.profile.dialect();
         dialect
             .encode(message)
-            .map_err(|e| tracing::error!(error = %e, "could not encode {}", message.type_name()))
+            .map_err(|e| tracing::error!("could not encode a {} message: {e}", message.type_name()))
             .ok()
     }
 
