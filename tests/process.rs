@@ -273,13 +273,7 @@ impl Process {
     pub fn console(&mut self, line: &str) -> Vec<String> {
         self.next_marker += 1;
         let marker = format!("end-of-answer-{}", self.next_marker);
-        let stdin = self
-            .stdin
-            .as_mut()
-            .unwrap_or_else(|| panic!("{}: stdin closed", self.name));
-        if let Err(e) = write!(stdin, "{line}\n{marker}\n").and_then(|()| stdin.flush()) {
-            panic!("{}: cannot write {line:?} to the console: {e}", self.name);
-        }
+        self.write_console(line, &format!("{line}\n{marker}\n"));
         let deadline = Instant::now() + CONSOLE_DEADLINE;
         let mut answer = Vec::new();
         loop {
@@ -329,11 +323,19 @@ impl Process {
     /// Types one line into the console without waiting for an answer (for `quit`, which has
     /// none); stdin stays open.
     pub fn type_line(&mut self, line: &str) {
+        self.write_console(line, &format!("{line}\n"));
+    }
+
+    /// Writes `text` (which types `line`) to the console's stdin and flushes it.
+    fn write_console(&mut self, line: &str, text: &str) {
         let stdin = self
             .stdin
             .as_mut()
             .unwrap_or_else(|| panic!("{}: stdin closed", self.name));
-        if let Err(e) = writeln!(stdin, "{line}").and_then(|()| stdin.flush()) {
+        if let Err(e) = stdin
+            .write_all(text.as_bytes())
+            .and_then(|()| stdin.flush())
+        {
             panic!("{}: cannot write {line:?} to the console: {e}", self.name);
         }
     }
