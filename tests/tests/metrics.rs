@@ -107,6 +107,12 @@ fn tracker_metrics_count_a_peer_that_registers() {
         registers.unwrap_or(0.0) >= 1.0,
         "REGISTER_PEER counted: {registers:?}"
     );
+    let acks = value(
+        &after,
+        "votechain_datagrams_total",
+        &[("type", "REGISTER_ACK"), ("dir", "out")],
+    );
+    assert!(acks.unwrap_or(0.0) >= 1.0, "REGISTER_ACK counted: {acks:?}");
     let bytes_in = value(&after, "votechain_udp_bytes_total", &[("dir", "in")]);
     assert!(bytes_in.unwrap_or(0.0) > 0.0, "bytes counted: {bytes_in:?}");
 

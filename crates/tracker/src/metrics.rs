@@ -68,8 +68,8 @@ async fn scrape(State(requests): State<mpsc::Sender<SnapshotRequest>>) -> Respon
 /// `snapshot` in the Prometheus text format. Series: `votechain_tracker_members`,
 /// `votechain_tracker_joins_total`, `votechain_tracker_leaves_total`,
 /// `votechain_tracker_evictions_total`, `votechain_tracker_refusals_total{reason}`,
-/// `votechain_datagrams_total{type,dir}` (received by wire type; sent, all types together, as
-/// `type="all"`), `votechain_datagrams_dropped_total{reason}`, `votechain_udp_bytes_total{dir}`
+/// `votechain_datagrams_total{type,dir}` (by wire type, received and sent),
+/// `votechain_datagrams_dropped_total{reason}`, `votechain_udp_bytes_total{dir}`
 /// and `votechain_build_info{version}`.
 pub fn render(snapshot: &Snapshot) -> String {
     let recorder = PrometheusBuilder::new().build_recorder();
@@ -85,11 +85,11 @@ pub fn render(snapshot: &Snapshot) -> String {
         for (reason, n) in refusals {
             counter!("votechain_tracker_refusals_total", "reason" => reason).absolute(n);
         }
-        for (&ty, &n) in &s.messages_in {
-            counter!("votechain_datagrams_total", "type" => ty, "dir" => "in").absolute(n);
+        for (dir, map) in [("in", &s.messages_in), ("out", &s.messages_out)] {
+            for (&ty, &n) in map {
+                counter!("votechain_datagrams_total", "type" => ty, "dir" => dir).absolute(n);
+            }
         }
-        counter!("votechain_datagrams_total", "type" => "all", "dir" => "out")
-            .absolute(s.datagrams_out);
         let dropped = [
             ("bad_source", s.bad_source),
             ("rate_limited", s.rate_limited),
@@ -125,6 +125,7 @@ mod tests {
             ..Stats::default()
         };
         stats.messages_in.insert("REGISTER_PEER", 4);
+        stats.messages_out.insert("POKE", 9);
         stats.decode_errors.insert("not_json", 2);
         let text = render(&Snapshot { members: 2, stats });
         for line in [
@@ -132,6 +133,7 @@ mod tests {
             "votechain_tracker_joins_total 3",
             "votechain_tracker_evictions_total 1",
             "votechain_datagrams_total{type=\"REGISTER_PEER\",dir=\"in\"} 4",
+            "votechain_datagrams_total{type=\"POKE\",dir=\"out\"} 9",
             "votechain_datagrams_dropped_total{reason=\"rate_limited\"} 7",
             "votechain_datagrams_dropped_total{reason=\"not_json\"} 2",
         ] {

@@ -15,6 +15,8 @@ pub struct Stats {
     pub messages_in: BTreeMap<&'static str, u64>,
     /// Datagrams queued for sending.
     pub datagrams_out: u64,
+    /// Datagrams queued for sending, by wire type.
+    pub messages_out: BTreeMap<&'static str, u64>,
     /// Their bytes.
     pub bytes_out: u64,
     /// Dropped: source address that cannot be answered (port 0, unspecified, multicast).
