@@ -1,6 +1,6 @@
 //! Prometheus metrics for the peer: one `metrics-exporter-prometheus` recorder per process,
 //! installed by [`install`] without the exporter's own HTTP listener, rendered as Prometheus
-//! text by [`render`] (the peer's HTTP server serves it at `/metrics`). The sans-IO node knows
+//! text by [`render`] (for the peer's HTTP server to serve at `/metrics`, issue 12). The sans-IO node knows
 //! nothing of this crate: [`PeerMetrics::record`] copies the node's counters ([`NodeStats`]),
 //! its chain and peer table into the recorder after each drain of the shell's loop, through
 //! metric handles registered once, so recording costs a few dozen atomic stores and no
