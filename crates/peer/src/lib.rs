@@ -16,6 +16,7 @@
 //!   `keys` commands.
 //! - [`voting`]: the console's votes, named by voter, and those waiting for the election.
 //! - [`start`]: opening the store and building the node, shared by every launcher.
+//! - [`metrics`]: Prometheus metrics derived from the node's counters, rendered as text.
 //! - [`handle`]: [`handle::PeerHandle`], a whole peer as a task of this process (the
 //!   one-command election, the benchmarks).
 //!
@@ -29,6 +30,7 @@ pub mod downloader;
 pub mod handle;
 pub mod keys;
 pub mod loglimit;
+pub mod metrics;
 pub mod node;
 pub mod peers;
 pub mod profile;

@@ -7,6 +7,7 @@
 
 use crate::console::{self, Command};
 use crate::keys;
+use crate::metrics::PeerMetrics;
 use crate::node::{Command as NodeCommand, Event, Node, Output, Record, Transmit};
 use crate::view;
 use crate::voting::Voting;
@@ -110,6 +111,7 @@ pub async fn run(
     let events = config.events.clone();
     tokio::pin!(shutdown);
     let mut reader = BurstReader::default();
+    let mut metrics = PeerMetrics::new();
     node.handle_timeout(now_ms());
     loop {
         // Votes typed before the election was known go in as soon as it is.
@@ -119,15 +121,16 @@ pub async fn run(
             }
         }
         carry_out(&mut node, &socket, &mut store, &mut miner, &events).await?;
+        metrics.record(&node, now_ms(), miner.control.hashes());
         // No deadline: wake within the hour anyway (`instant_at` caps the wait).
         let wake = instant_at(node.poll_timeout().unwrap_or(u64::MAX));
         tokio::select! {
             _ = &mut shutdown => break,
             received = reader.recv_burst(&socket, |from, bytes| {
-                node.handle_datagram(now_ms(), from, bytes)
+                metrics.timed(&mut node, |node| node.handle_datagram(now_ms(), from, bytes))
             }) => {
                 received.map_err(RunError::Socket)?;
-                node.end_of_burst(now_ms());
+                metrics.timed(&mut node, |node| node.end_of_burst(now_ms()));
             }
             _ = tokio::time::sleep_until(wake.into()) => node.handle_timeout(now_ms()),
             Some(block) = mined_rx.recv() => node.handle_mined(now_ms(), block),

@@ -8,6 +8,8 @@
 //! - rate limits use `votechain_sansio::ratelimit` (per-source token buckets, capped table).
 //! - [`stats`]: counters of everything done and dropped.
 //! - [`config`]: settings and their defaults; [`ballot`]: the ballot from command-line text.
+//! - [`metrics`]: `tracker --http`'s `GET /metrics`, Prometheus text rendered from the
+//!   registry's counters, which the shell hands over on request.
 //! - [`shell`]: the tokio loop around the registry, [`run`].
 //!
 //! Architecture invariant: everything but [`shell`] is free of IO, clocks, global randomness
@@ -15,6 +17,7 @@
 
 pub mod ballot;
 pub mod config;
+pub mod metrics;
 mod peers;
 pub mod registry;
 pub mod shell;
@@ -22,6 +25,6 @@ pub mod stats;
 
 pub use config::{Config, ConfigError};
 pub use registry::{Event, Output, Registry};
-pub use shell::{run, RunError};
+pub use shell::{run, run_with_metrics, RunError};
 pub use stats::Stats;
 pub use votechain_sansio::Transmit;

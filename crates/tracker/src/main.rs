@@ -17,6 +17,7 @@ use votechain_runtime::{
 };
 use votechain_tracker::ballot::{parse_options, parse_voter_roll};
 use votechain_tracker::config::*;
+use votechain_tracker::metrics;
 
 /// Rendezvous point of one votechain election: peers register here (after proving their
 /// address), receive the peer list and the ballot, and are heartbeated every interval; a peer
@@ -80,6 +81,11 @@ struct Cli {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_RATE_BURST)]
     burst: u32,
 
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9100; port 0 picks a
+    /// free one). Off by default. The URL is printed on stderr after the readiness line.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
+
     #[command(flatten)]
     log: LogArgs,
 }
@@ -113,10 +119,34 @@ fn run(cli: Cli) -> Result<(), Failure> {
             local,
             shutdown,
         } = listen(SocketAddr::new(cli.bind, cli.port)).map_err(|e| Failure::Runtime(e.into()))?;
+        // Bound before the readiness line, so a taken port fails the start, not a scrape.
+        let http = match cli.http {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding the metrics server to {addr}"))
+                    .map_err(Failure::Runtime)?,
+            ),
+            None => None,
+        };
         let _ = writeln!(
             std::io::stderr(),
             "tracker listening on {local} election {election}"
         );
+        let (requests_tx, requests_rx) = tokio::sync::mpsc::channel(16);
+        if let Some(listener) = http {
+            let url = listener
+                .local_addr()
+                .context("reading the metrics server's address")
+                .map_err(Failure::Runtime)?;
+            let _ = writeln!(std::io::stderr(), "metrics on http://{url}/metrics");
+            let stop = shutdown.clone().cancelled_owned();
+            tokio::spawn(async move {
+                if let Err(e) = metrics::serve(listener, requests_tx, stop).await {
+                    tracing::warn!("the metrics server stopped: {e}");
+                }
+            });
+        }
         let ballot = &config.ballot;
         info!(
             "serving election \"{}\": options {}; proof of work {} bits",
@@ -125,7 +155,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             ballot.difficulty
         );
         info!("{}", config.ballot.roll_summary());
-        votechain_tracker::run(socket, config, shutdown.cancelled_owned())
+        votechain_tracker::run_with_metrics(socket, config, shutdown.cancelled_owned(), requests_rx)
             .await
             .map(drop)
             .map_err(|e| match e {

@@ -258,6 +258,11 @@ impl<R: RngCore> Registry<R> {
                 return;
             }
         };
+        *self
+            .stats
+            .messages_in
+            .entry(message.type_name())
+            .or_default() += 1;
         // A member over its rate still has its POKE_ACKs read: otherwise a flood spoofing its
         // address would drain its bucket and get it evicted. They cause no reply.
         if !within_rate && !matches!(message, Message::PokeAck(_)) {

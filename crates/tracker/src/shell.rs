@@ -7,6 +7,7 @@
 //! in the socket: an idle tracker uses no CPU.
 
 use crate::config::{Config, ConfigError};
+use crate::metrics::{Snapshot, SnapshotRequest};
 use crate::registry::{Event, Output, Registry};
 use crate::stats::Stats;
 use rand::rngs::StdRng;
@@ -15,6 +16,7 @@ use std::future::Future;
 use std::io;
 use std::time::Duration;
 use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 use votechain_runtime::net::{enlarge_buffers, BurstReader};
@@ -37,6 +39,18 @@ pub async fn run(
     socket: UdpSocket,
     config: Config,
     shutdown: impl Future,
+) -> Result<Stats, RunError> {
+    run_with_metrics(socket, config, shutdown, mpsc::channel(1).1).await
+}
+
+/// [`run`], answering each request on `metrics` with a [`Snapshot`] of the registry's counters
+/// (what [`crate::metrics::serve`] renders). Requests wait behind the timer and the socket's
+/// current burst, never ahead of them.
+pub async fn run_with_metrics(
+    socket: UdpSocket,
+    config: Config,
+    shutdown: impl Future,
+    mut metrics: mpsc::Receiver<SnapshotRequest>,
 ) -> Result<Stats, RunError> {
     let mut registry = Registry::new(config, StdRng::from_entropy())?;
     // Callers may bind their own socket (the tracker benchmark does), so the shell enlarges its
@@ -70,6 +84,12 @@ pub async fn run(
                 registry.handle_datagram(now_ms(), from, bytes)
             }) => {
                 received?;
+            }
+            Some(reply) = metrics.recv() => {
+                let _ = reply.send(Snapshot {
+                    members: registry.n_peers(),
+                    stats: registry.stats().clone(),
+                });
             }
         }
     }

@@ -11,8 +11,12 @@ pub struct Stats {
     pub datagrams_in: u64,
     /// Their bytes.
     pub bytes_in: u64,
+    /// Datagrams that decoded, by wire type (dropped afterwards or not).
+    pub messages_in: BTreeMap<&'static str, u64>,
     /// Datagrams queued for sending.
     pub datagrams_out: u64,
+    /// Datagrams queued for sending, by wire type.
+    pub messages_out: BTreeMap<&'static str, u64>,
     /// Their bytes.
     pub bytes_out: u64,
     /// Dropped: source address that cannot be answered (port 0, unspecified, multicast).

@@ -183,8 +183,11 @@ impl<R: RngCore> Node<R> {
             return false;
         };
         let (height, hash) = (block.height(), block.hash());
+        self.stats.blocks_validated += 1;
+        let received = u64::from(from.is_some());
         match chain.add_block(block, now_ms) {
             Ok(AddOutcome::Added(c)) => {
+                self.stats.blocks_accepted += received;
                 let relay = relay.then_some(Relay {
                     except: from.map(|i| i.from),
                 });
@@ -192,12 +195,14 @@ impl<R: RngCore> Node<R> {
                 true
             }
             Ok(AddOutcome::Orphan { missing, .. }) => {
+                self.stats.blocks_orphaned += received;
                 if let Some(input) = from {
                     self.fetch_missing(now_ms, input, (height, hash), missing);
                 }
                 false
             }
             Ok(AddOutcome::Duplicate { orphan }) => {
+                self.stats.blocks_duplicate += received;
                 if !orphan {
                     self.seen.blocks.insert(hash);
                 }
@@ -273,6 +278,7 @@ impl<R: RngCore> Node<R> {
             }
         }
         if let Some(change) = c.tip_change {
+            self.stats.reorgs += u64::from(!change.left.is_empty());
             let chain = self.chain.as_ref().expect("checked above");
             let tip = chain.tip();
             self.out.push_back(Output::Event(Event::TipChanged {

@@ -224,15 +224,18 @@ impl<R: RngCore> Node<R> {
             let Some(chain) = self.chain.as_mut() else {
                 return;
             };
+            self.stats.blocks_validated += 1;
             match verified {
                 Ok(vb) => {
                     let hash = vb.block().hash();
                     match chain.add_verified(vb, now_ms) {
                         Ok(AddOutcome::Added(c)) => {
+                            self.stats.blocks_accepted += 1;
                             self.catchup.progress_ms = now_ms;
                             self.on_connected(now_ms, c, None)
                         }
-                        Ok(_) => {}
+                        Ok(AddOutcome::Orphan { .. }) => self.stats.blocks_orphaned += 1,
+                        Ok(AddOutcome::Duplicate { .. }) => self.stats.blocks_duplicate += 1,
                         Err(e) => self.invalid_block(now_ms, Some(from), hash, &e),
                     }
                 }

@@ -62,7 +62,7 @@ use votechain_proto::{Cookie, Message};
 use votechain_sansio::ratelimit::{Rate, SourceLimiter, Verdict};
 
 pub use command::{Command, Reply};
-pub use output::{Event, NodeStats, Output, Record};
+pub use output::{Event, NodeStats, Output, Record, RESENT};
 pub use votechain_sansio::Transmit;
 pub use votes::SubmitReply;
 
@@ -224,6 +224,7 @@ impl<R: RngCore> Node<R> {
     /// One datagram from `from`.
     pub fn handle_datagram(&mut self, now_ms: u64, from: SocketAddr, bytes: &[u8]) {
         self.stats.datagrams_in += 1;
+        self.stats.bytes_in += bytes.len() as u64;
         // Our tracker and known peers may use the limiter's reserved slots: a flood from many
         // strangers that fills its table must not cut us off from them.
         let vouched = self.tracker.is_tracker(&from) || self.peers.get(&from).is_some();
@@ -243,6 +244,11 @@ impl<R: RngCore> Node<R> {
             Ok(m) => m,
             Err(e) => return self.dropped(from, &e),
         };
+        *self
+            .stats
+            .messages_in
+            .entry(message.type_name())
+            .or_default() += 1;
         let proven = self.cfg.profile.handshakes().address_cookies
             && self.origin.proves(&from, &envelope, &message, now_ms);
         if proven {

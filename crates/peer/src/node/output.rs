@@ -132,7 +132,37 @@ pub struct NodeStats {
     pub mined: u64,
     /// Remote votes refused because the pool was under pressure (see [`crate::admission`]).
     pub votes_refused: u64,
+    /// Bytes of every datagram received, dropped ones included.
+    pub bytes_in: u64,
+    /// Bytes of every datagram sent, envelopes included.
+    pub bytes_out: u64,
+    /// Decoded datagrams received, by wire type (a key per type ever seen: a few dozen).
+    pub messages_in: BTreeMap<&'static str, u64>,
+    /// Datagrams sent, by wire type; requests resent after a CHALLENGE count under
+    /// [`RESENT`].
+    pub messages_out: BTreeMap<&'static str, u64>,
+    /// Blocks from the network (news or sync) that joined the block tree.
+    pub blocks_accepted: u64,
+    /// Blocks from the network held as orphans until their parent arrives.
+    pub blocks_orphaned: u64,
+    /// Blocks from the network the tree already held.
+    pub blocks_duplicate: u64,
+    /// Blocks validated, mined ones included: what the shell times for the validation
+    /// histogram.
+    pub blocks_validated: u64,
+    /// Tip changes that took blocks off the best chain.
+    pub reorgs: u64,
+    /// Votes accepted into the pending pool (from the console or the network).
+    pub votes_accepted: u64,
+    /// Votes already held when they arrived.
+    pub votes_duplicate: u64,
+    /// Votes refused by validation (bad signature, not on the roll, a full pool…).
+    pub votes_rejected: u64,
 }
+
+/// The `messages_out` key of requests resent after their receiver's CHALLENGE, whose type the
+/// node no longer decodes.
+pub const RESENT: &str = "RESENT";
 
 /// "1 vote", "2 votes".
 fn plural(n: usize, noun: &str) -> String {

@@ -85,22 +85,24 @@ impl<R: RngCore> Node<R> {
         }
     }
 
-    /// Queues an encoded message (without envelope) to `to`, adding the envelope: our cookie
-    /// for `to`, and its cookie for us (see [`Origin::envelope`]).
-    pub(super) fn push_send(&mut self, now_ms: u64, to: SocketAddr, body: &[u8]) {
+    /// Queues an encoded message (without envelope) of wire type `ty` to `to`, adding the
+    /// envelope: our cookie for `to`, and its cookie for us (see [`Origin::envelope`]).
+    pub(super) fn push_send(&mut self, now_ms: u64, to: SocketAddr, ty: &'static str, body: &[u8]) {
         let envelope = match self.cfg.profile.handshakes().address_cookies {
             true => self.origin.envelope(&to, self.answering, now_ms),
             false => Envelope::default(),
         };
         let bytes = self.cfg.profile.dialect().seal(body, &envelope);
         self.stats.datagrams_out += 1;
+        self.stats.bytes_out += bytes.len() as u64;
+        *self.stats.messages_out.entry(ty).or_default() += 1;
         self.out.push_back(Output::Send(Transmit { to, bytes }));
     }
 
     /// Encodes and queues `message` to `to`.
     pub(super) fn send(&mut self, now_ms: u64, to: SocketAddr, message: &Message) {
         if let Some(body) = self.encode_or_log(message) {
-            self.push_send(now_ms, to, &body);
+            self.push_send(now_ms, to, message.type_name(), &body);
         }
     }
 
@@ -112,7 +114,7 @@ impl<R: RngCore> Node<R> {
         };
         for to in self.peers.active(now_ms) {
             if Some(to) != except {
-                self.push_send(now_ms, to, &body);
+                self.push_send(now_ms, to, message.type_name(), &body);
             }
         }
     }
@@ -123,7 +125,7 @@ impl<R: RngCore> Node<R> {
             return;
         };
         self.origin.sent_request(to, now_ms, &bytes);
-        self.push_send(now_ms, to, &bytes);
+        self.push_send(now_ms, to, message.type_name(), &bytes);
     }
 
     pub(super) fn send_requests(&mut self, now_ms: u64, to: SocketAddr, messages: Vec<Message>) {
@@ -141,7 +143,7 @@ impl<R: RngCore> Node<R> {
         let budget = self.cfg.profile.unverified_reply_budget(input.len);
         let fits = body.len() + ENVELOPE_RESERVE <= budget;
         if input.proven || fits {
-            self.push_send(now_ms, input.from, &body);
+            self.push_send(now_ms, input.from, message.type_name(), &body);
         } else {
             self.challenge(now_ms, input.from);
         }
@@ -183,7 +185,7 @@ impl<R: RngCore> Node<R> {
         let resends = self.origin.resends(&from);
         self.send(now_ms, from, &Verify { token }.into());
         for body in resends {
-            self.push_send(now_ms, from, &body);
+            self.push_send(now_ms, from, super::RESENT, &body);
         }
     }
 

@@ -66,6 +66,7 @@ impl<R: RngCore> Node<R> {
         }
         match chain.submit_vote(vote.clone()) {
             Ok(SubmitOutcome::Accepted { id, .. }) => {
+                self.stats.votes_accepted += 1;
                 if let Some(input) = from {
                     self.admission.admitted(id, input.from);
                 }
@@ -86,8 +87,12 @@ impl<R: RngCore> Node<R> {
                 self.mining.touch();
                 SubmitReply::Pending(id)
             }
-            Ok(SubmitOutcome::Duplicate { id }) => SubmitReply::Duplicate(id),
+            Ok(SubmitOutcome::Duplicate { id }) => {
+                self.stats.votes_duplicate += 1;
+                SubmitReply::Duplicate(id)
+            }
             Err(rejected) => {
+                self.stats.votes_rejected += 1;
                 // Remembered as seen unless only the pool's room was missing: that changes.
                 if !matches!(rejected.reason, RejectReason::PoolFull { .. }) {
                     self.seen.votes.insert(rejected.id);

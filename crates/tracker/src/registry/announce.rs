@@ -44,7 +44,7 @@ impl<R: RngCore> Registry<R> {
             let addr = self.peers.members()[i];
             let payload = pool[self.rng.gen_range(0..pool.len())].clone();
             self.stats.updates_sent += 1;
-            self.send(now_ms, addr, payload);
+            self.send(now_ms, addr, "UPDATE_PEERS", payload);
         }
     }
 
@@ -88,6 +88,6 @@ impl<R: RngCore> Registry<R> {
     pub(super) fn send_peer_list_ack(&mut self, now_ms: u64, to: SocketAddr) {
         let (payload, _) = self.encode_list(Some(to), true);
         self.stats.acks_sent += 1;
-        self.send(now_ms, to, payload);
+        self.send(now_ms, to, "REGISTER_ACK", payload);
     }
 }

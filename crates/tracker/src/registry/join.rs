@@ -115,7 +115,7 @@ impl<R: RngCore> Registry<R> {
         if proven || fits {
             let payload = self.ballot_datagram.clone();
             self.stats.ballots_sent += 1;
-            self.send(now_ms, from, payload);
+            self.send(now_ms, from, "BALLOT_OPTIONS", payload);
         } else {
             self.challenge(now_ms, from, request_len);
         }
@@ -134,6 +134,6 @@ impl<R: RngCore> Registry<R> {
             return;
         }
         self.stats.challenges_sent += 1;
-        self.send(now_ms, to, payload);
+        self.send(now_ms, to, "CHALLENGE", payload);
     }
 }
