@@ -10,6 +10,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use votechain_peer::config::*;
+use votechain_peer::http;
 use votechain_peer::shell::{self, DEFAULT_MINER_THREADS};
 use votechain_peer::start::{self, StartError};
 use votechain_runtime::{
@@ -94,6 +95,14 @@ struct Cli {
     /// Sync requests in flight at once.
     #[arg(long, default_value_t = DEFAULT_SYNC_WINDOW)]
     sync_window: usize,
+    /// Address of the HTTP server (JSON API, API.md) [default: the --bind address, port
+    /// LOCAL_PORT + 1000; a free port when LOCAL_PORT is 0, or when that one is taken]. Port 0
+    /// picks a free one; the line after the readiness line shows the URL.
+    #[arg(long, value_name = "ADDR", conflicts_with = "no_http")]
+    http: Option<SocketAddr>,
+    /// Serve no HTTP.
+    #[arg(long)]
+    no_http: bool,
     /// Do not read console commands from stdin.
     #[arg(long)]
     no_console: bool,
@@ -143,6 +152,41 @@ async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
         Ok(()) => format!("the full log is in {}", log_path.display()),
         Err(e) => format!("no log file ({}: {e})", log_path.display()),
     };
+    let http = if cli.no_http {
+        None
+    } else {
+        let wanted = cli.http.unwrap_or_else(|| {
+            let port = match cli.local_port {
+                0 => 0,
+                p => p.checked_add(1000).unwrap_or(0),
+            };
+            SocketAddr::new(cli.bind, port)
+        });
+        let (listener, note) = if cli.http.is_some() {
+            let l = tokio::net::TcpListener::bind(wanted)
+                .await
+                .with_context(|| format!("binding the HTTP server to {wanted}"))
+                .map_err(Failure::Runtime)?;
+            (l, None)
+        } else {
+            http::server::bind(wanted)
+                .await
+                .with_context(|| format!("binding the HTTP server to {wanted}"))
+                .map_err(Failure::Runtime)?
+        };
+        let addr = listener
+            .local_addr()
+            .context("reading the HTTP server's address")
+            .map_err(Failure::Runtime)?;
+        Some((listener, addr, note))
+    };
+    let web_note = match &http {
+        Some((_, addr, note)) => {
+            let note = note.as_ref().map(|n| format!("{n}\n")).unwrap_or_default();
+            format!("web page and API on http://{addr}/\n{note}")
+        }
+        None => String::new(),
+    };
     let help_note = if cli.no_console {
         String::new()
     } else {
@@ -152,7 +196,7 @@ async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
     // The first line is parsed by scripts and tests: keep it as it is.
     let _ = writeln!(
         std::io::stderr(),
-        "peer listening on {local} data {}\n{help_note}{log_note}",
+        "peer listening on {local} data {}\n{web_note}{help_note}{log_note}",
         data_dir.display()
     );
     let shell_cfg = shell::ShellConfig {
@@ -165,10 +209,24 @@ async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
         },
         console_out: None,
         events: None,
+        http: None,
     };
-    shell::run(socket, node, store, shell_cfg, shutdown.cancelled_owned())
+    let mut shell_cfg = shell_cfg;
+    let server_stop = shutdown.child_token();
+    let server = http.map(|(listener, _, _)| {
+        let (shell_end, server_end) = http::bridge();
+        shell_cfg.http = Some(shell_end);
+        http::server::spawn(listener, server_end, server_stop.clone())
+    });
+    let outcome = shell::run(socket, node, store, shell_cfg, shutdown.cancelled_owned())
         .await
-        .map_err(|e| Failure::Runtime(e.into()))
+        .map_err(|e| Failure::Runtime(e.into()));
+    // A `quit` ends the server too; open connections get a moment to finish.
+    server_stop.cancel();
+    if let Some(server) = server {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), server).await;
+    }
+    outcome
 }
 
 /// The node's configuration from the flags, for a peer bound at `local`.
