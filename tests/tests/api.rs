@@ -11,6 +11,7 @@ use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
+use votechain_chain::{Vote, VoterKey};
 use votechain_tests::{wait_until, Mining, Peer, PeerConfig, Tracker, TrackerConfig, DEADLINE};
 
 /// How long one HTTP exchange may take.
@@ -176,6 +177,14 @@ fn every_endpoint_answers_and_a_vote_by_name_goes_from_pending_into_a_block() {
         &format!("event: vote\ndata: {{\"choice\":\"Adam\",\"id\":\"{id}\"}}"),
     );
     events.wait_for("a block event", "event: block\n");
+
+    // A vote signed elsewhere (a browser's key) is posted as the wire JSON.
+    let key = VoterKey::from_seed([7; 32]);
+    let signed = Vote::sign(key.signing_key(), tracker.election, "Bob");
+    let body = serde_json::to_vec(&signed).unwrap();
+    let (code, receipt) = http(addr, "POST", "/api/votes", Some(&body));
+    assert_eq!(code, 200, "{receipt}");
+    assert_eq!(receipt["vote_id"], signed.id().to_string());
 
     let confirmed = wait_until("the vote in a block", DEADLINE, || {
         let r = get(addr, &format!("/api/votes/{id}"));

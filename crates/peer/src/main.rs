@@ -27,8 +27,9 @@ const LOG_FILE: &str = "peer.log";
 ///
 /// Once ready it prints one line on stderr, `peer listening on ADDR data DIR`, then one saying
 /// how to get help and where the full log is (DIR/peer.log, rotated at 10 MiB, three old files
-/// kept). The terminal shows warnings and what happens (blocks, votes, peers) as sentences;
-/// everything else goes to the log file. At a terminal the console has a prompt, line editing
+/// kept), then `web page and API on http://ADDR/` unless --no-http (the API is in API.md).
+/// The terminal shows warnings and what happens (blocks, votes, peers) as sentences; everything
+/// else goes to the log file. At a terminal the console has a prompt, line editing
 /// and history. Ctrl-C, SIGTERM, `quit` or Ctrl-D at a terminal make it leave the network and
 /// stop; the end of a piped stdin only ends the console, and the peer runs on.
 #[derive(Parser, Debug)]
@@ -95,9 +96,10 @@ struct Cli {
     /// Sync requests in flight at once.
     #[arg(long, default_value_t = DEFAULT_SYNC_WINDOW)]
     sync_window: usize,
-    /// Address of the HTTP server (JSON API, API.md) [default: the --bind address, port
-    /// LOCAL_PORT + 1000; a free port when LOCAL_PORT is 0, or when that one is taken]. Port 0
-    /// picks a free one; the line after the readiness line shows the URL.
+    /// Address of the HTTP server (JSON API, API.md) [default: the --bind address if it is a
+    /// loopback address, else 127.0.0.1, port LOCAL_PORT + 1000; a free port when LOCAL_PORT is
+    /// 0 or that one is taken]. Port 0 picks a free one; stderr shows the URL once ready.
+    /// Anyone who reaches it can vote with the voter keys this peer holds.
     #[arg(long, value_name = "ADDR", conflicts_with = "no_http")]
     http: Option<SocketAddr>,
     /// Serve no HTTP.
@@ -160,7 +162,14 @@ async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
                 0 => 0,
                 p => p.checked_add(1000).unwrap_or(0),
             };
-            SocketAddr::new(cli.bind, port)
+            // Loopback unless told otherwise: the API casts votes with the keys this peer
+            // holds, which a peer bound to every interface for its UDP must not offer the LAN.
+            let host = if cli.bind.is_loopback() {
+                cli.bind
+            } else {
+                IpAddr::from([127, 0, 0, 1])
+            };
+            SocketAddr::new(host, port)
         });
         let (listener, note) = if cli.http.is_some() {
             let l = tokio::net::TcpListener::bind(wanted)
@@ -182,8 +191,8 @@ async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
     };
     let web_note = match &http {
         Some((_, addr, note)) => {
-            let note = note.as_ref().map(|n| format!("{n}\n")).unwrap_or_default();
-            format!("web page and API on http://{addr}/\n{note}")
+            let note = note.as_ref().map(|n| format!("\n{n}")).unwrap_or_default();
+            format!("\nweb page and API on http://{addr}/{note}")
         }
         None => String::new(),
     };
@@ -196,7 +205,7 @@ async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
     // The first line is parsed by scripts and tests: keep it as it is.
     let _ = writeln!(
         std::io::stderr(),
-        "peer listening on {local} data {}\n{web_note}{help_note}{log_note}",
+        "peer listening on {local} data {}\n{help_note}{log_note}{web_note}",
         data_dir.display()
     );
     let shell_cfg = shell::ShellConfig {

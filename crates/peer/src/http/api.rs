@@ -340,3 +340,76 @@ pub fn vote_event(vote: &Vote) -> ApiEvent {
         data: json!({ "id": vote.id(), "choice": vote.choice }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::NodeConfig;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+    use votechain_chain::{Ballot, ChainConfig};
+
+    fn node(known: bool) -> Node {
+        let ballot = Ballot::open("T", &["Adam", "Bob"], 0);
+        let chain = known.then(|| ChainState::new(&ballot, ChainConfig::default()).unwrap());
+        let cfg = NodeConfig::new("127.0.0.1:6001".parse().unwrap());
+        Node::new(cfg, ChaCha8Rng::seed_from_u64(1), chain)
+    }
+
+    #[test]
+    fn a_node_without_its_election_refuses_with_a_sentence_and_still_has_a_status() {
+        let mut node = node(false);
+        let voting = Voting::new(std::env::temp_dir().join("votechain-api-unit-none"));
+        let tally = answer(&mut node, &voting, 1, Query::Tally);
+        assert_eq!(tally.status, 409);
+        assert_eq!(tally.body["error"], no_election());
+        let status = answer(&mut node, &voting, 1, Query::Status);
+        assert_eq!(status.status, 200);
+        assert_eq!(status.body["election"], Value::Null);
+    }
+
+    #[test]
+    fn signed_votes_are_answered_with_a_receipt_or_a_reason() {
+        let mut node = node(true);
+        let voting = Voting::new(std::env::temp_dir().join("votechain-api-unit-signed"));
+        let election = node.chain().unwrap().election();
+        let key = votechain_chain::VoterKey::from_seed([3; 32]);
+        let good = Vote::sign(key.signing_key(), election, "Adam");
+        let submit = |node: &mut Node, vote: &Vote| {
+            let query = Query::Submit(Submission::Signed(Box::new(vote.clone())));
+            answer(node, &voting, 1, query)
+        };
+        let accepted = submit(&mut node, &good);
+        assert_eq!(accepted.status, 200, "{}", accepted.body);
+        assert_eq!(accepted.body["status"], "pending");
+        assert_eq!(accepted.body["vote_id"], json!(good.id()));
+        let other = Vote::sign(key.signing_key(), election, "Bob");
+        let refused = submit(&mut node, &other);
+        assert_eq!(refused.status, 422, "{}", refused.body);
+        assert_eq!(refused.body["vote_id"], json!(other.id()));
+        let tally = answer(&mut node, &voting, 1, Query::Tally);
+        assert_eq!(tally.body["options"][0]["pending"], 1, "{}", tally.body);
+        assert_eq!(tally.body["options"][1]["pending"], 0, "{}", tally.body);
+    }
+
+    #[test]
+    fn a_reorganisation_is_a_tip_a_block_and_a_reorg_event() {
+        let event = Event::TipChanged {
+            height: 4,
+            hash: Hash([1; 32]),
+            reorg_depth: 2,
+            returned_votes: 1,
+            miner: "m".into(),
+            votes: 0,
+        };
+        let kinds: Vec<&str> = events_of(&event).iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, ["tip", "block", "reorg"]);
+        assert_eq!(events_of(&event)[2].data["reorg_depth"], 2);
+        assert!(events_of(&Event::Mined {
+            height: 1,
+            hash: Hash([2; 32])
+        })
+        .is_empty());
+        assert_eq!(sentence("vote x rejected: no"), "Vote x rejected: no.");
+    }
+}
