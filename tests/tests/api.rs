@@ -298,3 +298,32 @@ fn rejections_say_why_and_hostile_clients_do_not_stop_the_console() {
         "does not know the election",
     );
 }
+
+#[test]
+fn a_taken_default_port_gives_way_to_a_free_one_and_says_so() {
+    // Hold a TCP port above 1000 and start the peer on the UDP port 1000 below it.
+    let (held, taken) = wait_until("a TCP port above 1000", DEADLINE, || {
+        let held = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        let port = held.local_addr().map_err(|e| e.to_string())?.port();
+        match port > 1000 && std::net::UdpSocket::bind(("127.0.0.1", port - 1000)).is_ok() {
+            true => Ok((held, port)),
+            false => Err(format!("port {port} will not do")),
+        }
+    });
+    let tracker = Tracker::start(TrackerConfig::default());
+    let mut config = PeerConfig::with_tracker(tracker.port());
+    config.port = taken - 1000;
+    let mut peer = Peer::start("api-taken", config);
+    let addr = http_addr(&mut peer);
+    assert_ne!(addr.port(), taken);
+    let lines = peer.process().log().lines();
+    assert!(
+        lines.iter().any(
+            |l| l.starts_with(&format!("HTTP port {taken} could not be used"))
+                && l.ends_with("so the API listens on a free port instead.")
+        ),
+        "{lines:#?}"
+    );
+    get(addr, "/api/status");
+    drop(held);
+}

@@ -154,41 +154,7 @@ async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
         Ok(()) => format!("the full log is in {}", log_path.display()),
         Err(e) => format!("no log file ({}: {e})", log_path.display()),
     };
-    let http = if cli.no_http {
-        None
-    } else {
-        let wanted = cli.http.unwrap_or_else(|| {
-            let port = match cli.local_port {
-                0 => 0,
-                p => p.checked_add(1000).unwrap_or(0),
-            };
-            // Loopback unless told otherwise: the API casts votes with the keys this peer
-            // holds, which a peer bound to every interface for its UDP must not offer the LAN.
-            let host = if cli.bind.is_loopback() {
-                cli.bind
-            } else {
-                IpAddr::from([127, 0, 0, 1])
-            };
-            SocketAddr::new(host, port)
-        });
-        let (listener, note) = if cli.http.is_some() {
-            let l = tokio::net::TcpListener::bind(wanted)
-                .await
-                .with_context(|| format!("binding the HTTP server to {wanted}"))
-                .map_err(Failure::Runtime)?;
-            (l, None)
-        } else {
-            http::server::bind(wanted)
-                .await
-                .with_context(|| format!("binding the HTTP server to {wanted}"))
-                .map_err(Failure::Runtime)?
-        };
-        let addr = listener
-            .local_addr()
-            .context("reading the HTTP server's address")
-            .map_err(Failure::Runtime)?;
-        Some((listener, addr, note))
-    };
+    let http = bind_http(&cli).await.map_err(Failure::Runtime)?;
     let web_note = match &http {
         Some((_, addr, note)) => {
             let note = note.as_ref().map(|n| format!("\n{n}")).unwrap_or_default();
@@ -236,6 +202,56 @@ async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), server).await;
     }
     outcome
+}
+
+/// The HTTP listener, its address and a sentence when it is not on the port wanted; `None`
+/// with `--no-http`. An address given with `--http` must be had; the default port (LOCAL_PORT
+/// + 1000) gives way to a free one.
+async fn bind_http(
+    cli: &Cli,
+) -> anyhow::Result<Option<(tokio::net::TcpListener, SocketAddr, Option<String>)>> {
+    if cli.no_http {
+        return Ok(None);
+    }
+    let (listener, note) = match cli.http {
+        Some(wanted) => {
+            let listener = tokio::net::TcpListener::bind(wanted)
+                .await
+                .with_context(|| format!("binding the HTTP server to {wanted}"))?;
+            (listener, None)
+        }
+        None => {
+            // Loopback unless told otherwise: the API casts votes with the keys this peer
+            // holds, which a peer bound to every interface for its UDP must not offer the LAN.
+            let host = if cli.bind.is_loopback() {
+                cli.bind
+            } else {
+                IpAddr::from([127, 0, 0, 1])
+            };
+            let port = match cli.local_port {
+                0 => Some(0),
+                p => p.checked_add(1000),
+            };
+            let wanted = SocketAddr::new(host, port.unwrap_or(0));
+            let (listener, note) = http::server::bind(wanted)
+                .await
+                .with_context(|| format!("binding the HTTP server to {wanted}"))?;
+            let note = note.or_else(|| {
+                port.is_none().then(|| {
+                    format!(
+                        "HTTP port {} + 1000 is past the last port, so the API listens on a \
+                         free port instead.",
+                        cli.local_port
+                    )
+                })
+            });
+            (listener, note)
+        }
+    };
+    let addr = listener
+        .local_addr()
+        .context("reading the HTTP server's address")?;
+    Ok(Some((listener, addr, note)))
 }
 
 /// The node's configuration from the flags, for a peer bound at `local`.

@@ -304,3 +304,52 @@ async fn log_end(server: impl Future<Output = std::io::Result<()>>) {
         tracing::warn!("the HTTP server stopped: {e}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt as _;
+
+    async fn status_of(app: Router, method: &str, path: &str, body: &'static str) -> u16 {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::from(body))
+            .unwrap();
+        app.oneshot(request).await.unwrap().status().as_u16()
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_is_answered_503_at_once_and_input_is_checked_before_queueing() {
+        let (_shell, server) = super::super::bridge();
+        // Fill the loop's queue as a loop that does not read would leave it.
+        for _ in 0..super::super::REQUEST_QUEUE {
+            let (reply, _) = oneshot::channel();
+            let request = ApiRequest {
+                query: Query::Status,
+                reply,
+            };
+            server.requests.try_send(request).unwrap();
+        }
+        let app = router(server, CancellationToken::new());
+        assert_eq!(status_of(app.clone(), "GET", "/api/status", "").await, 503);
+        // Refused by the handler alone, the loop never asked.
+        assert_eq!(
+            status_of(app.clone(), "GET", "/api/votes/zz", "").await,
+            400
+        );
+        assert_eq!(
+            status_of(app.clone(), "GET", "/api/blocks/x", "").await,
+            400
+        );
+        let bad = "/api/blocks?limit=-1";
+        assert_eq!(status_of(app.clone(), "GET", bad, "").await, 400);
+        assert_eq!(
+            status_of(app.clone(), "POST", "/api/votes", "[1").await,
+            400
+        );
+        assert_eq!(status_of(app.clone(), "GET", "/api/nowhere", "").await, 404);
+    }
+}
