@@ -33,7 +33,7 @@ pub fn answer(node: &mut Node, voting: &Voting, now_ms: u64, query: Query) -> Ap
     match query {
         Query::Tally => ApiAnswer::ok(tally(chain)),
         Query::Blocks { before, limit } => {
-            let top = before.map_or(chain.height(), |b| b.saturating_sub(1));
+            let top = before.map_or(chain.height(), |b| b.saturating_sub(1).min(chain.height()));
             let empty = before == Some(0);
             let blocks: Vec<Value> = (0..=top)
                 .rev()
@@ -177,14 +177,20 @@ fn block_json(chain: &ChainState, block: &Block, with_votes: bool) -> Value {
     out
 }
 
+/// Most blocks one page of ballots looks at, so a long run of empty blocks (`--mine`) costs
+/// the loop a bounded time too.
+const MAX_BLOCKS_SCANNED: u64 = 10_000;
+
 fn ballots(chain: &ChainState, from: u64, limit: usize) -> Value {
     let mut ballots = Vec::new();
     let mut next = None;
-    for height in from.max(1)..=chain.height() {
+    let first = from.max(1);
+    for height in first..=chain.height() {
         let Some(block) = chain.block_at(height) else {
             break;
         };
-        if !ballots.is_empty() && ballots.len() + block.votes().len() > limit {
+        let full = !ballots.is_empty() && ballots.len() + block.votes().len() > limit;
+        if full || height - first >= MAX_BLOCKS_SCANNED {
             next = Some(height);
             break;
         }
@@ -390,6 +396,49 @@ mod tests {
         let tally = answer(&mut node, &voting, 1, Query::Tally);
         assert_eq!(tally.body["options"][0]["pending"], 1, "{}", tally.body);
         assert_eq!(tally.body["options"][1]["pending"], 0, "{}", tally.body);
+    }
+
+    #[test]
+    fn block_pages_stay_on_the_chain_and_count_confirmations() {
+        let mut node = node(true);
+        let voting = Voting::new(std::env::temp_dir().join("votechain-api-unit-pages"));
+        let mut chain = node.chain().unwrap().clone();
+        for i in 0..3 {
+            let t = votechain_chain::BlockTemplate::new(
+                chain.tip_hash(),
+                chain.height(),
+                0,
+                1_000 + i,
+                "m",
+                vec![],
+            )
+            .unwrap();
+            chain.add_block(t.seal(0), 2_000).unwrap();
+        }
+        let cfg = NodeConfig::new("127.0.0.1:6001".parse().unwrap());
+        node = Node::new(cfg, ChaCha8Rng::seed_from_u64(1), Some(chain));
+        let heights = |node: &mut Node, before| {
+            let query = Query::Blocks { before, limit: 2 };
+            let body = answer(node, &voting, 1, query).body;
+            let blocks = body["blocks"].as_array().unwrap().clone();
+            blocks
+                .iter()
+                .map(|b| b["height"].as_u64().unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(heights(&mut node, None), [3, 2]);
+        assert_eq!(
+            heights(&mut node, Some(u64::MAX)),
+            [3, 2],
+            "capped at the tip"
+        );
+        assert_eq!(heights(&mut node, Some(2)), [1, 0]);
+        assert_eq!(heights(&mut node, Some(0)), Vec::<u64>::new());
+        let genesis = answer(&mut node, &voting, 1, Query::Block(BlockRef::Height(0)));
+        assert_eq!(genesis.body["confirmations"], 4);
+        let ballots = answer(&mut node, &voting, 1, Query::Ballots { from: 1, limit: 5 });
+        assert_eq!(ballots.body["ballots"], json!([]));
+        assert_eq!(ballots.body["next_from"], Value::Null);
     }
 
     #[test]
