@@ -27,7 +27,14 @@ fn wait_in_file(peer: &Peer, text: &str) -> String {
 
 /// Its stderr after the readiness line and the help hint.
 fn terminal(peer: &mut Peer) -> Vec<String> {
-    peer.process().log().lines().into_iter().skip(2).collect()
+    // The start-up lines are printed, not logged: readiness, the help hint, the API's URL.
+    peer.process()
+        .log()
+        .lines()
+        .into_iter()
+        .skip(2)
+        .filter(|l| !l.starts_with("web page and API on http://"))
+        .collect()
 }
 
 #[test]

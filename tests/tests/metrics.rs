@@ -1,6 +1,7 @@
-//! `tracker --http 127.0.0.1:0`: the real tracker serves `GET /metrics` in the Prometheus text
-//! format, and its counters move when a real peer registers. The page is fetched with a raw
-//! HTTP/1.1 GET over a loopback TCP socket and parsed with `prometheus-parse`.
+//! `tracker --http 127.0.0.1:0` and `peer --http 127.0.0.1:0`: the real tracker and peer serve
+//! `GET /metrics` in the Prometheus text format, and their counters move when a real peer
+//! registers or a vote is mined. The page is fetched with a raw HTTP/1.1 GET over a loopback TCP
+//! socket and parsed with `prometheus-parse`.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -118,4 +119,36 @@ fn tracker_metrics_count_a_peer_that_registers() {
 
     let (status, _) = fetch(http, "/nothing").expect("the metrics server answers");
     assert!(status.contains(" 404 "), "an unknown path is 404: {status}");
+}
+
+#[test]
+fn peer_metrics_at_its_http_address_count_a_vote_and_its_block() {
+    let tracker = Tracker::start(TrackerConfig::default());
+    let mut config = PeerConfig::with_tracker(tracker.port());
+    config.extra = vec!["--http".into(), "127.0.0.1:0".into()];
+    let mut peer = Peer::start("metrics", config);
+    const PREFIX: &str = "web page and API on http://";
+    let line = peer
+        .process()
+        .wait_log_from(0, "the web line", DEADLINE, |l| l.starts_with(PREFIX));
+    let http: SocketAddr = line[PREFIX.len()..]
+        .trim_end_matches('/')
+        .parse()
+        .unwrap_or_else(|e| panic!("address in {line:?}: {e}"));
+    peer.wait_ready();
+
+    let before = wait_until("a first scrape", DEADLINE, || scrape(http));
+    let accepted = |s: &prometheus_parse::Scrape| {
+        value(s, "votechain_votes_total", &[("result", "accepted")]).unwrap_or(0.0)
+    };
+    assert_eq!(accepted(&before), 0.0);
+    peer.vote("alice", "Adam");
+    wait_until("the vote and its block in the metrics", DEADLINE, || {
+        let s = scrape(http)?;
+        let height = value(&s, "votechain_chain_height", &[]).unwrap_or(0.0);
+        match (accepted(&s), height) {
+            (v, h) if v >= 1.0 && h >= 1.0 => Ok(()),
+            (v, h) => Err(format!("accepted votes {v}, height {h}")),
+        }
+    });
 }

@@ -94,6 +94,7 @@ impl PeerHandle {
             console: ConsoleInput::Channel(console_rx),
             console_out: Some(answers_tx),
             events: config.report_events.then_some(events_tx),
+            http: None,
         };
         let task = tokio::spawn(shell::run(
             socket,

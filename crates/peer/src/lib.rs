@@ -16,6 +16,7 @@
 //!   `keys` commands.
 //! - [`voting`]: the console's votes, named by voter, and those waiting for the election.
 //! - [`start`]: opening the store and building the node, shared by every launcher.
+//! - [`http`]: the HTTP server and JSON API, talking to the shell over channels.
 //! - [`metrics`]: Prometheus metrics derived from the node's counters, rendered as text.
 //! - [`handle`]: [`handle::PeerHandle`], a whole peer as a task of this process (the
 //!   one-command election, the benchmarks).
@@ -28,6 +29,7 @@ pub mod config;
 pub mod console;
 pub mod downloader;
 pub mod handle;
+pub mod http;
 pub mod keys;
 pub mod loglimit;
 pub mod metrics;

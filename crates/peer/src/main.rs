@@ -10,6 +10,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use votechain_peer::config::*;
+use votechain_peer::http;
 use votechain_peer::shell::{self, DEFAULT_MINER_THREADS};
 use votechain_peer::start::{self, StartError};
 use votechain_runtime::{
@@ -26,8 +27,9 @@ const LOG_FILE: &str = "peer.log";
 ///
 /// Once ready it prints one line on stderr, `peer listening on ADDR data DIR`, then one saying
 /// how to get help and where the full log is (DIR/peer.log, rotated at 10 MiB, three old files
-/// kept). The terminal shows warnings and what happens (blocks, votes, peers) as sentences;
-/// everything else goes to the log file. At a terminal the console has a prompt, line editing
+/// kept), then `web page and API on http://ADDR/` unless --no-http (the API is in API.md).
+/// The terminal shows warnings and what happens (blocks, votes, peers) as sentences; everything
+/// else goes to the log file. At a terminal the console has a prompt, line editing
 /// and history. Ctrl-C, SIGTERM, `quit` or Ctrl-D at a terminal make it leave the network and
 /// stop; the end of a piped stdin only ends the console, and the peer runs on.
 #[derive(Parser, Debug)]
@@ -94,6 +96,15 @@ struct Cli {
     /// Sync requests in flight at once.
     #[arg(long, default_value_t = DEFAULT_SYNC_WINDOW)]
     sync_window: usize,
+    /// Address of the HTTP server (JSON API, API.md) [default: the --bind address if it is a
+    /// loopback address, else 127.0.0.1, port LOCAL_PORT + 1000; a free port when LOCAL_PORT is
+    /// 0 or that one is taken]. Port 0 picks a free one; stderr shows the URL once ready.
+    /// Anyone who reaches it can vote with the voter keys this peer holds.
+    #[arg(long, value_name = "ADDR", conflicts_with = "no_http")]
+    http: Option<SocketAddr>,
+    /// Serve no HTTP.
+    #[arg(long)]
+    no_http: bool,
     /// Do not read console commands from stdin.
     #[arg(long)]
     no_console: bool,
@@ -143,6 +154,14 @@ async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
         Ok(()) => format!("the full log is in {}", log_path.display()),
         Err(e) => format!("no log file ({}: {e})", log_path.display()),
     };
+    let http = bind_http(&cli).await.map_err(Failure::Runtime)?;
+    let web_note = match &http {
+        Some((_, addr, note)) => {
+            let note = note.as_ref().map(|n| format!("\n{n}")).unwrap_or_default();
+            format!("\nweb page and API on http://{addr}/{note}")
+        }
+        None => String::new(),
+    };
     let help_note = if cli.no_console {
         String::new()
     } else {
@@ -152,7 +171,7 @@ async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
     // The first line is parsed by scripts and tests: keep it as it is.
     let _ = writeln!(
         std::io::stderr(),
-        "peer listening on {local} data {}\n{help_note}{log_note}",
+        "peer listening on {local} data {}\n{help_note}{log_note}{web_note}",
         data_dir.display()
     );
     let shell_cfg = shell::ShellConfig {
@@ -165,10 +184,74 @@ async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
         },
         console_out: None,
         events: None,
+        http: None,
     };
-    shell::run(socket, node, store, shell_cfg, shutdown.cancelled_owned())
+    let mut shell_cfg = shell_cfg;
+    let server_stop = shutdown.child_token();
+    let server = http.map(|(listener, _, _)| {
+        let (shell_end, server_end) = http::bridge();
+        shell_cfg.http = Some(shell_end);
+        http::server::spawn(listener, server_end, server_stop.clone())
+    });
+    let outcome = shell::run(socket, node, store, shell_cfg, shutdown.cancelled_owned())
         .await
-        .map_err(|e| Failure::Runtime(e.into()))
+        .map_err(|e| Failure::Runtime(e.into()));
+    // A `quit` ends the server too; open connections get a moment to finish.
+    server_stop.cancel();
+    if let Some(server) = server {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), server).await;
+    }
+    outcome
+}
+
+/// The HTTP listener, its address and a sentence when it is not on the port wanted; `None`
+/// with `--no-http`. An address given with `--http` must be had; the default port (LOCAL_PORT
+/// + 1000) gives way to a free one.
+async fn bind_http(
+    cli: &Cli,
+) -> anyhow::Result<Option<(tokio::net::TcpListener, SocketAddr, Option<String>)>> {
+    if cli.no_http {
+        return Ok(None);
+    }
+    let (listener, note) = match cli.http {
+        Some(wanted) => {
+            let listener = tokio::net::TcpListener::bind(wanted)
+                .await
+                .with_context(|| format!("binding the HTTP server to {wanted}"))?;
+            (listener, None)
+        }
+        None => {
+            // Loopback unless told otherwise: the API casts votes with the keys this peer
+            // holds, which a peer bound to every interface for its UDP must not offer the LAN.
+            let host = if cli.bind.is_loopback() {
+                cli.bind
+            } else {
+                IpAddr::from([127, 0, 0, 1])
+            };
+            let port = match cli.local_port {
+                0 => Some(0),
+                p => p.checked_add(1000),
+            };
+            let wanted = SocketAddr::new(host, port.unwrap_or(0));
+            let (listener, note) = http::server::bind(wanted)
+                .await
+                .with_context(|| format!("binding the HTTP server to {wanted}"))?;
+            let note = note.or_else(|| {
+                port.is_none().then(|| {
+                    format!(
+                        "HTTP port {} + 1000 is past the last port, so the API listens on a \
+                         free port instead.",
+                        cli.local_port
+                    )
+                })
+            });
+            (listener, note)
+        }
+    };
+    let addr = listener
+        .local_addr()
+        .context("reading the HTTP server's address")?;
+    Ok(Some((listener, addr, note)))
 }
 
 /// The node's configuration from the flags, for a peer bound at `local`.

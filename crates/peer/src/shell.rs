@@ -6,6 +6,7 @@
 //! (`votechain_runtime::net::BurstReader`), each burst closed with `end_of_burst`.
 
 use crate::console::{self, Command};
+use crate::http::{api, ShellBridge};
 use crate::keys;
 use crate::metrics::PeerMetrics;
 use crate::node::{Command as NodeCommand, Event, Node, Output, Record, Transmit};
@@ -71,6 +72,8 @@ pub struct ShellConfig {
     pub console_out: Option<mpsc::UnboundedSender<String>>,
     /// Receives every node event with its time (benchmarks and tests measure with it).
     pub events: Option<mpsc::UnboundedSender<(u64, Event)>>,
+    /// The HTTP API's requests and event subscribers (`None`: no HTTP server).
+    pub http: Option<ShellBridge>,
 }
 
 /// Wall-clock Unix milliseconds: the node's `now_ms`.
@@ -109,6 +112,15 @@ pub async fn run(
         voting: Voting::new(config.data_dir.clone()),
     };
     let events = config.events.clone();
+    // Without a server the request channel is one nobody sends on, and the arm never fires.
+    let (mut api_rx, api_events) = match config.http {
+        Some(bridge) => (bridge.requests, Some(bridge.events)),
+        None => (mpsc::channel(1).1, None),
+    };
+    let reporter = Reporter {
+        events,
+        api: api_events,
+    };
     tokio::pin!(shutdown);
     let mut reader = BurstReader::default();
     let mut metrics = PeerMetrics::new();
@@ -120,7 +132,7 @@ pub async fn run(
                 console.say(&answer);
             }
         }
-        carry_out(&mut node, &socket, &mut store, &mut miner, &events).await?;
+        carry_out(&mut node, &socket, &mut store, &mut miner, &reporter).await?;
         metrics.record(&node, now_ms(), miner.control.hashes());
         // No deadline: wake within the hour anyway (`instant_at` caps the wait).
         let wake = instant_at(node.poll_timeout().unwrap_or(u64::MAX));
@@ -134,6 +146,11 @@ pub async fn run(
             }
             _ = tokio::time::sleep_until(wake.into()) => node.handle_timeout(now_ms()),
             Some(block) = mined_rx.recv() => node.handle_mined(now_ms(), block),
+            // One request, bounded work: the HTTP server cannot hold the loop up.
+            Some(request) = api_rx.recv() => {
+                let answer = api::answer(&mut node, &console.voting, now_ms(), request.query);
+                let _ = request.reply.send(answer);
+            }
             line = line_rx.recv(), if console_open => match line {
                 Some(line) if !console.line(&mut node, &line) => break,
                 Some(_) => handled.done(),
@@ -156,7 +173,7 @@ pub async fn run(
     }
     tracing::info!(target: USER, "leaving the network");
     node.handle_command(now_ms(), NodeCommand::Leave);
-    carry_out(&mut node, &socket, &mut store, &mut miner, &events).await?;
+    carry_out(&mut node, &socket, &mut store, &mut miner, &reporter).await?;
     miner.control.cancel();
     Ok(())
 }
@@ -171,7 +188,7 @@ async fn carry_out(
     socket: &UdpSocket,
     store: &mut Store,
     miner: &mut Miner,
-    events: &Option<mpsc::UnboundedSender<(u64, Event)>>,
+    reporter: &Reporter,
 ) -> Result<(), RunError> {
     let mut batch: Vec<Record> = Vec::new();
     let mut held: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
@@ -179,8 +196,13 @@ async fn carry_out(
     let mut mine: Option<Option<BlockTemplate>> = None;
     while let Some(output) = node.poll_output() {
         match output {
-            Output::Persist(record) => batch.push(record),
-            Output::Event(e) => report(node, events, e),
+            Output::Persist(record) => {
+                if let (Record::Vote(vote), Some(api)) = (&record, &reporter.api) {
+                    let _ = api.send(api::vote_event(vote));
+                }
+                batch.push(record)
+            }
+            Output::Event(e) => reporter.report(node, e),
             Output::Send(Transmit { to, bytes }) if batch.is_empty() => {
                 send(socket, to, &bytes).await
             }
@@ -219,12 +241,27 @@ fn commit(store: &mut Store, batch: &mut Vec<Record>) -> Result<(), RunError> {
     Ok(())
 }
 
-fn report(node: &Node, events: &Option<mpsc::UnboundedSender<(u64, Event)>>, event: Event) {
-    match events {
-        Some(tx) => {
-            let _ = tx.send((now_ms(), event));
+/// Where node events go: the launcher's channel or the log, and the HTTP event subscribers.
+struct Reporter {
+    /// The launcher's events channel; `None`: events are logged.
+    events: Option<mpsc::UnboundedSender<(u64, Event)>>,
+    /// Server-Sent Events subscribers (a send never waits; it fails only with none listening).
+    api: Option<tokio::sync::broadcast::Sender<crate::http::ApiEvent>>,
+}
+
+impl Reporter {
+    fn report(&self, node: &Node, event: Event) {
+        if let Some(api) = &self.api {
+            for e in api::events_of(&event) {
+                let _ = api.send(e);
+            }
         }
-        None => log_event(&event, node.syncing(), None),
+        match &self.events {
+            Some(tx) => {
+                let _ = tx.send((now_ms(), event));
+            }
+            None => log_event(&event, node.syncing(), None),
+        }
     }
 }
 

@@ -104,19 +104,36 @@ impl Voting {
     /// Signs `choice` with `voter`'s key (a new key is kept only if the vote is accepted) and
     /// submits it.
     fn submit(&self, node: &mut Node, now_ms: u64, voter: &str, choice: &str) -> String {
-        let Some(election) = node.chain().map(|c| c.election()) else {
-            return view::NO_ELECTION.into();
+        self.submit_named(node, now_ms, voter, choice).answer
+    }
+
+    /// Signs `choice` with the key of `voter` (a name, any case) and submits it now, as the
+    /// console's `vote` does once the election is known (the web API's votes by name).
+    pub fn submit_named(
+        &self,
+        node: &mut Node,
+        now_ms: u64,
+        voter: &str,
+        choice: &str,
+    ) -> NamedVote {
+        let voter = voter.to_ascii_lowercase();
+        let refused = |answer: String| NamedVote {
+            answer,
+            outcome: None,
         };
-        let file = match keys::voter_key(&self.data_dir, voter) {
+        let Some(election) = node.chain().map(|c| c.election()) else {
+            return refused(view::NO_ELECTION.into());
+        };
+        let file = match keys::voter_key(&self.data_dir, &voter) {
             Ok(file) => file,
-            Err(e) => return format!("voter key {voter}: {}", e.with_causes()),
+            Err(e) => return refused(format!("voter key {voter}: {}", e.with_causes())),
         };
         let vote = Vote::sign(file.key().signing_key(), election, choice);
         let Reply::Vote(reply) = node.handle_command(now_ms, NodeCommand::SubmitVote(vote.clone()))
         else {
-            return view::NO_ELECTION.into();
+            return refused(view::NO_ELECTION.into());
         };
-        let mut answer = explain(node, voter, &vote, &reply);
+        let mut answer = explain(node, &voter, &vote, &reply);
         // A new key becomes the voter's only with an accepted vote.
         if let (VoterKeyFile::New(new), SubmitReply::Pending(_)) = (file, &reply) {
             if let Err(e) = new.keep() {
@@ -126,8 +143,21 @@ impl Voting {
                 ));
             }
         }
-        answer
+        NamedVote {
+            answer,
+            outcome: Some(reply),
+        }
     }
+}
+
+/// What became of a vote by name ([`Voting::submit_named`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedVote {
+    /// The answer in a sentence, naming the voter when the vote was refused because of who
+    /// cast it.
+    pub answer: String,
+    /// The node's reply; `None` when nothing was submitted (no election, no usable key).
+    pub outcome: Option<SubmitReply>,
 }
 
 /// The answer to a vote, naming the voter when the vote was refused because of who cast it.

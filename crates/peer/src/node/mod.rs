@@ -190,6 +190,11 @@ impl<R: RngCore> Node<R> {
         &self.cfg
     }
 
+    /// True while mining is on (the console's `mine` and `--no-mine` turn it off).
+    pub fn mining_on(&self) -> bool {
+        self.mining.is_on()
+    }
+
     /// True while a sync is fetching blocks.
     pub fn syncing(&self) -> bool {
         self.catchup.downloader.is_active()
