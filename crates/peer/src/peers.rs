@@ -26,6 +26,17 @@ pub enum Source {
     Gossip,
 }
 
+impl Source {
+    /// The word the console's `peers` table and the API use: tracker, seed or gossip.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Tracker => "tracker",
+            Source::Seed => "seed",
+            Source::Gossip => "gossip",
+        }
+    }
+}
+
 /// What is known about one peer.
 #[derive(Debug, Clone)]
 pub struct PeerInfo {

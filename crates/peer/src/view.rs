@@ -2,7 +2,6 @@
 //! and the shell only writes strings.
 
 use crate::node::{Node, SubmitReply};
-use crate::peers::Source;
 use crate::tracker_client::TrackerStatus;
 use votechain_proto::ReceiptStatus;
 
@@ -107,11 +106,7 @@ pub fn peers(node: &Node, now_ms: u64) -> String {
         .peers()
         .iter()
         .map(|(addr, p)| {
-            let source = match p.source {
-                Source::Tracker => "tracker",
-                Source::Seed => "seed",
-                Source::Gossip => "gossip",
-            };
+            let source = p.source.name();
             let heard = match p.last_heard_ms {
                 0 => "never".to_owned(),
                 t => format!("{:.1} s ago", now_ms.saturating_sub(t) as f64 / 1000.0),
@@ -271,6 +266,7 @@ pub fn stats(node: &Node, now_ms: u64) -> String {
 mod tests {
     use super::*;
     use crate::config::NodeConfig;
+    use crate::peers::Source;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
     use std::net::SocketAddr;

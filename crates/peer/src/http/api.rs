@@ -5,7 +5,6 @@
 
 use super::{ApiAnswer, ApiEvent, BlockRef, Query, Submission};
 use crate::node::{Command as NodeCommand, Event, Node, Reply, SubmitReply};
-use crate::peers::Source;
 use crate::tracker_client::TrackerStatus;
 use crate::view;
 use crate::voting::Voting;
@@ -206,11 +205,7 @@ fn peers(node: &Node, now_ms: u64) -> Value {
         .peers()
         .iter()
         .map(|(addr, p)| {
-            let source = match p.source {
-                Source::Tracker => "tracker",
-                Source::Seed => "seed",
-                Source::Gossip => "gossip",
-            };
+            let source = p.source.name();
             let state = match (p.banned_until_ms > now_ms, p.other_election) {
                 (true, _) => "banned",
                 (false, Some(_)) => "other election",

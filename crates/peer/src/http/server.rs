@@ -155,6 +155,15 @@ struct Page {
     limit: Option<usize>,
 }
 
+impl Page {
+    /// How many votes a page of votes lists: `limit`, within 1 to [`MAX_VOTES_PAGE`].
+    fn votes(&self) -> usize {
+        self.limit
+            .unwrap_or(MAX_VOTES_PAGE)
+            .clamp(1, MAX_VOTES_PAGE)
+    }
+}
+
 async fn blocks(
     state: State<ServerBridge>,
     page: Result<UrlQuery<Page>, QueryRejection>,
@@ -180,11 +189,13 @@ async fn pending(
     let Ok(UrlQuery(page)) = page else {
         return bad_query();
     };
-    let limit = page
-        .limit
-        .unwrap_or(MAX_VOTES_PAGE)
-        .clamp(1, MAX_VOTES_PAGE);
-    ask(state, Query::Pending { limit }).await
+    ask(
+        state,
+        Query::Pending {
+            limit: page.votes(),
+        },
+    )
+    .await
 }
 
 async fn ballots(
@@ -194,12 +205,15 @@ async fn ballots(
     let Ok(UrlQuery(page)) = page else {
         return bad_query();
     };
-    let limit = page
-        .limit
-        .unwrap_or(MAX_VOTES_PAGE)
-        .clamp(1, MAX_VOTES_PAGE);
     let from = page.from.unwrap_or(1);
-    ask(state, Query::Ballots { from, limit }).await
+    ask(
+        state,
+        Query::Ballots {
+            from,
+            limit: page.votes(),
+        },
+    )
+    .await
 }
 
 fn bad_query() -> Response {
