@@ -1,6 +1,7 @@
 //! Issue 12, the peer's JSON API (API.md) against a real `peer` process with a tracker: every
 //! endpoint's shape, a vote posted by name followed from pending into a block through its
-//! receipt and the ballot list, a `block` Server-Sent Event after the vote is mined, every
+//! receipt and the ballot list, a `block` Server-Sent Event after the vote is mined, a `tally`
+//! event counting a vote and a `peers` event naming a peer that joined, every
 //! rejection's status and sentence, and hostile input (an oversized body, malformed JSON, a
 //! client that never finishes its request) while the console keeps answering.
 //!
@@ -109,18 +110,48 @@ impl Events {
     /// Reads until `needle` has arrived (in anything read so far).
     fn wait_for(&mut self, what: &str, needle: &str) {
         let deadline = Instant::now() + DEADLINE;
-        let mut buf = [0u8; 4096];
         while !self.seen.contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "no {what} within {DEADLINE:?}; got {:?}",
-                self.seen
-            );
-            match self.stream.read(&mut buf) {
-                Ok(0) => panic!("the event stream ended; got {:?}", self.seen),
-                Ok(n) => self.seen.push_str(&String::from_utf8_lossy(&buf[..n])),
-                Err(_) => {} // the read timeout: look at the deadline and read again
+            self.read_more(what, deadline);
+        }
+    }
+
+    /// Reads until an event named `kind` whose JSON data satisfies `pred` has arrived (in
+    /// anything read so far); its data.
+    fn wait_event(&mut self, what: &str, kind: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(data) = self.events(kind).into_iter().find(|d| pred(d)) {
+                return data;
             }
+            self.read_more(what, deadline);
+        }
+    }
+
+    /// The data of every complete event named `kind` read so far. Each event is one chunk of
+    /// the chunked response, so its `event:` and `data:` lines are together.
+    fn events(&self, kind: &str) -> Vec<Value> {
+        let name = format!("event: {kind}");
+        self.seen
+            .split("\n\n")
+            .filter(|block| block.lines().any(|l| l.trim_end() == name))
+            .filter_map(|block| block.lines().find_map(|l| l.strip_prefix("data: ")))
+            .filter_map(|data| serde_json::from_str(data.trim_end()).ok())
+            .collect()
+    }
+
+    /// Reads what has arrived, waiting at most a read timeout; panics naming `what` once past
+    /// `deadline`.
+    fn read_more(&mut self, what: &str, deadline: Instant) {
+        assert!(
+            Instant::now() < deadline,
+            "no {what} within {DEADLINE:?}; got {:?}",
+            self.seen
+        );
+        let mut buf = [0u8; 4096];
+        match self.stream.read(&mut buf) {
+            Ok(0) => panic!("the event stream ended; got {:?}", self.seen),
+            Ok(n) => self.seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+            Err(_) => {} // the read timeout: look at the deadline and read again
         }
     }
 }
@@ -324,4 +355,54 @@ fn a_taken_default_port_gives_way_to_a_free_one_and_says_so() {
         });
     get(addr, "/api/status");
     drop(held);
+}
+
+#[test]
+fn tally_and_peers_events_follow_a_vote_and_a_joining_peer() {
+    let tracker = Tracker::start(TrackerConfig::default());
+    // Not mining, so the vote stays pending and the tally stays as the event said.
+    let mut config = PeerConfig::with_tracker(tracker.port()).mining(Mining::Off);
+    config.extra = vec!["--http".into(), "127.0.0.1:0".into()];
+    let mut first = Peer::start("sse-first", config);
+    let addr = http_addr(&mut first);
+    first.wait_ready();
+    let mut events = Events::open(addr);
+
+    let (code, receipt) = http(
+        addr,
+        "POST",
+        "/api/votes",
+        Some(br#"{"voter": "dave", "choice": "Bob"}"#),
+    );
+    assert_eq!(code, 200, "{receipt}");
+    let counts_the_vote = |t: &Value| {
+        t["options"].as_array().is_some_and(|options| {
+            options
+                .iter()
+                .any(|o| o["option"] == "Bob" && o["pending"] == 1 && o["confirmed"] == 0)
+        })
+    };
+    let tally = events.wait_event("a tally event counting the vote", "tally", counts_the_vote);
+    assert_eq!(
+        tally,
+        get(addr, "/api/tally"),
+        "the event is the JSON of GET /api/tally"
+    );
+
+    let second = Peer::start("sse-second", PeerConfig::with_tracker(tracker.port()));
+    let joined = second.addr.to_string();
+    let peers = events.wait_event("a peers event naming the second peer", "peers", |p| {
+        p["peers"]
+            .as_array()
+            .is_some_and(|rows| rows.iter().any(|r| r["address"] == joined.as_str()))
+    });
+    let row = peers["peers"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["address"] == joined.as_str()))
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        row["state"].is_string() && row["source"].is_string(),
+        "{row}"
+    );
 }

@@ -35,6 +35,9 @@ pub struct Pool {
     capacity: usize,
     /// New votes refused because the pool was full, for metrics.
     refused: u64,
+    /// Pending votes per choice, kept as votes come and go, so the pending tally (asked for by
+    /// the HTTP API and its live events) costs a look-up per option, not a walk of the pool.
+    by_choice: HashMap<String, u64>,
 }
 
 /// What [`Pool::insert`] did.
@@ -64,6 +67,7 @@ impl Pool {
             next_front: -1,
             capacity: capacity.max(1),
             refused: 0,
+            by_choice: HashMap::new(),
         }
     }
 
@@ -114,6 +118,7 @@ impl Pool {
         }
         self.by_voter.insert(vote.voter, id);
         self.order.insert(pos, id);
+        *self.by_choice.entry(vote.choice.clone()).or_default() += 1;
         self.by_id.insert(id, (vote, pos));
         PoolInsert::Added
     }
@@ -123,6 +128,12 @@ impl Pool {
         let (vote, pos) = self.by_id.remove(id)?;
         self.order.remove(&pos);
         self.by_voter.remove(&vote.voter);
+        if let Some(n) = self.by_choice.get_mut(&vote.choice) {
+            *n -= 1;
+            if *n == 0 {
+                self.by_choice.remove(&vote.choice);
+            }
+        }
         Some(vote)
     }
 
@@ -166,6 +177,11 @@ impl Pool {
     /// The id of `voter`'s pending vote.
     pub fn voter_pending(&self, voter: &PublicKey) -> Option<Hash> {
         self.by_voter.get(voter).copied()
+    }
+
+    /// Pending votes for `choice`, in constant time.
+    pub fn pending_for(&self, choice: &str) -> u64 {
+        self.by_choice.get(choice).copied().unwrap_or(0)
     }
 
     /// Number of pending votes.
@@ -228,8 +244,17 @@ mod tests {
         assert_eq!(pool.insert_front(c, vc.clone()), PoolInsert::Added);
         assert_eq!(pool.select(10), vec![vc, va.clone(), vb]);
         assert_eq!(pool.select(1).len(), 1);
+        assert_eq!((pool.pending_for("A"), pool.pending_for("B")), (3, 0));
         assert_eq!(pool.remove_voter(&va.voter).map(|(id, _)| id), Some(a));
         assert_eq!(pool.ids().copied().collect::<Vec<_>>(), vec![c, b]);
+        assert_eq!(pool.pending_for("A"), 2, "a removed vote leaves the count");
+        pool.remove(&b);
+        pool.remove(&c);
+        assert_eq!(pool.pending_for("A"), 0);
+        assert!(
+            pool.by_choice.is_empty(),
+            "no count is kept for a choice with no vote"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! (`votechain_runtime::net::BurstReader`), each burst closed with `end_of_burst`.
 
 use crate::console::{self, Command};
+use crate::http::feeds::Feeds;
 use crate::http::{api, ShellBridge};
 use crate::keys;
 use crate::metrics::PeerMetrics;
@@ -117,14 +118,17 @@ pub async fn run(
         Some(bridge) => (bridge.requests, Some(bridge.events)),
         None => (mpsc::channel(1).1, None),
     };
-    let reporter = Reporter {
+    let mut reporter = Reporter {
         events,
         api: api_events,
+        feeds: Feeds::default(),
     };
     tokio::pin!(shutdown);
     let mut reader = BurstReader::default();
     let mut metrics = PeerMetrics::new();
     node.handle_timeout(now_ms());
+    // False when the loop woke only to publish coalesced events, which is no news of the peers.
+    let mut handled_input = true;
     loop {
         // Votes typed before the election was known go in as soon as it is.
         if console.voting.has_waiting() {
@@ -132,10 +136,17 @@ pub async fn run(
                 console.say(&answer);
             }
         }
-        carry_out(&mut node, &socket, &mut store, &mut miner, &reporter).await?;
+        carry_out(&mut node, &socket, &mut store, &mut miner, &mut reporter).await?;
         metrics.record(&node, now_ms(), miner.control.hashes());
+        if std::mem::take(&mut handled_input) {
+            reporter.feeds.activity();
+        }
+        reporter.publish(&node);
         // No deadline: wake within the hour anyway (`instant_at` caps the wait).
         let wake = instant_at(node.poll_timeout().unwrap_or(u64::MAX));
+        let publish_at = reporter.feeds.deadline();
+        let publish_wake = instant_at(publish_at.unwrap_or(u64::MAX));
+        handled_input = true;
         tokio::select! {
             _ = &mut shutdown => break,
             received = reader.recv_burst(&socket, |from, bytes| {
@@ -145,6 +156,10 @@ pub async fn run(
                 metrics.timed(&mut node, |node| node.end_of_burst(now_ms()));
             }
             _ = tokio::time::sleep_until(wake.into()) => node.handle_timeout(now_ms()),
+            // Coalesced events (`tally`, `peers`) whose interval has passed: sent at the top.
+            _ = tokio::time::sleep_until(publish_wake.into()), if publish_at.is_some() => {
+                handled_input = false;
+            }
             Some(block) = mined_rx.recv() => node.handle_mined(now_ms(), block),
             // One request, bounded work: the HTTP server cannot hold the loop up.
             Some(request) = api_rx.recv() => {
@@ -173,7 +188,7 @@ pub async fn run(
     }
     tracing::info!(target: USER, "leaving the network");
     node.handle_command(now_ms(), NodeCommand::Leave);
-    carry_out(&mut node, &socket, &mut store, &mut miner, &reporter).await?;
+    carry_out(&mut node, &socket, &mut store, &mut miner, &mut reporter).await?;
     miner.control.cancel();
     Ok(())
 }
@@ -188,7 +203,7 @@ async fn carry_out(
     socket: &UdpSocket,
     store: &mut Store,
     miner: &mut Miner,
-    reporter: &Reporter,
+    reporter: &mut Reporter,
 ) -> Result<(), RunError> {
     let mut batch: Vec<Record> = Vec::new();
     let mut held: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
@@ -199,6 +214,7 @@ async fn carry_out(
             Output::Persist(record) => {
                 if let (Record::Vote(vote), Some(api)) = (&record, &reporter.api) {
                     let _ = api.send(api::vote_event(vote));
+                    reporter.feeds.tally_changed();
                 }
                 batch.push(record)
             }
@@ -247,10 +263,33 @@ struct Reporter {
     events: Option<mpsc::UnboundedSender<(u64, Event)>>,
     /// Server-Sent Events subscribers (a send never waits; it fails only with none listening).
     api: Option<tokio::sync::broadcast::Sender<crate::http::ApiEvent>>,
+    /// When the coalesced `tally` and `peers` events are due.
+    feeds: Feeds,
 }
 
 impl Reporter {
-    fn report(&self, node: &Node, event: Event) {
+    /// Sends the coalesced events that are due, built only for someone listening.
+    /// Without a server nothing is built and nothing waits.
+    fn publish(&mut self, node: &Node) {
+        let listening = self
+            .api
+            .as_ref()
+            .is_some_and(|api| api.receiver_count() > 0);
+        let due = self.feeds.publish(node, now_ms(), listening);
+        if let Some(api) = &self.api {
+            for e in due {
+                let _ = api.send(e);
+            }
+        }
+    }
+
+    fn report(&mut self, node: &Node, event: Event) {
+        if matches!(
+            event,
+            Event::TipChanged { .. } | Event::ElectionKnown { .. }
+        ) {
+            self.feeds.tally_changed();
+        }
         // Built only for someone listening: a sync moves the tip thousands of times a second.
         if let Some(api) = self.api.as_ref().filter(|api| api.receiver_count() > 0) {
             for e in api::events_of(&event) {

@@ -9,7 +9,6 @@ use crate::tracker_client::TrackerStatus;
 use crate::view;
 use crate::voting::Voting;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use votechain_chain::{Block, ChainState, Hash, Vote};
 
 /// Answers one query at `now_ms`.
@@ -118,14 +117,11 @@ fn status(node: &Node, now_ms: u64) -> Value {
     })
 }
 
-fn tally(chain: &ChainState) -> Value {
+/// `GET /api/tally` and the `tally` event: a look-up per option, however long the chain and
+/// however full the pool (both keep their counts as blocks and votes come and go).
+pub fn tally(chain: &ChainState) -> Value {
     let tally = chain.tally();
-    // The pool holds at most a few thousand votes: counting it per request is cheap.
-    let mut pending: BTreeMap<&str, u64> = BTreeMap::new();
     let pool = chain.pool();
-    for vote in pool.ids().filter_map(|id| pool.get(id)) {
-        *pending.entry(vote.choice.as_str()).or_default() += 1;
-    }
     let options: Vec<Value> = tally
         .lines
         .iter()
@@ -133,7 +129,7 @@ fn tally(chain: &ChainState) -> Value {
             json!({
                 "option": l.option,
                 "confirmed": l.votes,
-                "pending": pending.get(l.option.as_str()).copied().unwrap_or(0),
+                "pending": pool.pending_for(&l.option),
             })
         })
         .collect();
@@ -200,7 +196,8 @@ fn ballots(chain: &ChainState, from: u64, limit: usize) -> Value {
     json!({ "height": chain.height(), "ballots": ballots, "next_from": next })
 }
 
-fn peers(node: &Node, now_ms: u64) -> Value {
+/// `GET /api/peers` and the `peers` event: the peer table (at most `max_peers` rows).
+pub fn peers(node: &Node, now_ms: u64) -> Value {
     let peers: Vec<Value> = node
         .peers()
         .iter()

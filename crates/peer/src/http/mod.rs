@@ -3,9 +3,11 @@
 //! channel, each with a oneshot for the answer, which the shell loop computes from `&Node` with
 //! bounded work ([`api`]). A full channel is answered 503 at once, so no HTTP client can stall
 //! the UDP loop. Node events reach Server-Sent Events subscribers through a broadcast channel,
-//! on which a lagging subscriber loses events instead of holding up the loop.
+//! on which a lagging subscriber loses events instead of holding up the loop; the `tally` and
+//! `peers` events are coalesced ([`feeds`]), so a sync or a busy network sends a few a second.
 
 pub mod api;
+pub mod feeds;
 pub mod server;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -112,7 +114,8 @@ pub struct ApiRequest {
 /// An event for Server-Sent Events subscribers: its name and its JSON data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiEvent {
-    /// The SSE event name: `tip`, `block`, `reorg`, `vote`, `election`, `synced`.
+    /// The SSE event name: `tip`, `block`, `reorg`, `vote`, `tally`, `peers`, `election`,
+    /// `synced`.
     pub kind: &'static str,
     /// The event's JSON data.
     pub data: serde_json::Value,
