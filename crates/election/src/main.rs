@@ -3,6 +3,11 @@
 //! and `peer` binaries would run them), multiplexes this terminal's console over the peers, and
 //! stops everything cleanly — every peer leaves the tracker — on Ctrl-C, SIGTERM or Ctrl-D at a
 //! terminal (the end of a piped stdin only ends the console: a script can watch the results).
+//! Each peer serves its web page, JSON API and metrics as the `peer` binary does (on its UDP port
+//! + 1000 on loopback), and the page addresses are the first lines printed; `--open` shows the
+//! first in a browser ([`browser`]).
+
+mod browser;
 
 use anyhow::Context;
 use clap::Parser;
@@ -14,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use votechain_chain::{roll, Ballot, Hash, PublicKey};
 use votechain_peer::config::NodeConfig;
 use votechain_peer::handle::{HandleConfig, PeerHandle};
+use votechain_peer::http::serving::{HttpAddr, HttpListener};
 use votechain_peer::keys::{self, KeysCommand};
 use votechain_peer::node::Event;
 use votechain_peer::shell::log_event;
@@ -38,7 +44,8 @@ const VOTER_NAMES: [&str; 12] = [
 const DEFAULT_DIFFICULTY: u32 = 18;
 
 /// Starts a tracker and several peers on free loopback ports and gives you one console for all
-/// of them. Type a peer command (help lists them) to send it to peer 1, or prefix it with a peer
+/// of them. Each peer serves its web page and API (API.md) on its UDP port + 1000 (a free port
+/// if that one is taken); their addresses are the first lines printed. Type a peer command (help lists them) to send it to peer 1, or prefix it with a peer
 /// number ("2 vote alice Adam") or "all" ("all tally"); "2 quit" stops peer 2, "quit" stops
 /// everything. Ctrl-C, SIGTERM or Ctrl-D stop it; the end of a piped stdin only ends the
 /// console. The terminal shows warnings and what happens; the full log is in
@@ -69,6 +76,13 @@ struct Cli {
     /// on exit].
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Open peer 1's web page in the default browser ($BROWSER, else the system's opener); where
+    /// there is none (no display, a CI run), say so and go on.
+    #[arg(long, conflicts_with = "no_http")]
+    open: bool,
+    /// Serve no web page or API.
+    #[arg(long)]
+    no_http: bool,
     #[command(flatten)]
     log: LogArgs,
 }
@@ -160,18 +174,48 @@ async fn run(cli: Cli, mut ballot: Ballot, log_file: LogFile) -> anyhow::Result<
     ));
 
     let mut peers = Vec::new();
+    // Each page's address, and why it is not on the UDP port + 1000 when it is not.
+    let mut pages: Vec<(String, Option<String>)> = Vec::new();
     for n in 1..=cli.peers {
         let socket = bind_udp(loopback())?;
-        let mut cfg = NodeConfig::new(socket.local_addr()?);
+        let local = socket.local_addr()?;
+        let mut cfg = NodeConfig::new(local);
         cfg.tracker = Some(tracker_addr);
         cfg.name = format!("peer-{n}");
         let mut config = HandleConfig::new(data_dir.join(format!("peer-{n}")), rand::random());
         // Events come here, so a block every peer takes is shown once, not once per peer.
         config.report_events = true;
+        if !cli.no_http {
+            let at = HttpAddr::Beside {
+                ip: local.ip(),
+                port: local.port(),
+            };
+            let listener = HttpListener::bind(at)
+                .await
+                .with_context(|| format!("starting peer {n}'s web page"))?;
+            pages.push((listener.url(), listener.note().map(str::to_owned)));
+            config.http = Some(listener);
+        }
         peers.push(PeerHandle::start(socket, cfg, config)?);
+    }
+    // The pages first, before any other news.
+    for (i, (url, note)) in pages.iter().enumerate() {
+        say(&format!("peer {}: web page on {url}", i + 1));
+        if let Some(note) = note {
+            say(&format!("peer {}: {note}", i + 1));
+        }
     }
     introduce(&ballot, tracker_addr, &data_dir, &peers, &voters);
     say(&log_note);
+    // Opening a browser may take a while (or, for a browser in the foreground, as long as it
+    // runs): it goes on beside the console and ends with the election.
+    let opener = match (cli.open, pages.first()) {
+        (true, Some((url, _))) => {
+            let url = url.clone();
+            Some(tokio::spawn(async move { say(&browser::open(&url).await) }))
+        }
+        _ => None,
+    };
 
     let StdinLines {
         lines: mut stdin,
@@ -213,6 +257,9 @@ async fn run(cli: Cli, mut ballot: Ballot, log_file: LogFile) -> anyhow::Result<
                 None => stdin_open = false,
             },
         }
+    }
+    if let Some(opener) = opener {
+        opener.abort();
     }
     say("stopping: peers leave the tracker");
     for peer in &peers {

@@ -3,12 +3,15 @@
 //! a socket the caller bound, and the handle gives the caller what a terminal gives a `peer`
 //! process: a console to send lines to and read answers from, the node's events, the bound
 //! address, and a way to stop the peer and wait for it. The one-command election and the
-//! benchmarks start their peers this way.
+//! benchmarks start their peers this way. Given a bound [`HttpListener`] (as the election gives
+//! each peer), the peer serves its web page, API and metrics there as the `peer` binary does,
+//! and the server stops when the peer does.
 //!
 //! The handle owns the shell task: dropping it asks the peer to stop (it leaves the network in
 //! the background), [`PeerHandle::shutdown`] + [`PeerHandle::join`] stop it and wait.
 
 use crate::config::NodeConfig;
+use crate::http::serving::HttpListener;
 use crate::node::Event;
 use crate::shell::{self, ConsoleInput, RunError, ShellConfig, DEFAULT_MINER_THREADS};
 use crate::start::{self, StartError};
@@ -25,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 const CONSOLE_QUEUE: usize = 64;
 
 /// How to run an in-process peer, besides its node's configuration.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct HandleConfig {
     /// Where the chain and voter keys are kept.
     pub data_dir: PathBuf,
@@ -36,6 +39,8 @@ pub struct HandleConfig {
     /// Node events go to [`PeerHandle::events`] when true (benchmarks time them); when false
     /// they are logged, as the `peer` binary logs them, and the events channel stays empty.
     pub report_events: bool,
+    /// Where to serve the web page, API and metrics (`None`: no HTTP server).
+    pub http: Option<HttpListener>,
 }
 
 impl HandleConfig {
@@ -46,6 +51,7 @@ impl HandleConfig {
             seed,
             miner_threads: DEFAULT_MINER_THREADS,
             report_events: true,
+            http: None,
         }
     }
 }
@@ -60,6 +66,8 @@ pub struct PeerStopped;
 pub struct PeerHandle {
     /// The address its socket is bound to.
     addr: SocketAddr,
+    /// Where its HTTP server listens, if it has one.
+    http_addr: Option<SocketAddr>,
     /// Console lines into the shell.
     console_in: mpsc::Sender<String>,
     /// The console's answers, one message per command (several lines for some). Closed when
@@ -88,23 +96,37 @@ impl PeerHandle {
         let (answers_tx, console_out) = mpsc::unbounded_channel();
         let (events_tx, events) = mpsc::unbounded_channel();
         let stop = CancellationToken::new();
+        let http_addr = config.http.as_ref().map(HttpListener::addr);
+        let (http, server) = match config.http.map(HttpListener::serve) {
+            Some((shell_end, server)) => (Some(shell_end), Some(server)),
+            None => (None, None),
+        };
         let shell_config = ShellConfig {
             data_dir: config.data_dir,
             miner_threads: config.miner_threads,
             console: ConsoleInput::Channel(console_rx),
             console_out: Some(answers_tx),
             events: config.report_events.then_some(events_tx),
-            http: None,
+            http,
         };
-        let task = tokio::spawn(shell::run(
+        let shell = shell::run(
             socket,
             node,
             store,
             shell_config,
             stop.clone().cancelled_owned(),
-        ));
+        );
+        let task = tokio::spawn(async move {
+            let outcome = shell.await;
+            // However the shell ended (shutdown, `quit`, a failure), its server ends with it.
+            if let Some(server) = server {
+                server.stop().await;
+            }
+            outcome
+        });
         Ok(PeerHandle {
             addr,
+            http_addr,
             console_in,
             console_out,
             events,
@@ -116,6 +138,11 @@ impl PeerHandle {
     /// The address the peer's socket is bound to.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where its HTTP server listens (the web page is at `http://ADDR/`); `None` without one.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
     }
 
     /// Sends one console line (a command, as typed at a `peer`'s terminal).
@@ -232,6 +259,41 @@ mod tests {
         peer.join().await.expect("a clean stop");
         assert_eq!(peer.answer().await, None, "no answers after the stop");
         assert_eq!(peer.send_line("tally").await, Err(PeerStopped));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `GET path` over a fresh connection: the raw response.
+    async fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(head.as_bytes()).await?;
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).await?;
+        Ok(raw)
+    }
+
+    #[tokio::test]
+    async fn a_peer_given_a_listener_serves_its_api_until_it_stops() {
+        use crate::http::serving::HttpAddr;
+        let dir = data_dir("http");
+        let socket = loopback();
+        let mut node = NodeConfig::new(socket.local_addr().unwrap());
+        node.seeds = vec![loopback().local_addr().unwrap()];
+        let mut config = HandleConfig::new(&dir, 4);
+        let at = HttpAddr::Exactly(SocketAddr::from(([127, 0, 0, 1], 0)));
+        config.http = Some(HttpListener::bind(at).await.unwrap());
+        let mut peer = PeerHandle::start(socket, node, config).unwrap();
+        let http = peer.http_addr().expect("an HTTP address");
+        let status = http_get(http, "/api/status").await.unwrap();
+        assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+        assert!(status.contains("\"election\":null"), "{status}");
+        peer.shutdown();
+        peer.join().await.expect("a clean stop");
+        assert!(
+            http_get(http, "/api/status").await.is_err(),
+            "the server stopped with the peer"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use votechain_peer::config::*;
-use votechain_peer::http;
+use votechain_peer::http::serving::{HttpAddr, HttpListener};
 use votechain_peer::shell::{self, DEFAULT_MINER_THREADS};
 use votechain_peer::start::{self, StartError};
 use votechain_runtime::{
@@ -154,11 +154,21 @@ async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
         Ok(()) => format!("the full log is in {}", log_path.display()),
         Err(e) => format!("no log file ({}: {e})", log_path.display()),
     };
-    let http = bind_http(&cli).await.map_err(Failure::Runtime)?;
+    let http = match http_addr(&cli) {
+        Some(at) => Some(
+            HttpListener::bind(at)
+                .await
+                .map_err(|e| Failure::Runtime(e.into()))?,
+        ),
+        None => None,
+    };
     let web_note = match &http {
-        Some((_, addr, note)) => {
-            let note = note.as_ref().map(|n| format!("\n{n}")).unwrap_or_default();
-            format!("\nweb page and API on http://{addr}/{note}")
+        Some(listener) => {
+            let note = listener
+                .note()
+                .map(|n| format!("\n{n}"))
+                .unwrap_or_default();
+            format!("\nweb page and API on {}{note}", listener.url())
         }
         None => String::new(),
     };
@@ -174,6 +184,10 @@ async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
         "peer listening on {local} data {}\n{help_note}{log_note}{web_note}",
         data_dir.display()
     );
+    let (http, server) = match http.map(HttpListener::serve) {
+        Some((shell_end, server)) => (Some(shell_end), Some(server)),
+        None => (None, None),
+    };
     let shell_cfg = shell::ShellConfig {
         data_dir,
         miner_threads: cli.miner_threads,
@@ -184,74 +198,29 @@ async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
         },
         console_out: None,
         events: None,
-        http: None,
+        http,
     };
-    let mut shell_cfg = shell_cfg;
-    let server_stop = shutdown.child_token();
-    let server = http.map(|(listener, _, _)| {
-        let (shell_end, server_end) = http::bridge();
-        shell_cfg.http = Some(shell_end);
-        http::server::spawn(listener, server_end, server_stop.clone())
-    });
     let outcome = shell::run(socket, node, store, shell_cfg, shutdown.cancelled_owned())
         .await
         .map_err(|e| Failure::Runtime(e.into()));
     // A `quit` ends the server too; open connections get a moment to finish.
-    server_stop.cancel();
     if let Some(server) = server {
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), server).await;
+        server.stop().await;
     }
     outcome
 }
 
-/// The HTTP listener, its address and a sentence when it is not on the port wanted; `None`
-/// with `--no-http`. An address given with `--http` must be had; the default port (LOCAL_PORT
-/// + 1000) gives way to a free one.
-async fn bind_http(
-    cli: &Cli,
-) -> anyhow::Result<Option<(tokio::net::TcpListener, SocketAddr, Option<String>)>> {
-    if cli.no_http {
-        return Ok(None);
+/// Where the HTTP server listens; `None` with `--no-http`. An address given with `--http` must
+/// be had; the default port (LOCAL_PORT + 1000) gives way to a free one.
+fn http_addr(cli: &Cli) -> Option<HttpAddr> {
+    match (cli.no_http, cli.http) {
+        (true, _) => None,
+        (false, Some(wanted)) => Some(HttpAddr::Exactly(wanted)),
+        (false, None) => Some(HttpAddr::Beside {
+            ip: cli.bind,
+            port: cli.local_port,
+        }),
     }
-    let (listener, note) = match cli.http {
-        Some(wanted) => {
-            let listener = tokio::net::TcpListener::bind(wanted)
-                .await
-                .with_context(|| format!("binding the HTTP server to {wanted}"))?;
-            (listener, None)
-        }
-        None => {
-            // Loopback unless told otherwise: the API casts votes with the keys this peer
-            // holds, which a peer bound to every interface for its UDP must not offer the LAN.
-            let host = if cli.bind.is_loopback() {
-                cli.bind
-            } else {
-                IpAddr::from([127, 0, 0, 1])
-            };
-            let port = match cli.local_port {
-                0 => Some(0),
-                p => p.checked_add(1000),
-            };
-            let wanted = SocketAddr::new(host, port.unwrap_or(0));
-            let (listener, note) = http::server::bind(wanted)
-                .await
-                .with_context(|| format!("binding the HTTP server to {wanted}"))?;
-            let note = note.or_else(|| {
-                port.is_none().then(|| {
-                    format!(
-                        "HTTP port {} + 1000 is past the last port, so the API listens on a \
-                         free port instead.",
-                        cli.local_port
-                    )
-                })
-            });
-            (listener, note)
-        }
-    };
-    let addr = listener
-        .local_addr()
-        .context("reading the HTTP server's address")?;
-    Ok(Some((listener, addr, note)))
 }
 
 /// The node's configuration from the flags, for a peer bound at `local`.

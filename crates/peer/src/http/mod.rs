@@ -9,6 +9,7 @@
 pub mod api;
 pub mod feeds;
 pub mod server;
+pub mod serving;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 use votechain_chain::{Hash, Vote};
