@@ -3,9 +3,9 @@
 //! and `peer` binaries would run them), multiplexes this terminal's console over the peers, and
 //! stops everything cleanly — every peer leaves the tracker — on Ctrl-C, SIGTERM or Ctrl-D at a
 //! terminal (the end of a piped stdin only ends the console: a script can watch the results).
-//! Each peer serves its web page, JSON API and metrics as the `peer` binary does (on its UDP port
-//! + 1000 on loopback), and the page addresses are the first lines printed; `--open` shows the
-//! first in a browser ([`browser`]).
+//! Each peer serves its web page, JSON API and metrics as the `peer` binary does (on loopback,
+//! port 1000 above its UDP port), and the page addresses are the first lines printed; `--open`
+//! shows the first in a browser ([`browser`]).
 
 mod browser;
 

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use votechain_chain::{
-    Block, BlockTemplate, Entry, MineOutcome, MinerControl, MiningJob, Store, Worker,
+    Block, BlockTemplate, Entry, MineOutcome, MinerControl, MiningJob, Store, Vote, Worker,
 };
 use votechain_runtime::net::BurstReader;
 use votechain_runtime::{print_answer, stdin_lines, ConsoleOptions, Handled, USER};
@@ -212,9 +212,8 @@ async fn carry_out(
     while let Some(output) = node.poll_output() {
         match output {
             Output::Persist(record) => {
-                if let (Record::Vote(vote), Some(api)) = (&record, &reporter.api) {
-                    let _ = api.send(api::vote_event(vote));
-                    reporter.feeds.tally_changed();
+                if let Record::Vote(vote) = &record {
+                    reporter.vote_accepted(vote);
                 }
                 batch.push(record)
             }
@@ -281,6 +280,14 @@ impl Reporter {
                 let _ = api.send(e);
             }
         }
+    }
+
+    /// A vote entered the pending pool: a `vote` event for whoever listens, and a new tally.
+    fn vote_accepted(&mut self, vote: &Vote) {
+        if let Some(api) = self.api.as_ref().filter(|api| api.receiver_count() > 0) {
+            let _ = api.send(api::vote_event(vote));
+        }
+        self.feeds.tally_changed();
     }
 
     fn report(&mut self, node: &Node, event: Event) {
