@@ -311,6 +311,42 @@ mod tests {
         assert_eq!(sent, (0..10).map(|i| i * 200).collect::<Vec<_>>());
     }
 
+    fn node(known: bool) -> Node {
+        use rand::SeedableRng;
+        use votechain_chain::{Ballot, ChainConfig, ChainState};
+        let ballot = Ballot::open("T", &["Adam", "Bob"], 0);
+        let chain = known.then(|| ChainState::new(&ballot, ChainConfig::default()).unwrap());
+        let cfg = crate::config::NodeConfig::new("127.0.0.1:6001".parse().unwrap());
+        Node::new(cfg, rand_chacha::ChaCha8Rng::seed_from_u64(1), chain)
+    }
+
+    #[test]
+    fn events_carry_the_api_bodies_and_are_built_only_for_a_listener() {
+        let known = node(true);
+        let mut feeds = Feeds::default();
+        feeds.tally_changed();
+        feeds.activity();
+        assert!(feeds.publish(&known, 1_000, false).is_empty());
+        assert_eq!(feeds.deadline(), None, "nobody listens: nothing waits");
+
+        feeds.tally_changed();
+        feeds.activity();
+        let sent = feeds.publish(&known, 2_000, true);
+        let kinds: Vec<&str> = sent.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, ["tally", "peers"]);
+        assert_eq!(sent[0].data, api::tally(known.chain().unwrap()));
+        assert_eq!(sent[1].data, api::peers(&known, 2_000));
+        assert_eq!(feeds.deadline(), None);
+
+        // Without an election there is no tally to send, and nothing is left waiting.
+        let unknown = node(false);
+        let mut feeds = Feeds::default();
+        feeds.tally_changed();
+        let sent = feeds.publish(&unknown, 1_000, true);
+        assert!(sent.iter().all(|e| e.kind != "tally"), "{sent:?}");
+        assert_eq!(feeds.deadline(), None);
+    }
+
     fn row(addr: &str, state: &str, heard: u64) -> Value {
         json!({ "address": addr, "name": "p", "source": "gossip", "state": state,
                 "last_heard_ms": heard, "blocks": 1 })
