@@ -42,8 +42,9 @@ pub struct Args {
     /// Blocks sent for the event latency, one at a time.
     #[arg(long, default_value_t = 300)]
     blocks: u64,
-    /// Votes submitted in each of the two vote runs (alone, and under the API load).
-    #[arg(long, default_value_t = 5_000)]
+    /// Votes submitted in each of the two vote runs (alone, and under the API load): enough
+    /// for a run of a second or more, so the two rates compare.
+    #[arg(long, default_value_t = 20_000)]
     votes: u64,
     /// Keep-alive connections of the API load.
     #[arg(long, default_value_t = 32)]
