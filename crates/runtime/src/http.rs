@@ -205,6 +205,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_idle_keep_alive_connection_is_closed_after_the_header_read_timeout() {
+        let (addr, _stop) = start(limits()).await;
+        let mut idle = TcpStream::connect(addr).await.unwrap();
+        idle.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        // Answered and kept alive; then closed, since no next request comes.
+        let rest = until_closed(&mut idle).await.expect("closed in time");
+        assert!(rest.starts_with("HTTP/1.1 200"), "{rest:?}");
+        assert!(rest.ends_with("hello"), "{rest:?}");
+    }
+
+    #[tokio::test]
     async fn connections_beyond_the_cap_wait_for_a_slot_and_are_then_served() {
         let (addr, _stop) = start(limits()).await;
         // Two silent clients take both slots; the third is served once they are timed out.
