@@ -380,7 +380,6 @@ pub fn spawn(
     tokio::task::spawn_blocking(move || {
         let runtime = match tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .thread_name("http")
             .build()
         {
             Ok(r) => r,
