@@ -17,6 +17,7 @@ mod sync;
 mod tracker;
 mod validate;
 mod votes;
+mod web;
 
 /// votechain benchmarks.
 #[derive(Parser)]
@@ -44,6 +45,9 @@ enum Command {
     Scale(scale::Args),
     /// Side blocks and empty blocks of a 3-peer election with 100 votes (simulated, counts).
     SideBlocks(sideblocks::Args),
+    /// The peer's HTTP side: block-to-SSE-event latency, page weight, and `/api/status`
+    /// requests/s on one core against the UDP loop's vote throughput.
+    Web(web::Args),
 }
 
 fn main() -> ExitCode {
@@ -63,5 +67,6 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Votes(args) => votes::run(args),
         Command::Scale(args) => scale::run(args),
         Command::SideBlocks(args) => sideblocks::run(args),
+        Command::Web(args) => web::run(args),
     }
 }

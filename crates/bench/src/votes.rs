@@ -55,11 +55,11 @@ pub struct Args {
 
 /// What the submitter saw.
 #[derive(Debug, Default)]
-struct Submitted {
+pub(crate) struct Submitted {
     /// Votes acknowledged with a pending or confirmed RECEIPT.
     acked: u64,
     /// Votes refused (a RECEIPT `rejected`).
-    rejected: u64,
+    pub(crate) rejected: u64,
     /// Submissions sent again after 500 ms without a receipt.
     resent: u64,
     /// From the first submission to the last acknowledgement.
@@ -231,8 +231,9 @@ async fn tally_total(peer: &mut PeerHandle) -> Option<u64> {
         .sum()
 }
 
-/// Sends every submission with at most `window` unacknowledged, round-robin over `peers`.
-async fn submit(
+/// Sends every submission with at most `window` unacknowledged, round-robin over `peers`
+/// (`bench web` submits its votes this way too).
+pub(crate) async fn submit(
     socket: tokio::net::UdpSocket,
     peers: Vec<SocketAddr>,
     submissions: Vec<(Hash, Vec<u8>)>,

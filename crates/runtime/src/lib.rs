@@ -12,6 +12,8 @@
 //! - [`console`]: stdin lines read on a thread of their own, so they never delay a shutdown;
 //!   a prompt with line editing and history when a person types at a terminal.
 //! - [`net`]: binding a UDP socket with enlarged kernel buffers, and reading datagrams in bursts.
+//! - [`http`]: serving an axum router with limits on connections, header size and time, so no
+//!   HTTP client can hold a server's resources for long.
 //! - [`mod@listen`]: signals, then the socket: what a server does before its readiness line.
 //!
 //! Architecture invariant: nothing here knows about votechain's protocol or cores; this crate is
@@ -19,6 +21,7 @@
 
 pub mod console;
 pub mod exit;
+pub mod http;
 pub mod listen;
 pub mod logfile;
 pub mod logging;
@@ -28,6 +31,7 @@ pub mod terminal;
 
 pub use console::{stdin_lines, ConsoleOptions, Handled, StdinLines};
 pub use exit::{exit_code, Exit, Failure, AFTER_HELP, EXIT_STATUS_HELP};
+pub use http::HttpLimits;
 pub use listen::{listen, ListenError, Listening};
 pub use logfile::LogFile;
 pub use logging::{init_logging, LogArgs, LogFormat, USER};

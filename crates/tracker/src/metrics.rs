@@ -2,7 +2,8 @@
 //! registry's counters in the Prometheus text format. The registry stays free of HTTP and of
 //! the metrics crates: for each scrape the server asks the shell for a [`Snapshot`] over a
 //! channel, and renders it with a recorder of its own (not the process's global one, so a
-//! tracker run inside another process, as in the benchmarks, mixes with nothing).
+//! tracker run inside another process, as in the benchmarks, mixes with nothing). The server
+//! itself is `votechain_runtime::http`'s, with its limits on slow and numerous clients.
 
 use crate::stats::Stats;
 use axum::extract::State;
@@ -16,6 +17,7 @@ use std::future::Future;
 use std::io;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
+use votechain_runtime::HttpLimits;
 
 /// What the shell hands over for one scrape.
 #[derive(Debug, Clone)]
@@ -33,7 +35,8 @@ pub type SnapshotRequest = oneshot::Sender<Snapshot>;
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Serves `GET /metrics` on `listener` until `shutdown` completes, asking the shell (through
-/// `requests`) for the counters of each scrape.
+/// `requests`) for the counters of each scrape. Connections are held to the same limits as the
+/// peer's API ([`HttpLimits::default`]: header-read timeout, connection cap, header size).
 pub async fn serve(
     listener: TcpListener,
     requests: mpsc::Sender<SnapshotRequest>,
@@ -42,9 +45,7 @@ pub async fn serve(
     let app = Router::new()
         .route("/metrics", get(scrape))
         .with_state(requests);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    votechain_runtime::http::serve(listener, app, HttpLimits::default(), shutdown).await
 }
 
 async fn scrape(State(requests): State<mpsc::Sender<SnapshotRequest>>) -> Response {

@@ -1,13 +1,18 @@
 //! The axum router and its handlers: each parses its input, asks the shell loop through the
 //! [`ServerBridge`] (503 when the loop's queue is full) and turns the [`ApiAnswer`] into a
 //! response. Limits: request bodies of [`MAX_BODY`], [`MAX_CONCURRENT`] requests in flight,
-//! [`REQUEST_TIMEOUT`] per request; event streams end with the server.
+//! [`REQUEST_TIMEOUT`] per request; event streams end with the server. Connections are held to
+//! [`HttpLimits::default`] by `votechain_runtime::http` (SECURITY.md), and the whole server runs
+//! on a thread of its own ([`spawn`]).
 
 use super::{ApiAnswer, ApiRequest, BlockRef, Query, ServerBridge, Submission};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::Request;
 use axum::extract::{DefaultBodyLimit, Path, Query as UrlQuery, State};
+use axum::http::header::CONTENT_LENGTH;
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -21,6 +26,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
 use votechain_chain::{Hash, Vote};
+use votechain_runtime::HttpLimits;
 
 /// Largest request body accepted (a signed vote is a few hundred bytes).
 pub const MAX_BODY: usize = 16 * 1024;
@@ -57,16 +63,22 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/metrics"),
 ];
 
-/// Serves the API on `listener` until `shutdown` is cancelled.
+/// Serves the API on `listener` until `shutdown` is cancelled, within [`HttpLimits::default`]
+/// (votechain_runtime::http: header-read timeout, connection cap, header size); open event
+/// streams end on `shutdown`, and open connections get a moment to finish.
 pub async fn serve(
     listener: TcpListener,
     bridge: ServerBridge,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let app = router(bridge, shutdown.clone());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    votechain_runtime::http::serve(
+        listener,
+        app,
+        HttpLimits::default(),
+        shutdown.cancelled_owned(),
+    )
+    .await
 }
 
 /// The routes with their limits. `shutdown` ends open event streams.
@@ -121,6 +133,29 @@ pub fn router(bridge: ServerBridge, shutdown: CancellationToken) -> Router {
         }),
     );
     api.merge(events.with_state(bridge))
+        .layer(axum::middleware::from_fn(refuse_declared_oversize))
+}
+
+/// Answers 413 at once to a request that declares a body larger than [`MAX_BODY`], on any
+/// route: the body limit alone would wait for a body that a lying `Content-Length` never sends
+/// (until the request timeout).
+async fn refuse_declared_oversize(request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return too_large();
+    }
+    next.run(request).await
+}
+
+fn too_large() -> Response {
+    answer(ApiAnswer::error(
+        413,
+        format!("The request body is larger than {MAX_BODY} bytes."),
+    ))
 }
 
 fn answer(a: ApiAnswer) -> Response {
@@ -255,12 +290,7 @@ struct ByName {
 async fn post_vote(state: State<ServerBridge>, body: Result<Bytes, BytesRejection>) -> Response {
     let body = match body {
         Ok(b) => b,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return answer(ApiAnswer::error(
-                413,
-                format!("The request body is larger than {MAX_BODY} bytes."),
-            ))
-        }
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
         Err(_) => return answer(ApiAnswer::error(400, "The request body could not be read.")),
     };
     let value: serde_json::Value = match serde_json::from_slice(&body) {
@@ -337,13 +367,35 @@ pub async fn bind(wanted: std::net::SocketAddr) -> std::io::Result<(TcpListener,
     }
 }
 
-/// Runs `serve` as a task on the current runtime, logging how it ended.
+/// Runs `serve` on a thread of its own with a one-thread runtime, logging how it ended; the
+/// handle completes when the server has stopped. So all HTTP work, however heavy, takes at most
+/// one core, and the shell loop (on the caller's runtime) never shares a thread with it.
 pub fn spawn(
     listener: TcpListener,
     bridge: ServerBridge,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(log_end(serve(listener, bridge, shutdown)))
+    // The listener is registered with the caller's runtime; it moves to the server's own.
+    let listener = listener.into_std();
+    tokio::task::spawn_blocking(move || {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("the HTTP server could not start its runtime: {e}");
+                return;
+            }
+        };
+        runtime.block_on(async move {
+            let listener = listener.and_then(TcpListener::from_std);
+            match listener {
+                Ok(l) => log_end(serve(l, bridge, shutdown)).await,
+                Err(e) => tracing::warn!("the HTTP server could not take its listener: {e}"),
+            }
+        })
+    })
 }
 
 async fn log_end(server: impl Future<Output = std::io::Result<()>>) {
@@ -398,6 +450,24 @@ mod tests {
             400
         );
         assert_eq!(status_of(app.clone(), "GET", "/api/nowhere", "").await, 404);
+    }
+
+    #[tokio::test]
+    async fn a_declared_oversized_body_is_refused_before_it_is_read() {
+        let (_shell, server) = super::super::bridge();
+        let app = router(server, CancellationToken::new());
+        // Claims a megabyte and sends a few bytes: answered at once, not after a timeout.
+        let request = Request::builder()
+            .method("POST")
+            .uri("/api/votes")
+            .header("content-length", "1000000")
+            .body(Body::from("{"))
+            .unwrap();
+        let response = tokio::time::timeout(Duration::from_secs(5), app.oneshot(request))
+            .await
+            .expect("answered at once")
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 413);
     }
 
     #[test]
