@@ -1,6 +1,7 @@
 //! `bench web`: the peer's HTTP side (issue 12) in three figures, against one in-process peer
-//! with its HTTP server, started as the `peer` binary starts them (the shell on this process's
-//! runtime, the server on a thread of its own with a one-thread runtime).
+//! with its HTTP server, started as the election starts them ([`PeerHandle`] with a listener:
+//! the shell on this process's runtime, the server on a thread of its own with a one-thread
+//! runtime).
 //!
 //! 1. Event latency: `--blocks` empty blocks, mined before the clock starts, are sent one at a
 //!    time as NEW_BLOCK datagrams; each is timed from just before its send until its `block`
@@ -26,14 +27,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 use votechain_chain::{Ballot, Block, BlockTemplate, Hash};
 use votechain_peer::config::MiningMode;
-use votechain_peer::http;
-use votechain_peer::shell::{self, ConsoleInput, RunError, ShellConfig, DEFAULT_MINER_THREADS};
+use votechain_peer::handle::{HandleConfig, PeerHandle};
+use votechain_peer::http::serving::{HttpAddr, HttpListener};
 use votechain_proto::{encode, NewBlock, SubmitVote};
 
 /// Options of `bench web`.
@@ -75,15 +73,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     })
 }
 
-/// A peer with its HTTP server, as the `peer` binary runs one.
+/// A peer with its HTTP server, as the election runs one.
 struct WebPeer {
     udp: SocketAddr,
     http: SocketAddr,
-    console_in: mpsc::Sender<String>,
-    console_out: mpsc::UnboundedReceiver<String>,
-    stop: CancellationToken,
-    shell: JoinHandle<Result<(), RunError>>,
-    server: JoinHandle<()>,
+    handle: PeerHandle,
 }
 
 impl WebPeer {
@@ -92,48 +86,14 @@ impl WebPeer {
         let udp = socket.local_addr()?;
         let mut cfg = swarm::node_config(udp, MiningMode::WhenPending);
         cfg.tracker = Some(ballot_tracker);
-        let (node, store) = votechain_peer::start::open_node(cfg, dir, 1, shell::now_ms())?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let http = listener.local_addr()?;
-        let (shell_end, server_end) = http::bridge();
-        let (console_in, console_rx) = mpsc::channel(64);
-        let (answers, console_out) = mpsc::unbounded_channel();
-        let stop = CancellationToken::new();
-        let server = http::server::spawn(listener, server_end, stop.child_token());
-        let config = ShellConfig {
-            data_dir: dir.to_path_buf(),
-            miner_threads: DEFAULT_MINER_THREADS,
-            console: ConsoleInput::Channel(console_rx),
-            console_out: Some(answers),
-            events: None,
-            http: Some(shell_end),
-        };
-        let shell = tokio::spawn(shell::run(
-            socket,
-            node,
-            store,
-            config,
-            stop.clone().cancelled_owned(),
-        ));
-        Ok(WebPeer {
-            udp,
-            http,
-            console_in,
-            console_out,
-            stop,
-            shell,
-            server,
-        })
-    }
-
-    /// One console command's answer; `None` after two seconds or once the peer stopped.
-    async fn ask(&mut self, line: &str) -> Option<String> {
-        while self.console_out.try_recv().is_ok() {}
-        self.console_in.send(line.to_owned()).await.ok()?;
-        tokio::time::timeout(Duration::from_secs(2), self.console_out.recv())
-            .await
-            .ok()
-            .flatten()
+        let listener =
+            HttpListener::bind(HttpAddr::Exactly(SocketAddr::from(([127, 0, 0, 1], 0)))).await?;
+        let http = listener.addr();
+        let mut config = HandleConfig::new(dir, 1);
+        config.report_events = false;
+        config.http = Some(listener);
+        let handle = PeerHandle::start(socket, cfg, config)?;
+        Ok(WebPeer { udp, http, handle })
     }
 
     /// The votes in its best chain: the sum of its tally lines (`<option> <count>`).
@@ -144,10 +104,15 @@ impl WebPeer {
             .sum()
     }
 
-    async fn stop(self) {
-        self.stop.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.shell).await;
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
+    /// One console command's answer; `None` after two seconds or once the peer stopped.
+    async fn ask(&mut self, line: &str) -> Option<String> {
+        let asked = tokio::time::timeout(Duration::from_secs(2), self.handle.ask(line));
+        asked.await.ok().flatten()
+    }
+
+    async fn stop(mut self) {
+        self.handle.shutdown();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.handle.join()).await;
     }
 }
 
@@ -218,7 +183,7 @@ async fn event_latency(
     difficulty: u32,
     end: Instant,
 ) -> anyhow::Result<Vec<f64>> {
-    let start_ms = shell::now_ms();
+    let start_ms = votechain_peer::shell::now_ms();
     let mut blocks: Vec<Block> = Vec::new();
     for i in 0..n {
         let parent = blocks.last().unwrap_or(genesis);

@@ -6,7 +6,7 @@
 //! (`votechain_runtime::net::BurstReader`), each burst closed with `end_of_burst`.
 
 use crate::console::{self, Command};
-use crate::http::feeds::Feeds;
+use crate::http::feeds::{Feeds, StatusFeed};
 use crate::http::{api, ShellBridge};
 use crate::keys;
 use crate::metrics::PeerMetrics;
@@ -114,14 +114,19 @@ pub async fn run(
     };
     let events = config.events.clone();
     // Without a server the request channel is one nobody sends on, and the arm never fires.
-    let (mut api_rx, api_events) = match config.http {
-        Some(bridge) => (bridge.requests, Some(bridge.events)),
-        None => (mpsc::channel(1).1, None),
+    let (mut api_rx, api_events, status) = match config.http {
+        Some(bridge) => (
+            bridge.requests,
+            Some(bridge.events),
+            Some(StatusFeed::new(bridge.status)),
+        ),
+        None => (mpsc::channel(1).1, None, None),
     };
     let mut reporter = Reporter {
         events,
         api: api_events,
         feeds: Feeds::default(),
+        status,
     };
     tokio::pin!(shutdown);
     let mut reader = BurstReader::default();
@@ -139,12 +144,12 @@ pub async fn run(
         carry_out(&mut node, &socket, &mut store, &mut miner, &mut reporter).await?;
         metrics.record(&node, now_ms(), miner.control.hashes());
         if std::mem::take(&mut handled_input) {
-            reporter.feeds.activity();
+            reporter.activity();
         }
-        reporter.publish(&node);
+        reporter.publish(&node, miner.control.hashes());
         // No deadline: wake within the hour anyway (`instant_at` caps the wait).
         let wake = instant_at(node.poll_timeout().unwrap_or(u64::MAX));
-        let publish_at = reporter.feeds.deadline();
+        let publish_at = reporter.deadline();
         let publish_wake = instant_at(publish_at.unwrap_or(u64::MAX));
         handled_input = true;
         tokio::select! {
@@ -156,14 +161,19 @@ pub async fn run(
                 metrics.timed(&mut node, |node| node.end_of_burst(now_ms()));
             }
             _ = tokio::time::sleep_until(wake.into()) => node.handle_timeout(now_ms()),
-            // Coalesced events (`tally`, `peers`) whose interval has passed: sent at the top.
+            // Coalesced events (`tally`, `peers`) and the status whose time has come: at the top.
             _ = tokio::time::sleep_until(publish_wake.into()), if publish_at.is_some() => {
                 handled_input = false;
             }
             Some(block) = mined_rx.recv() => node.handle_mined(now_ms(), block),
             // One request, bounded work: the HTTP server cannot hold the loop up.
             Some(request) = api_rx.recv() => {
+                let submit = matches!(request.query, crate::http::Query::Submit(_));
                 let answer = api::answer(&mut node, &console.voting, now_ms(), request.query);
+                if submit {
+                    // Whoever submitted sees their vote pending in the status they ask next.
+                    reporter.status_now(&node);
+                }
                 let _ = request.reply.send(answer);
             }
             line = line_rx.recv(), if console_open => match line {
@@ -264,17 +274,50 @@ struct Reporter {
     api: Option<tokio::sync::broadcast::Sender<crate::http::ApiEvent>>,
     /// When the coalesced `tally` and `peers` events are due.
     feeds: Feeds,
+    /// The published `GET /api/status` body; `None` without a server.
+    status: Option<StatusFeed>,
 }
 
 impl Reporter {
-    /// Sends the coalesced events that are due, built only for someone listening.
-    /// Without a server nothing is built and nothing waits.
-    fn publish(&mut self, node: &Node) {
-        let listening = self
-            .api
+    /// Whether anyone subscribes to the events.
+    fn listening(&self) -> bool {
+        self.api
             .as_ref()
-            .is_some_and(|api| api.receiver_count() > 0);
-        let due = self.feeds.publish(node, now_ms(), listening);
+            .is_some_and(|api| api.receiver_count() > 0)
+    }
+
+    /// The loop handled input: the status and the peer table may have changed.
+    fn activity(&mut self) {
+        self.feeds.activity();
+        if let Some(status) = &mut self.status {
+            status.activity();
+        }
+    }
+
+    /// When [`Reporter::publish`] has something to do next.
+    fn deadline(&self) -> Option<u64> {
+        let status = self.status.as_ref().map(StatusFeed::deadline);
+        match (self.feeds.deadline(), status) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Publishes the status now (a new tip, a submitted vote).
+    fn status_now(&mut self, node: &Node) {
+        if let Some(status) = &mut self.status {
+            status.publish_now(node, now_ms());
+        }
+    }
+
+    /// Publishes the status when due, and sends the coalesced events that are due, built only
+    /// for someone listening; `hashes`: the miner's running count. Without a server nothing is
+    /// built and nothing waits.
+    fn publish(&mut self, node: &Node, hashes: u64) {
+        if let Some(status) = &mut self.status {
+            status.publish_due(node, now_ms(), hashes);
+        }
+        let due = self.feeds.publish(node, now_ms(), self.listening());
         if let Some(api) = &self.api {
             for e in due {
                 let _ = api.send(e);
@@ -296,6 +339,11 @@ impl Reporter {
             Event::TipChanged { .. } | Event::ElectionKnown { .. }
         ) {
             self.feeds.tally_changed();
+            // Before the events: whoever hears of the tip and asks for the status sees it.
+            // Nobody listening, nobody to race: the next publication is soon enough.
+            if self.listening() {
+                self.status_now(node);
+            }
         }
         // Built only for someone listening: a sync moves the tip thousands of times a second.
         if let Some(api) = self.api.as_ref().filter(|api| api.receiver_count() > 0) {

@@ -11,11 +11,21 @@
 //! table is then looked at (at most once per interval) and a `peers` event goes out when a peer
 //! joined, left or changed its name, source or state, and, when only its details moved (when a
 //! peer was last heard, the blocks it reports), at most once per [`PEERS_REFRESH_MS`].
+//!
+//! [`StatusFeed`] keeps the published `GET /api/status` body (which handlers serve without
+//! asking the loop) the same way: on activity, at most once per [`STATUS_INTERVAL_MS`], at once
+//! for a new tip, and at least every [`STATUS_REFRESH_MS`] for what moves with time alone (the
+//! hash rate, how long the tracker has been silent).
 
 use super::api;
-use super::ApiEvent;
+use super::{ApiEvent, STATUS_INTERVAL_MS};
 use crate::node::Node;
+use axum::body::Bytes;
 use serde_json::Value;
+use tokio::sync::watch;
+
+/// Longest time between two publications of the status while nothing happens.
+pub const STATUS_REFRESH_MS: u64 = 1_000;
 
 /// Shortest time between two `tally` events.
 pub const TALLY_INTERVAL_MS: u64 = 200;
@@ -259,6 +269,104 @@ impl Feeds {
     }
 }
 
+/// The miner's hashes per second, measured over windows of at least [`HashRate::WINDOW_MS`].
+#[derive(Debug, Clone, Default)]
+pub struct HashRate {
+    /// When the current window began and the miner's count then.
+    start: Option<(u64, u64)>,
+    /// The rate of the last whole window.
+    rate: u64,
+}
+
+impl HashRate {
+    /// The shortest window a rate is measured over.
+    pub const WINDOW_MS: u64 = 1_000;
+
+    /// Takes the miner's running count `hashes` at `now_ms`; returns the rate of the last
+    /// whole window (0 until one has passed).
+    pub fn sample(&mut self, now_ms: u64, hashes: u64) -> u64 {
+        match self.start {
+            // A count that went back (a new miner) or a clock stepped back: start again.
+            Some((at, before)) if now_ms < at || hashes < before => {
+                self.start = Some((now_ms, hashes))
+            }
+            Some((at, before)) if now_ms >= at.saturating_add(Self::WINDOW_MS) => {
+                self.rate = (hashes - before).saturating_mul(1_000) / (now_ms - at);
+                self.start = Some((now_ms, hashes));
+            }
+            Some(_) => {}
+            None => self.start = Some((now_ms, hashes)),
+        }
+        self.rate
+    }
+}
+
+/// The published `GET /api/status` body: when it is due again, and the hash rate it reports.
+#[derive(Debug)]
+pub struct StatusFeed {
+    /// Where the handlers read it.
+    tx: watch::Sender<Option<Bytes>>,
+    /// Changes since the last publication.
+    changes: Throttle,
+    /// When it was published last.
+    last_ms: Option<u64>,
+    /// The miner's rate.
+    rate: HashRate,
+    /// The miner's count when last told.
+    hashes: u64,
+}
+
+impl StatusFeed {
+    /// A feed publishing on `tx`.
+    pub fn new(tx: watch::Sender<Option<Bytes>>) -> StatusFeed {
+        StatusFeed {
+            tx,
+            changes: Throttle::new(STATUS_INTERVAL_MS),
+            last_ms: None,
+            rate: HashRate::default(),
+            hashes: 0,
+        }
+    }
+
+    /// Something the status shows may have changed.
+    pub fn activity(&mut self) {
+        self.changes.mark();
+    }
+
+    /// Publishes the status if a change is due or it has not been refreshed for
+    /// [`STATUS_REFRESH_MS`]; `hashes`: the miner's running count.
+    pub fn publish_due(&mut self, node: &Node, now_ms: u64, hashes: u64) {
+        self.hashes = hashes;
+        let stale = self
+            .last_ms
+            .is_none_or(|last| now_ms < last || now_ms - last >= STATUS_REFRESH_MS);
+        if self.changes.ready(now_ms) || stale {
+            self.publish_now(node, now_ms);
+        }
+    }
+
+    /// Publishes the status at once: before the events of a new tip go out (a client that
+    /// hears of a block and then asks for the status sees the block), and before a submitted
+    /// vote is answered (the client then sees its vote pending).
+    pub fn publish_now(&mut self, node: &Node, now_ms: u64) {
+        self.changes.acted(now_ms);
+        self.last_ms = Some(now_ms);
+        let rate = self.rate.sample(now_ms, self.hashes);
+        let body = api::status(node, now_ms, if node.mining_on() { rate } else { 0 });
+        // A `Value` always serialises.
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        self.tx.send_replace(Some(Bytes::from(bytes)));
+    }
+
+    /// When [`StatusFeed::publish_due`] should next be called.
+    pub fn deadline(&self) -> u64 {
+        let refresh = self
+            .last_ms
+            .map_or(0, |last| last.saturating_add(STATUS_REFRESH_MS));
+        self.changes.deadline().map_or(refresh, |d| d.min(refresh))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,5 +523,59 @@ mod tests {
         assert_eq!(feed.deadline(), None);
         feed.activity();
         assert_eq!(feed.offer(at + 1, left.clone()), Some(left));
+    }
+
+    #[test]
+    fn the_hash_rate_is_measured_over_whole_windows() {
+        let mut r = HashRate::default();
+        assert_eq!(r.sample(1_000, 0), 0);
+        assert_eq!(r.sample(1_500, 500), 0, "no whole window yet");
+        assert_eq!(r.sample(2_000, 2_000), 2_000);
+        assert_eq!(
+            r.sample(2_500, 9_000),
+            2_000,
+            "kept until the next window ends"
+        );
+        assert_eq!(
+            r.sample(4_000, 1_000),
+            2_000,
+            "a count that went back starts anew"
+        );
+        assert_eq!(r.sample(5_000, 1_000), 0, "a miner that stopped");
+    }
+
+    #[test]
+    fn the_status_is_published_on_change_throttled_at_once_when_asked_and_refreshed() {
+        let node = node(true);
+        let (tx, rx) = watch::channel(None);
+        let mut feed = StatusFeed::new(tx);
+        let body = |rx: &watch::Receiver<Option<Bytes>>| -> Value {
+            serde_json::from_slice(rx.borrow().as_ref().expect("published")).unwrap()
+        };
+        feed.publish_due(&node, 1_000, 0);
+        assert_eq!(body(&rx), api::status(&node, 1_000, 0), "the first at once");
+        assert_eq!(feed.deadline(), 1_000 + STATUS_REFRESH_MS);
+        feed.activity();
+        assert_eq!(
+            feed.deadline(),
+            1_000 + STATUS_INTERVAL_MS,
+            "a change within the interval"
+        );
+        let before = rx.borrow().clone();
+        feed.publish_due(&node, 1_005, 0);
+        assert_eq!(*rx.borrow(), before, "throttled");
+        feed.publish_now(&node, 1_006);
+        assert_eq!(
+            body(&rx)["tracker"],
+            api::status(&node, 1_006, 0)["tracker"]
+        );
+        assert_eq!(
+            feed.deadline(),
+            1_006 + STATUS_REFRESH_MS,
+            "the change went out"
+        );
+        // Nothing happens: still refreshed, for what moves with time alone.
+        feed.publish_due(&node, 1_006 + STATUS_REFRESH_MS, 0);
+        assert_eq!(body(&rx), api::status(&node, 1_006 + STATUS_REFRESH_MS, 0));
     }
 }

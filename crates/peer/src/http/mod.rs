@@ -11,7 +11,8 @@ pub mod feeds;
 pub mod server;
 pub mod serving;
 
-use tokio::sync::{broadcast, mpsc, oneshot};
+use axum::body::Bytes;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use votechain_chain::{Hash, Vote};
 
 /// Requests that may wait for the shell loop before handlers answer 503.
@@ -20,11 +21,13 @@ pub const REQUEST_QUEUE: usize = 64;
 /// Events kept for a slow Server-Sent Events subscriber before it starts losing them.
 pub const EVENT_BUFFER: usize = 256;
 
+/// The longest the published status lags the node while it changes (a vote run changes it
+/// thousands of times a second). A new tip is published at once, before its events.
+pub const STATUS_INTERVAL_MS: u64 = 20;
+
 /// What an HTTP handler asks of the node.
 #[derive(Debug)]
 pub enum Query {
-    /// `GET /api/status`.
-    Status,
     /// `GET /api/tally`.
     Tally,
     /// `GET /api/blocks?before=&limit=`: best-chain blocks below `before`, newest first.
@@ -129,6 +132,8 @@ pub struct ShellBridge {
     pub requests: mpsc::Receiver<ApiRequest>,
     /// Events for subscribers; sending never blocks and fails only with no subscriber.
     pub events: broadcast::Sender<ApiEvent>,
+    /// The `GET /api/status` body, replaced as the node changes.
+    pub status: watch::Sender<Option<Bytes>>,
 }
 
 /// The server's end of the HTTP bridge.
@@ -138,20 +143,25 @@ pub struct ServerBridge {
     pub requests: mpsc::Sender<ApiRequest>,
     /// Subscribes to events.
     pub events: broadcast::Sender<ApiEvent>,
+    /// The latest `GET /api/status` body; `None` until the shell has published one.
+    pub status: watch::Receiver<Option<Bytes>>,
 }
 
 /// A connected pair of bridge ends.
 pub fn bridge() -> (ShellBridge, ServerBridge) {
     let (req_tx, req_rx) = mpsc::channel(REQUEST_QUEUE);
     let (events, _) = broadcast::channel(EVENT_BUFFER);
+    let (status_tx, status_rx) = watch::channel(None);
     (
         ShellBridge {
             requests: req_rx,
             events: events.clone(),
+            status: status_tx,
         },
         ServerBridge {
             requests: req_tx,
             events,
+            status: status_rx,
         },
     )
 }

@@ -84,7 +84,7 @@ pub async fn serve(
 /// The routes with their limits. `shutdown` ends open event streams.
 pub fn router(bridge: ServerBridge, shutdown: CancellationToken) -> Router {
     let api = Router::new()
-        .route("/api/status", get(|s| ask(s, Query::Status)))
+        .route("/api/status", get(status))
         .route("/api/tally", get(|s| ask(s, Query::Tally)))
         .route("/api/blocks", get(blocks))
         .route("/api/blocks/{at}", get(block))
@@ -179,6 +179,21 @@ async fn ask(State(bridge): State<ServerBridge>, query: Query) -> Response {
     match answered.await {
         Ok(a) => answer(a),
         Err(_) => answer(ApiAnswer::error(503, "The peer is stopping.")),
+    }
+}
+
+/// `GET /api/status`: the body the shell published last, without waiting for the loop (only,
+/// in the moment the peer starts, for its first publication).
+async fn status(State(mut bridge): State<ServerBridge>) -> Response {
+    let body = bridge
+        .status
+        .wait_for(Option::is_some)
+        .await
+        .ok()
+        .and_then(|body| body.clone());
+    match body {
+        Some(body) => ([("content-type", "application/json")], body).into_response(),
+        None => answer(ApiAnswer::error(503, "The peer is stopping.")),
     }
 }
 
@@ -427,13 +442,13 @@ mod tests {
         for _ in 0..super::super::REQUEST_QUEUE {
             let (reply, _) = oneshot::channel();
             let request = ApiRequest {
-                query: Query::Status,
+                query: Query::Peers,
                 reply,
             };
             server.requests.try_send(request).unwrap();
         }
         let app = router(server, CancellationToken::new());
-        assert_eq!(status_of(app.clone(), "GET", "/api/status", "").await, 503);
+        assert_eq!(status_of(app.clone(), "GET", "/api/peers", "").await, 503);
         // Refused by the handler alone, the loop never asked.
         assert_eq!(
             status_of(app.clone(), "GET", "/api/votes/zz", "").await,
