@@ -3,10 +3,12 @@
 //! channel, each with a oneshot for the answer, which the shell loop computes from `&Node` with
 //! bounded work ([`api`]). A full channel is answered 503 at once, so no HTTP client can stall
 //! the UDP loop. Node events reach Server-Sent Events subscribers through a broadcast channel,
-//! on which a lagging subscriber loses events instead of holding up the loop.
+//! on which a lagging subscriber loses events instead of holding up the loop. The web page
+//! ([`web`]) is static files compiled in, which use the API like any other client.
 
 pub mod api;
 pub mod server;
+pub mod web;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 use votechain_chain::{Hash, Vote};
