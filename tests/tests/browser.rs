@@ -4,7 +4,7 @@
 //! the browser and a vote cast through the form; both pages then show the tally and the block
 //! strip move without a reload; the receipt looked up on peer 1's page turns confirmed and its
 //! confirmations grow as votes cast through the API make more blocks; the vote is found in the
-//! ballot list and in its block's detail. The page's signing code must give the very signature
+//! ballot list and in its block's detail (opened with the keyboard). The page's signing code must give the very signature
 //! and vote id the Rust code gives for a fixed key, on both of its paths (WebCrypto and the
 //! vendored noble code), and a choice outside ASCII. Neither page may load anything from
 //! another origin or record an error (script errors, failed loads, policy violations). The page
@@ -15,6 +15,7 @@
 //! group of its own, killed with everything in it (Chromium included) when the test ends, even
 //! by a panic.
 
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -415,7 +416,8 @@ async fn a_vote_signed_in_the_browser_shows_up_live_on_two_peers_pages() {
         .find(Locator::Css(&format!("#blocks [data-height=\"{height}\"]")))
         .await
         .expect("the vote's block in the strip");
-    block.click().await.unwrap();
+    // By keyboard: the strip's blocks are buttons, Enter opens one.
+    block.send_keys(&Key::Enter).await.unwrap();
     wait_js(
         &client,
         "the block's detail with the vote",

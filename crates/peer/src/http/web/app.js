@@ -129,10 +129,14 @@ function refresh(...names) {
       const names = [...stale];
       stale.clear();
       flushing = null;
-      const results = await Promise.allSettled(names.map((n) => {
+      const load = (n) => {
         running[n] = (running[n] || Promise.resolve()).catch(() => {}).then(() => loaders[n]());
         return running[n];
-      }));
+      };
+      // The other views need to know the election: the status says it, so it comes first.
+      const first = names.includes('status') ? await Promise.allSettled([load('status')]) : [];
+      const rest = await Promise.allSettled(names.filter((n) => n !== 'status').map(load));
+      const results = [...first, ...rest];
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) showError(failed.reason);
       else $('error').hidden = true;

@@ -114,7 +114,7 @@ export function blocks(list, selected, onOpen) {
     el('span', { class: 'height', text: `#${b.height}` }),
     el('span', { class: 'votes', text: `${b.vote_count} vote${b.vote_count === 1 ? '' : 's'}` }),
     el('span', { class: 'miner', text: b.miner || (b.height === 0 ? 'genesis' : '—') }),
-    el('span', { class: 'time', text: ago(b.timestamp_ms) }));
+    el('span', { class: 'time', text: b.height === 0 ? 'the ballot' : ago(b.timestamp_ms) }));
     button.addEventListener('click', () => onOpen(b.height));
     return el('li', {}, button);
   });
