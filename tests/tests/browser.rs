@@ -150,7 +150,10 @@ fn post_vote(addr: SocketAddr, body: &Value) -> (u16, Value) {
     stream.read_to_string(&mut raw).expect("an answer");
     let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok());
-    (status.expect("a status"), serde_json::from_str(body).expect("JSON"))
+    (
+        status.expect("a status"),
+        serde_json::from_str(body).expect("JSON"),
+    )
 }
 
 /// Runs `script` (a function body; `arguments` are `args`) in the current window.
@@ -269,8 +272,12 @@ async fn check_clean(client: &Client, page: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vote_signed_in_the_browser_shows_up_live_on_two_peers_pages() {
     let (Some(chromium), Some(chromedriver)) = (which("chromium"), which("chromedriver")) else {
-        let why = "chromium or chromedriver is not installed (apt-get install chromium chromium-driver)";
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI needs the browser: {why}");
+        let why =
+            "chromium or chromedriver is not installed (apt-get install chromium chromium-driver)";
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI needs the browser: {why}"
+        );
         eprintln!("SKIPPED: the browser test cannot run here: {why}.");
         return;
     };
@@ -315,14 +322,24 @@ async fn a_vote_signed_in_the_browser_shows_up_live_on_two_peers_pages() {
         let wanted = json!({ "vote": serde_json::to_value(&expected).unwrap(), "id": expected.id().to_string() });
         assert_eq!(got["noble"], wanted, "the vendored path, choice {choice:?}");
         if got["backend"] == "webcrypto" {
-            assert_eq!(got["webcrypto"], wanted, "the WebCrypto path, choice {choice:?}");
+            assert_eq!(
+                got["webcrypto"], wanted,
+                "the WebCrypto path, choice {choice:?}"
+            );
         }
         assert_eq!(got["parsed"], key_json, "a key file reads back");
-        eprintln!("signing in the browser ({}) matches Rust for {choice:?}", got["backend"]);
+        eprintln!(
+            "signing in the browser ({}) matches Rust for {choice:?}",
+            got["backend"]
+        );
     }
 
     // Peer 2's page in a second window.
-    let second = client.new_window(false).await.expect("a second window").handle;
+    let second = client
+        .new_window(false)
+        .await
+        .expect("a second window")
+        .handle;
     client.switch_to_window(second.clone()).await.unwrap();
     open_page(&client, addrs[1]).await;
     let bob_before_2 = confirmed(&client, "Bob").await;
@@ -332,7 +349,13 @@ async fn a_vote_signed_in_the_browser_shows_up_live_on_two_peers_pages() {
     let top_before = top_block(&client).await;
 
     // A key made in the browser, a vote through the form.
-    client.find(Locator::Id("key-new")).await.unwrap().click().await.unwrap();
+    client
+        .find(Locator::Id("key-new"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let public = wait_js(
         &client,
         "a key in the browser",
@@ -341,8 +364,17 @@ async fn a_vote_signed_in_the_browser_shows_up_live_on_two_peers_pages() {
     )
     .await;
     let choice = client.find(Locator::Id("vote-choice")).await.unwrap();
-    choice.select_by_value("Bob").await.expect("Bob is on the ballot");
-    client.find(Locator::Id("vote-submit")).await.unwrap().click().await.unwrap();
+    choice
+        .select_by_value("Bob")
+        .await
+        .expect("Bob is on the ballot");
+    client
+        .find(Locator::Id("vote-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let receipt = wait_js(
         &client,
         "the receipt of the vote",
@@ -354,18 +386,36 @@ async fn a_vote_signed_in_the_browser_shows_up_live_on_two_peers_pages() {
     let vote_id = receipt["id"].as_str().expect("a vote id").to_owned();
     assert_eq!(vote_id.len(), 64, "{receipt}");
     assert!(
-        receipt["text"].as_str().unwrap().contains("matches the peer"),
+        receipt["text"]
+            .as_str()
+            .unwrap()
+            .contains("matches the peer"),
         "the browser's vote id is the peer's: {receipt}"
     );
 
     // Both pages move, without a reload.
-    wait_move_both(&client, &first, &second, bob_before, top_before, bob_before_2, top_before_2).await;
+    wait_move_both(
+        &client,
+        &first,
+        &second,
+        bob_before,
+        top_before,
+        bob_before_2,
+        top_before_2,
+    )
+    .await;
 
     // The receipt: confirmed, then more confirmations as more votes make more blocks.
     let input = client.find(Locator::Id("receipt-id")).await.unwrap();
     input.clear().await.unwrap();
     input.send_keys(&vote_id).await.unwrap();
-    client.find(Locator::Id("receipt-lookup")).await.unwrap().click().await.unwrap();
+    client
+        .find(Locator::Id("receipt-lookup"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let confirmations = wait_js(
         &client,
         "the receipt confirmed",
@@ -394,7 +444,10 @@ async fn a_vote_signed_in_the_browser_shows_up_live_on_two_peers_pages() {
         vec![],
     )
     .await;
-    assert_eq!(vote_receipt, "confirmed", "the form's receipt follows the vote too");
+    assert_eq!(
+        vote_receipt, "confirmed",
+        "the form's receipt follows the vote too"
+    );
 
     // The ballot list finds the vote by its first digits; its block's detail lists it.
     let search = client.find(Locator::Id("ballot-search")).await.unwrap();

@@ -13,8 +13,9 @@ use sha2::{Digest, Sha256};
 
 /// The policy on every page answer: scripts, styles, images and connections from this origin
 /// only; no plugins, no framing, no `<base>` tricks, forms post here only.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; \
-     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+pub const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+     frame-ancestors 'none'";
 
 /// One embedded file: its name under `/assets/`, content type and bytes.
 struct Asset {
@@ -145,7 +146,10 @@ fn serve(asset: &Asset, request: &HeaderMap) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     response
 }
 

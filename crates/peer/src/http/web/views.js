@@ -98,7 +98,8 @@ export function tally(t) {
       `${o.confirmed} confirmed${o.pending ? ` + ${o.pending} pending` : ''}`;
     return row;
   });
-  root.replaceChildren(...rows);
+  // Rows stay the same nodes, changed in place: a screen reader hears what changed, not all.
+  if (rows.length !== root.children.length || rows.some((r, i) => root.children[i] !== r)) root.replaceChildren(...rows);
   const total = t.options.reduce((n, o) => n + o.confirmed, 0);
   $('tally-note').textContent = `${total} vote${total === 1 ? '' : 's'} confirmed at height ${t.height}; pending votes wait in the pool.`;
   raw('raw-tally', t);
