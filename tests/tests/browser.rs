@@ -40,7 +40,7 @@ const CHROMIUM_FLAGS: &[&str] = &[
     "--disable-component-update",
     "--disable-sync",
     "--disable-dev-shm-usage",
-    "--window-size=1100,1400",
+    "--window-size=1100,1700",
 ];
 
 /// Finds a program on PATH.
@@ -496,7 +496,12 @@ async fn a_vote_signed_in_the_browser_shows_up_live_on_two_peers_pages() {
     check_clean(&client, "peer 2's page").await;
 
     client.switch_to_window(first).await.unwrap();
-    js(&client, "window.scrollTo(0, 0); return null", vec![]).await;
+    js(
+        &client,
+        "document.activeElement?.blur(); window.scrollTo(0, 0); return null",
+        vec![],
+    )
+    .await;
     let png = client.screenshot().await.expect("a screenshot");
     let dir = votechain_tests::binaries::bin_dir()
         .parent()
