@@ -2,14 +2,19 @@
 //! shell owns the node, and HTTP handlers ([`server`]) send it an [`ApiRequest`] over a bounded
 //! channel, each with a oneshot for the answer, which the shell loop computes from `&Node` with
 //! bounded work ([`api`]). A full channel is answered 503 at once, so no HTTP client can stall
-//! the UDP loop. Node events reach Server-Sent Events subscribers through a broadcast channel,
-//! on which a lagging subscriber loses events instead of holding up the loop; the `tally` and
-//! `peers` events are coalesced ([`feeds`]), so a sync or a busy network sends a few a second.
+//! the UDP loop. `GET /api/status`, the most asked, does not wait for the loop at all: the shell
+//! publishes the status as a finished JSON body on a watch channel ([`ShellBridge::status`]) as
+//! it changes, at most every [`STATUS_INTERVAL_MS`], and before the events of a new tip. Node
+//! events reach Server-Sent Events subscribers through a broadcast channel, on which a lagging
+//! subscriber loses events instead of holding up the loop; the `tally` and `peers` events are
+//! coalesced ([`feeds`]), so a sync or a busy network sends a few a second. The web page
+//! ([`web`]) is static files compiled in, which use the API like any other client.
 
 pub mod api;
 pub mod feeds;
 pub mod server;
 pub mod serving;
+pub mod web;
 
 use axum::body::Bytes;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};

@@ -106,7 +106,9 @@ pub fn router(bridge: ServerBridge, shutdown: CancellationToken) -> Router {
                 )
             }),
         )
-        // The web page (`/`) is added here, beside the API.
+        // The web page: not API routes, so not in ROUTES nor the OpenAPI document.
+        .route("/", get(super::web::index))
+        .route("/assets/{*name}", get(super::web::asset))
         .fallback(|| async {
             answer(ApiAnswer::error(
                 404,
