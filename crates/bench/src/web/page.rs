@@ -81,7 +81,9 @@ fn html_refs(html: &str) -> Vec<String> {
     out
 }
 
-/// The specifiers of static and dynamic imports and of re-exports.
+/// The specifiers of static and dynamic imports and of re-exports. Bare specifiers (`"pkg"`,
+/// as in a usage example inside a comment) are left out: a browser without an import map
+/// fetches only `/`, `./` and `../` paths (and full URLs, another origin's here).
 fn module_refs(js: &str) -> Vec<String> {
     let mut out = Vec::new();
     for line in js.lines() {
@@ -103,6 +105,7 @@ fn module_refs(js: &str) -> Vec<String> {
             out.push(quoted_or_bare(rest.trim_start()));
         }
     }
+    out.retain(|s| s.starts_with('/') || s.starts_with("./") || s.starts_with("../"));
     out
 }
 
@@ -170,7 +173,7 @@ mod tests {
             .filter_map(|r| resolve("/", r))
             .collect();
         assert_eq!(found, ["/app.js", "/style.css"]);
-        let js = "import { a } from \"./lib/a.js\";\nimport './b.js';\nexport * from '../c.js';\nconst d = await import(\"./d.js\");";
+        let js = "import { a } from \"./lib/a.js\";\nimport './b.js';\nexport * from '../c.js';\nconst d = await import(\"./d.js\");\nimport * as ed from '@noble/ed25519';";
         let found: Vec<_> = module_refs(js)
             .iter()
             .filter_map(|r| resolve("/assets/main.js", r))
