@@ -340,6 +340,19 @@ impl Peer {
         &mut self.process
     }
 
+    /// The address of its web page and API, from the line it prints after its readiness line
+    /// (`web page and API on http://ADDR/`); waits for that line.
+    pub fn http_addr(&mut self) -> SocketAddr {
+        const PREFIX: &str = "web page and API on http://";
+        let line = self
+            .process
+            .wait_log_from(0, "the web line", DEADLINE, |l| l.starts_with(PREFIX));
+        line[PREFIX.len()..]
+            .trim_end_matches('/')
+            .parse()
+            .unwrap_or_else(|e| panic!("the web line {line:?} names no address: {e}"))
+    }
+
     /// Kills it with SIGKILL: no LEAVE_PEER, no flushing, as in a crash or power loss.
     pub fn kill(&mut self) {
         self.process.kill();

@@ -18,22 +18,6 @@ use votechain_tests::{wait_until, Mining, Peer, PeerConfig, Tracker, TrackerConf
 /// How long one HTTP exchange may take.
 const HTTP_DEADLINE: Duration = Duration::from_secs(20);
 
-/// The HTTP address the peer printed after its readiness line.
-fn http_addr(peer: &mut Peer) -> SocketAddr {
-    const PREFIX: &str = "web page and API on http://";
-    peer.process()
-        .wait_log("the web line", DEADLINE, |l| l.starts_with(PREFIX));
-    let lines = peer.process().log().lines();
-    let line = lines
-        .iter()
-        .find(|l| l.starts_with(PREFIX))
-        .expect("the web line was seen");
-    line[PREFIX.len()..]
-        .trim_end_matches('/')
-        .parse()
-        .unwrap_or_else(|e| panic!("the web line {line:?} names no address: {e}"))
-}
-
 /// One request; the status and the JSON body.
 fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&[u8]>) -> (u16, Value) {
     let mut stream = TcpStream::connect(addr).expect("connect to the API");
@@ -162,7 +146,7 @@ fn every_endpoint_answers_and_a_vote_by_name_goes_from_pending_into_a_block() {
     let mut config = PeerConfig::with_tracker(tracker.port());
     config.extra = vec!["--http".into(), "127.0.0.1:0".into()];
     let mut peer = Peer::start("api", config);
-    let addr = http_addr(&mut peer);
+    let addr = peer.http_addr();
     assert_ne!(addr.port(), 0, "the actual port is printed");
     peer.wait_ready();
 
@@ -279,7 +263,7 @@ fn rejections_say_why_and_hostile_clients_do_not_stop_the_console() {
     // Not mining, so a vote stays pending.
     let config = PeerConfig::with_tracker(tracker.port()).mining(Mining::Off);
     let mut peer = Peer::start("api-refusals", config);
-    let addr = http_addr(&mut peer);
+    let addr = peer.http_addr();
     peer.wait_ready();
 
     let vote = |body: &[u8]| http(addr, "POST", "/api/votes", Some(body));
@@ -322,7 +306,7 @@ fn rejections_say_why_and_hostile_clients_do_not_stop_the_console() {
     lone.seeds = vec![tracker.addr];
     lone.extra = vec!["--http".into(), "127.0.0.1:0".into()];
     let mut waiting = Peer::start("api-waiting", lone);
-    let waiting_addr = http_addr(&mut waiting);
+    let waiting_addr = waiting.http_addr();
     refused(
         http(waiting_addr, "GET", "/api/tally", None),
         409,
@@ -345,7 +329,7 @@ fn a_taken_default_port_gives_way_to_a_free_one_and_says_so() {
     let mut config = PeerConfig::with_tracker(tracker.port());
     config.port = taken - 1000;
     let mut peer = Peer::start("api-taken", config);
-    let addr = http_addr(&mut peer);
+    let addr = peer.http_addr();
     assert_ne!(addr.port(), taken);
     // The sentence may come just after the web line: wait for it.
     peer.process()
@@ -364,7 +348,7 @@ fn tally_and_peers_events_follow_a_vote_and_a_joining_peer() {
     let mut config = PeerConfig::with_tracker(tracker.port()).mining(Mining::Off);
     config.extra = vec!["--http".into(), "127.0.0.1:0".into()];
     let mut first = Peer::start("sse-first", config);
-    let addr = http_addr(&mut first);
+    let addr = first.http_addr();
     first.wait_ready();
     let mut events = Events::open(addr);
 

@@ -121,19 +121,6 @@ impl Drop for Driver {
     }
 }
 
-/// The HTTP address the peer printed after its readiness line.
-fn http_addr(peer: &mut Peer) -> SocketAddr {
-    const PREFIX: &str = "web page and API on http://";
-    peer.process()
-        .wait_log("the web line", DEADLINE, |l| l.starts_with(PREFIX));
-    let lines = peer.process().log().lines();
-    let line = lines.iter().find(|l| l.starts_with(PREFIX)).expect("seen");
-    line[PREFIX.len()..]
-        .trim_end_matches('/')
-        .parse()
-        .unwrap_or_else(|e| panic!("the web line {line:?} names no address: {e}"))
-}
-
 /// `POST /api/votes` with `body`: the status and JSON answer.
 fn post_vote(addr: SocketAddr, body: &Value) -> (u16, Value) {
     let body = body.to_string();
@@ -290,7 +277,7 @@ async fn a_vote_signed_in_the_browser_shows_up_live_on_two_peers_pages() {
             Peer::start(&format!("web-{i}"), config)
         })
         .collect();
-    let addrs: Vec<SocketAddr> = peers.iter_mut().map(http_addr).collect();
+    let addrs: Vec<SocketAddr> = peers.iter_mut().map(Peer::http_addr).collect();
     for p in &peers {
         p.wait_ready();
     }

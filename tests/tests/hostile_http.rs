@@ -38,22 +38,6 @@ const STATS_EVERY: Duration = Duration::from_millis(10);
 /// How long one HTTP exchange may take, a wait for a connection slot included.
 const HTTP_DEADLINE: Duration = Duration::from_secs(30);
 
-/// The HTTP address the peer printed after its readiness line.
-fn http_addr(peer: &mut Peer) -> SocketAddr {
-    const PREFIX: &str = "web page and API on http://";
-    peer.process()
-        .wait_log("the web line", DEADLINE, |l| l.starts_with(PREFIX));
-    let lines = peer.process().log().lines();
-    let line = lines
-        .iter()
-        .find(|l| l.starts_with(PREFIX))
-        .expect("the web line was seen");
-    line[PREFIX.len()..]
-        .trim_end_matches('/')
-        .parse()
-        .unwrap_or_else(|e| panic!("the web line {line:?} names no address: {e}"))
-}
-
 /// Sends `request` as given on a fresh connection; the status of the answer, or what went
 /// wrong. A server may answer before reading all of a large request, and close: writing may
 /// then fail, which is no error here; the answer is read all the same.
@@ -226,7 +210,7 @@ fn hostile_http_clients_neither_stall_the_udp_loop_nor_hold_connections_forever(
     let mut config = PeerConfig::with_tracker(tracker.port()).mining(Mining::Off);
     config.extra = vec!["--http".into(), "127.0.0.1:0".into()];
     let mut peer = Peer::start("hostile-http", config);
-    let addr = http_addr(&mut peer);
+    let addr = peer.http_addr();
     peer.wait_ready();
     let udp = peer.addr;
 

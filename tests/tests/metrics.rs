@@ -127,14 +127,7 @@ fn peer_metrics_at_its_http_address_count_a_vote_and_its_block() {
     let mut config = PeerConfig::with_tracker(tracker.port());
     config.extra = vec!["--http".into(), "127.0.0.1:0".into()];
     let mut peer = Peer::start("metrics", config);
-    const PREFIX: &str = "web page and API on http://";
-    let line = peer
-        .process()
-        .wait_log_from(0, "the web line", DEADLINE, |l| l.starts_with(PREFIX));
-    let http: SocketAddr = line[PREFIX.len()..]
-        .trim_end_matches('/')
-        .parse()
-        .unwrap_or_else(|e| panic!("address in {line:?}: {e}"));
+    let http = peer.http_addr();
     peer.wait_ready();
 
     let before = wait_until("a first scrape", DEADLINE, || scrape(http));
