@@ -102,10 +102,12 @@ fn namespaces_with_nftables_loss_converge() {
             for (i, peer) in peers.iter_mut().enumerate() {
                 if !voted[i] {
                     let vote = format!("vote voter{i} {}", options[i % options.len()]);
-                    voted[i] = peer
-                        .console(&vote)
-                        .iter()
-                        .any(|l| l.contains(" pending") || l.contains("already known"));
+                    // A vote already made (an answer missed under loss): "the same vote".
+                    voted[i] = peer.console(&vote).iter().any(|l| {
+                        l.contains(" pending")
+                            || l.contains("already known")
+                            || l.contains("has already voted: this is the same vote")
+                    });
                 }
             }
             let tallies: Vec<Vec<u64>> = peers
