@@ -157,12 +157,7 @@ impl PeerMetrics {
             .max();
         let best = height.into_iter().chain(reported).max().unwrap_or(0);
         self.best_known_height.set(best as f64);
-        let active = node
-            .peers()
-            .iter()
-            .filter(|(_, p)| p.banned_until_ms <= now_ms && p.other_election.is_none())
-            .count();
-        self.peers.set(active as f64);
+        self.peers.set(node.active_peers(now_ms) as f64);
         let pending = node.chain().map_or(0, |c| c.pool().len());
         self.pending_votes.set(pending as f64);
         self.blocks_mined.absolute(stats.mined);

@@ -107,7 +107,7 @@ pub fn status(node: &Node, now_ms: u64, hash_rate: u64) -> Value {
         "height": chain.map(ChainState::height),
         "tip": chain.map(ChainState::tip_hash),
         "tip_time_ms": chain.map(|c| c.tip().header().timestamp_ms),
-        "peers": node.peers().len(),
+        "peers": node.active_peers(now_ms),
         "pending": chain.map_or(0, |c| c.pool().len()),
         "mining": node.mining_on(),
         "hash_rate": hash_rate,

@@ -174,6 +174,15 @@ impl<R: RngCore> Node<R> {
         &self.peers
     }
 
+    /// The peers that count at `now_ms`: neither banned then nor set aside for another
+    /// election (the status's and the metrics' `peers`).
+    pub fn active_peers(&self, now_ms: u64) -> usize {
+        self.peers
+            .iter()
+            .filter(|(_, p)| p.banned_until_ms <= now_ms && p.other_election.is_none())
+            .count()
+    }
+
     /// The peer table, to arrange a state in another module's tests.
     #[cfg(test)]
     pub(crate) fn peers_mut_for_tests(&mut self) -> &mut PeerTable {
