@@ -59,6 +59,40 @@ impl MinerControl {
     pub fn hashes(&self) -> u64 {
         self.shared.hashes.0.load(Ordering::Relaxed)
     }
+
+    /// Starts a job of a miner for another block format (the COMP 3010 course chain's,
+    /// `votechain-course`), as [`MiningJob::new`] starts one: every earlier job stops. The
+    /// returned generation identifies the new job to [`MinerControl::is_current`] and
+    /// [`MinerControl::claim`]; such a miner follows [`Worker::run`]'s protocol (look every
+    /// [`CHECK_INTERVAL`] attempts, count hashes with [`MinerControl::add_hashes`]).
+    pub fn begin_job(&self) -> u64 {
+        self.shared.generation.0.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// True while no newer job, cancel or winner has ended the job of `generation`.
+    pub fn is_current(&self, generation: u64) -> bool {
+        self.shared.generation.0.load(Ordering::Acquire) == generation
+    }
+
+    /// Adds `n` attempts to the hash counter read by [`MinerControl::hashes`].
+    pub fn add_hashes(&self, n: u64) {
+        self.shared.hashes.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Ends the job of `generation` if it is still current and says whether this call did: of
+    /// several workers finding a result at once, or a worker racing a cancel, exactly one wins.
+    pub fn claim(&self, generation: u64) -> bool {
+        self.shared
+            .generation
+            .0
+            .compare_exchange(
+                generation,
+                generation + 1,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    }
 }
 
 /// One template being mined. Creating a job supersedes every earlier job of the same control,
@@ -325,6 +359,20 @@ mod tests {
             let newer = MiningJob::new(template(256), control);
             assert!(newer.is_current());
         });
+    }
+
+    #[test]
+    fn a_foreign_job_is_stopped_by_a_new_job_and_claimed_once() {
+        let control = MinerControl::new();
+        let generation = control.begin_job();
+        assert!(control.is_current(generation));
+        control.add_hashes(5);
+        assert_eq!(control.hashes(), 5);
+        assert!(control.claim(generation));
+        assert!(!control.claim(generation));
+        let next = control.begin_job();
+        let native = MiningJob::new(template(8), &control);
+        assert!(!control.is_current(next) && native.is_current());
     }
 
     #[test]

@@ -8,8 +8,13 @@
 //! |---|---|
 //! | 4 | payload length, big-endian u32, at most [`MAX_RECORD_BYTES`] |
 //! | 4 | CRC-32 (IEEE) of the kind byte followed by the payload, big-endian |
-//! | 1 | kind: 1 block, 2 vote |
-//! | n | payload: the block or vote as compact JSON, exactly as on the wire |
+//! | 1 | kind: 1 block, 2 vote, 3 foreign |
+//! | n | payload: the block or vote as compact JSON, exactly as on the wire; for a foreign record, bytes this crate does not interpret |
+//!
+//! Foreign records ([`Entry::Raw`], [`Recovered::raw`]) let another chain format reuse this
+//! framing, checksum, group commit, tail cut and lock without a copy of them: the COMP 3010
+//! course chain (`votechain-course`) stores its blocks this way. The store checks only their
+//! framing and checksum; their meaning is the caller's.
 //!
 //! Each append is one `write` of the whole record (or batch of records, [`Store::append_all`])
 //! followed by `sync_data`, with no buffering, so once an append returns `Ok` its records survive

@@ -17,6 +17,11 @@ pub enum Entry<'a> {
     Block(&'a Block),
     /// A vote.
     Vote(&'a Vote),
+    /// A foreign record: bytes stored as given and returned in [`Recovered::raw`], for a chain
+    /// format other than this crate's (see the [store](super) docs).
+    ///
+    /// [`Recovered::raw`]: super::Recovered::raw
+    Raw(&'a [u8]),
 }
 
 impl Store {

@@ -1,5 +1,5 @@
 //! One record, both ways: a 9-byte header (payload length, CRC-32 of the kind byte and the
-//! payload, kind), then the payload, a block or a vote as compact JSON exactly as on the wire
+//! payload, kind), then the payload, a block or a vote as compact JSON exactly as on the wire, or a foreign record's bytes
 //! (the table in the [store](super) docs). Writing and reading share these definitions, so the
 //! two cannot drift apart.
 
@@ -12,6 +12,7 @@ use std::io;
 pub(super) const RECORD_HEADER_LEN: usize = 9;
 const KIND_BLOCK: u8 = 1;
 const KIND_VOTE: u8 = 2;
+const KIND_RAW: u8 = 3;
 
 /// A record's header as read. Nothing in it is trusted until the payload passes the checksum.
 pub(super) struct Header {
@@ -40,6 +41,8 @@ pub(super) enum Record {
     Block(Block),
     /// A vote.
     Vote(Vote),
+    /// A foreign record's bytes.
+    Raw(Vec<u8>),
 }
 
 /// Appends `entry` to `out` as one record; fails with `InvalidInput` if its payload is over
@@ -48,6 +51,7 @@ pub(super) fn encode(entry: &Entry<'_>, out: &mut Vec<u8>) -> io::Result<()> {
     let (kind, payload) = match entry {
         Entry::Block(b) => (KIND_BLOCK, serde_json::to_vec(b)?),
         Entry::Vote(v) => (KIND_VOTE, serde_json::to_vec(v)?),
+        Entry::Raw(bytes) => (KIND_RAW, bytes.to_vec()),
     };
     let payload_len = u32::try_from(payload.len())
         .ok()
@@ -69,6 +73,7 @@ pub(super) fn decode(kind: u8, payload: &[u8]) -> Result<Record, String> {
         KIND_VOTE => serde_json::from_slice(payload)
             .map(Record::Vote)
             .map_err(|e| format!("undecodable vote: {e}")),
+        KIND_RAW => Ok(Record::Raw(payload.to_vec())),
         other => Err(format!("unknown record kind {other}")),
     }
 }

@@ -21,6 +21,9 @@ pub struct Recovered {
     /// Every vote appended, in file order, so votes accepted into the pending pool but not yet in
     /// a block are not lost by a restart.
     pub votes: Vec<Vote>,
+    /// Every foreign record ([`Entry::Raw`](super::Entry::Raw)) appended, in file order, for the
+    /// chain format that wrote them.
+    pub raw: Vec<Vec<u8>>,
     /// Bytes removed from the end of the file: a torn last append or corruption. Zero on a clean
     /// open. The caller logs it; the records are gone from the file.
     pub cut_bytes: u64,
@@ -136,6 +139,7 @@ fn scan(
         match record::decode(kind, &payload) {
             Ok(Record::Block(block)) => recovered.blocks.push(block),
             Ok(Record::Vote(vote)) => recovered.votes.push(vote),
+            Ok(Record::Raw(bytes)) => recovered.raw.push(bytes),
             Err(why) => return bad(why),
         }
         offset += (RECORD_HEADER_LEN + payload.len()) as u64;

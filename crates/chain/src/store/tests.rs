@@ -235,3 +235,27 @@ fn a_foreign_file_is_refused_untouched_and_a_torn_magic_is_redone() {
     let (_, recovered) = Store::open(&path.0).unwrap();
     assert_eq!((recovered.votes, recovered.cut_bytes), (vec![vote(1)], 0));
 }
+
+#[test]
+fn foreign_records_round_trip_in_order_beside_native_ones() {
+    let path = TempPath::new("raw");
+    let (mut store, _) = Store::open(&path.0).unwrap();
+    store
+        .append_all(&[Entry::Raw(b"first"), Entry::Vote(&vote(1)), Entry::Raw(b"")])
+        .unwrap();
+    let last_start = store.len_bytes();
+    store.append_all(&[Entry::Raw(b"third")]).unwrap();
+    drop(store);
+    let (_, recovered) = Store::open(&path.0).unwrap();
+    assert_eq!(
+        recovered.raw,
+        vec![b"first".to_vec(), vec![], b"third".to_vec()]
+    );
+    assert_eq!(recovered.votes, vec![vote(1)]);
+    // A torn foreign record is cut like any other.
+    let full = std::fs::read(&path.0).unwrap();
+    std::fs::write(&path.0, &full[..full.len() - 2]).unwrap();
+    let (_, recovered) = Store::open(&path.0).unwrap();
+    assert_eq!(recovered.raw, vec![b"first".to_vec(), vec![]]);
+    assert_eq!(recovered.cut_bytes, full.len() as u64 - 2 - last_start);
+}
