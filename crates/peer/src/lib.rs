@@ -2,6 +2,7 @@
 //!
 //! - [`admission`]: who may fill the pending pool of an open election.
 //! - [`config`]: every tunable with its default.
+//! - [`course`]: the `comp3010` profile: a peer of the COMP 3010 course network.
 //! - [`console`]: the console command language.
 //! - [`peers`]: known peers, their freshness and bans.
 //! - [`loglimit`]: rate-limited log lines for what the network can repeat.
@@ -27,6 +28,7 @@
 pub mod admission;
 pub mod config;
 pub mod console;
+pub mod course;
 pub mod downloader;
 pub mod handle;
 pub mod http;

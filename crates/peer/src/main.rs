@@ -108,8 +108,27 @@ struct Cli {
     /// Do not read console commands from stdin.
     #[arg(long)]
     no_console: bool,
+    /// The protocol: `native` (votechain's own, PROTOCOL.md) or `comp3010` (a COMP 3010 course
+    /// network, byte for byte: no tracker, so TRACKER_PORT is 0; join through --seed
+    /// HOST:PORT, e.g. --seed silicon.cs.umanitoba.ca:8999).
+    #[arg(long, value_enum, default_value_t = ProfileName::Native)]
+    profile: ProfileName,
+    /// comp3010: trailing '0' hex characters of a valid block hash (the course networks use 8,
+    /// the competition network 9).
+    #[arg(long, default_value_t = votechain_course::limits::DEFAULT_DIFFICULTY,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    difficulty: u32,
     #[command(flatten)]
     log: LogArgs,
+}
+
+/// The protocol profiles of `--profile`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ProfileName {
+    /// votechain's own protocol.
+    Native,
+    /// The COMP 3010 course network's.
+    Comp3010,
 }
 
 /// A failure with the exit status it deserves.
@@ -130,6 +149,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
+    if cli.profile == ProfileName::Comp3010 {
+        return run_course(cli, log_file).await;
+    }
     // Signal handlers go in before the readiness line, so a signal sent right after it is a
     // clean shutdown.
     let Listening {
@@ -284,4 +306,123 @@ fn resolve(host_port: &str) -> anyhow::Result<SocketAddr> {
         .with_context(|| format!("resolving {host_port}"))?
         .find(SocketAddr::is_ipv4)
         .with_context(|| format!("{host_port} has no IPv4 address"))
+}
+
+/// `--profile comp3010`: a peer of a COMP 3010 course network ([`votechain_peer::course`]).
+async fn run_course(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
+    use votechain_peer::course::{
+        http as course_http, shell as course_shell, start as course_start,
+    };
+    if cli.tracker_port != 0 {
+        return Err(Failure::Usage(anyhow::anyhow!(
+            "the comp3010 profile has no tracker: give TRACKER_PORT 0 and join with --seed HOST:PORT"
+        )));
+    }
+    let Listening {
+        socket,
+        local,
+        shutdown,
+    } = listen(SocketAddr::new(cli.bind, cli.local_port))
+        .map_err(|e| Failure::Runtime(e.into()))?;
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("votechain-data").join(local.port().to_string()));
+    let advertise = match cli.advertise.as_deref().map(resolve).transpose() {
+        Ok(Some(addr)) => addr,
+        Ok(None) if local.ip().is_unspecified() => {
+            tracing::warn!(
+                "bound to {local} without --advertise: course peers are told 127.0.0.1, which \
+                 only this machine can reach; pass --advertise HOST:PORT"
+            );
+            SocketAddr::from(([127, 0, 0, 1], local.port()))
+        }
+        Ok(None) => local,
+        Err(e) => return Err(Failure::Usage(e)),
+    };
+    let seeds = cli
+        .seeds
+        .iter()
+        .map(|s| resolve(s))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .map_err(Failure::Usage)?;
+    let name = cli
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("votechain-{}", local.port()));
+    let mut cfg = votechain_peer::course::CourseConfig::new(name, advertise, seeds);
+    cfg.difficulty = cli.difficulty;
+    cfg.mine = cli.mine;
+    cfg.gossip_interval_ms = cli.gossip_interval.max(1) * 1000;
+    cfg.peer_silence_ms = cli.peer_silence.max(1) * 1000;
+    cfg.consensus_interval_ms = cli.consensus_interval.max(1) * 1000;
+    cfg.download.window = cli.sync_window.max(1);
+    cfg.download.per_peer = cli.sync_window.max(1);
+    cfg.rng_seed = rand::random();
+    let (node, store) =
+        course_start::open_course_node(cfg, &data_dir).map_err(|e| Failure::Runtime(e.into()))?;
+    let log_path = data_dir.join(LOG_FILE);
+    let log_note = match log_file.open(&log_path) {
+        Ok(()) => format!("the full log is in {}", log_path.display()),
+        Err(e) => format!("no log file ({}: {e})", log_path.display()),
+    };
+    let http = match http_addr(&cli) {
+        Some(at) => Some(
+            HttpListener::bind(at)
+                .await
+                .map_err(|e| Failure::Runtime(e.into()))?,
+        ),
+        None => None,
+    };
+    let web_note = http
+        .as_ref()
+        .map(|l| format!("\nweb page and API on {}", l.url()))
+        .unwrap_or_default();
+    let help_note = if cli.no_console {
+        String::new()
+    } else {
+        "type help for commands; ".to_owned()
+    };
+    let _ = writeln!(
+        std::io::stderr(),
+        "peer listening on {local} data {}\nprofile comp3010, difficulty {}, mining {}; \
+         {help_note}{log_note}{web_note}",
+        data_dir.display(),
+        cli.difficulty,
+        if cli.mine {
+            "on"
+        } else {
+            "off (word commands wait for `mine on`)"
+        },
+    );
+    let (bridge, server) = match http {
+        Some(listener) => {
+            let mut bridge = None;
+            let server = listener.serve_router(|stop| {
+                let (app, b) = course_http::router(stop);
+                bridge = Some(b);
+                app
+            });
+            (bridge, Some(server))
+        }
+        None => (None, None),
+    };
+    let shell_cfg = course_shell::CourseShellConfig {
+        data_dir,
+        miner_threads: cli.miner_threads,
+        console: if cli.no_console {
+            shell::ConsoleInput::None
+        } else {
+            shell::ConsoleInput::Stdin
+        },
+        events: None,
+        http: bridge,
+    };
+    let outcome = course_shell::run(socket, node, store, shell_cfg, shutdown.cancelled_owned())
+        .await
+        .map_err(|e| Failure::Runtime(e.into()));
+    if let Some(server) = server {
+        server.stop().await;
+    }
+    outcome
 }

@@ -95,6 +95,8 @@ pub async fn run(
     let (mined_tx, mut mined_rx) = mpsc::unbounded_channel::<Block>();
     let mut miner = Miner::new(config.miner_threads, mined_tx);
     // The console's lines, whether their end means `quit`, and how to bring the prompt back.
+    // Without a console there is no input to end, and nothing to say about its end.
+    let mut console_open = !matches!(config.console, ConsoleInput::None);
     let (mut line_rx, quit_at_end, handled) = match config.console {
         ConsoleInput::None => (mpsc::channel::<String>(1).1, false, Handled::default()),
         ConsoleInput::Stdin => {
@@ -106,7 +108,6 @@ pub async fn run(
         }
         ConsoleInput::Channel(rx) => (rx, false, Handled::default()),
     };
-    let mut console_open = true;
     let mut console = Console {
         data_dir: config.data_dir.clone(),
         out: config.console_out.clone(),

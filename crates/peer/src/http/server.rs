@@ -68,10 +68,9 @@ pub const ROUTES: &[(&str, &str)] = &[
 /// streams end on `shutdown`, and open connections get a moment to finish.
 pub async fn serve(
     listener: TcpListener,
-    bridge: ServerBridge,
+    app: Router,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let app = router(bridge, shutdown.clone());
     votechain_runtime::http::serve(
         listener,
         app,
@@ -389,7 +388,7 @@ pub async fn bind(wanted: std::net::SocketAddr) -> std::io::Result<(TcpListener,
 /// one core, and the shell loop (on the caller's runtime) never shares a thread with it.
 pub fn spawn(
     listener: TcpListener,
-    bridge: ServerBridge,
+    app: Router,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     // The listener is registered with the caller's runtime; it moves to the server's own.
@@ -408,7 +407,7 @@ pub fn spawn(
         runtime.block_on(async move {
             let listener = listener.and_then(TcpListener::from_std);
             match listener {
-                Ok(l) => log_end(serve(l, bridge, shutdown)).await,
+                Ok(l) => log_end(serve(l, app, shutdown)).await,
                 Err(e) => tracing::warn!("the HTTP server could not take its listener: {e}"),
             }
         })

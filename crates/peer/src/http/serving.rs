@@ -118,9 +118,17 @@ impl HttpListener {
     /// [`crate::shell::ShellConfig::http`]) and the running server.
     pub fn serve(self) -> (ShellBridge, HttpServer) {
         let (shell_end, server_end) = bridge();
+        let server = self.serve_router(|stop| server::router(server_end, stop));
+        (shell_end, server)
+    }
+
+    /// Serves the routes `app` builds (given the token that ends its event streams) on a thread
+    /// of its own, with the limits every votechain server has: the native API's routes, or a
+    /// profile's.
+    pub fn serve_router(self, app: impl FnOnce(CancellationToken) -> axum::Router) -> HttpServer {
         let stop = CancellationToken::new();
-        let task = server::spawn(self.listener, server_end, stop.clone());
-        (shell_end, HttpServer { stop, task })
+        let task = server::spawn(self.listener, app(stop.clone()), stop.clone());
+        HttpServer { stop, task }
     }
 }
 

@@ -1,0 +1,287 @@
+//! The course peer's web page and JSON API (API.md, "Profile comp3010"): `GET /` and
+//! `/assets/course.js`, `GET /api/status`, `GET /api/blocks?limit=`, `GET /api/blocks/{height}`,
+//! `GET /api/peers`, `POST /api/words` (`{"word": "…"}`) and `GET /api/events` (Server-Sent
+//! Events: one `status` event per published snapshot). The shell publishes a [`CourseSnapshot`]
+//! at most every [`SNAPSHOT_EVERY_MS`] on a watch channel, which the server reads without
+//! waiting on the node; a word or a block by height is a request over a channel, one at a time.
+//! The server runs on its own thread with the limits of every votechain server
+//! ([`crate::http::serving::HttpListener::serve_router`]).
+
+use super::node::CourseNode;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::convert::Infallible;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+use votechain_course::block::CourseBlock;
+
+/// Shortest gap between two snapshots.
+pub const SNAPSHOT_EVERY_MS: u64 = 250;
+
+/// Blocks kept in a snapshot (the newest).
+pub const SNAPSHOT_BLOCKS: usize = 50;
+
+/// Largest request body (a word is at most 20 characters).
+pub const MAX_BODY_BYTES: usize = 1_024;
+
+/// What the page and the API show, as JSON values built by the shell.
+#[derive(Debug, Clone, Default)]
+pub struct CourseSnapshot {
+    /// `GET /api/status`.
+    pub status: Value,
+    /// The newest blocks, newest first.
+    pub blocks: Vec<Value>,
+    /// `GET /api/peers`.
+    pub peers: Value,
+}
+
+/// A block as the API shows it: the course's fields.
+pub fn block_json(b: &CourseBlock) -> Value {
+    json!({
+        "height": b.height,
+        "minedBy": b.mined_by,
+        "nonce": b.nonce,
+        "messages": b.messages,
+        "hash": b.hash.to_hex(),
+        "timestamp": b.timestamp,
+    })
+}
+
+impl CourseSnapshot {
+    /// The node as the API shows it; `hashes`: the miner's running count.
+    pub fn of(node: &CourseNode, now_ms: u64, hashes: u64) -> CourseSnapshot {
+        let chain = node.chain();
+        let c = node.counters();
+        let status = json!({
+            "profile": "comp3010",
+            "name": node.config().name,
+            "address": node.config().advertise.to_string(),
+            "difficulty": node.config().difficulty,
+            "blocks": chain.len(),
+            "top": chain.tip().map(|t| t.hash.to_hex()),
+            "mining": node.mining(),
+            "hashes": hashes,
+            "words_waiting": node.words().cloned().collect::<Vec<_>>(),
+            "peers": node.peers().len(),
+            "sync": node.sync_progress().map(|(have, want)| json!({"have": have, "want": want})),
+            "counters": {
+                "received": c.received, "malformed": c.malformed, "flooded": c.flooded,
+                "over_budget": c.over_budget, "backed_off": c.backed_off,
+                "invalid_blocks": c.invalid_blocks, "unsolicited": c.unsolicited,
+                "served": c.served,
+            },
+            "time_ms": now_ms,
+        });
+        let blocks = chain
+            .blocks()
+            .iter()
+            .rev()
+            .take(SNAPSHOT_BLOCKS)
+            .map(block_json)
+            .collect();
+        let peers = node
+            .peers()
+            .entries()
+            .into_iter()
+            .map(|(addr, p)| {
+                json!({
+                    "address": addr.to_string(),
+                    "name": p.name,
+                    "seed": p.seed,
+                    "talked": p.direct_ms.is_some(),
+                    "heard_ms_ago": now_ms.saturating_sub(p.last_heard_ms),
+                })
+            })
+            .collect();
+        CourseSnapshot {
+            status,
+            blocks,
+            peers: Value::Array(peers),
+        }
+    }
+}
+
+/// A word from `POST /api/words`, answered by the shell.
+#[derive(Debug)]
+pub struct WordRequest {
+    /// The word.
+    pub word: String,
+    /// `Ok` when queued, else why not.
+    pub reply: oneshot::Sender<Result<(), String>>,
+}
+
+/// The shell's side.
+#[derive(Debug)]
+pub struct CourseBridge {
+    /// Words to queue.
+    pub words: mpsc::Receiver<WordRequest>,
+    /// Where the snapshot is published.
+    pub snapshot: watch::Sender<CourseSnapshot>,
+    /// Block lookups by height.
+    pub blocks: mpsc::Receiver<BlockRequest>,
+}
+
+/// `GET /api/blocks/{height}`, answered by the shell.
+#[derive(Debug)]
+pub struct BlockRequest {
+    /// The height.
+    pub height: u64,
+    /// The block as JSON, if the chain has one there.
+    pub reply: oneshot::Sender<Option<Value>>,
+}
+
+/// The server's side.
+#[derive(Debug, Clone)]
+struct ServerSide {
+    words: mpsc::Sender<WordRequest>,
+    blocks: mpsc::Sender<BlockRequest>,
+    snapshot: watch::Receiver<CourseSnapshot>,
+}
+
+/// The routes, and the shell's end of the channels; `stop` ends the event streams.
+pub fn router(stop: CancellationToken) -> (Router, CourseBridge) {
+    let (words_tx, words) = mpsc::channel(64);
+    let (blocks_tx, blocks) = mpsc::channel(64);
+    let (snapshot, snapshot_rx) = watch::channel(CourseSnapshot::default());
+    let side = ServerSide {
+        words: words_tx,
+        blocks: blocks_tx,
+        snapshot: snapshot_rx,
+    };
+    let app =
+        Router::new()
+            .route("/", get(page))
+            .route("/assets/course.js", get(script))
+            .route("/assets/{*name}", get(crate::http::web::asset))
+            .route(
+                "/api/status",
+                get(|State(s): State<ServerSide>| async move {
+                    Json(s.snapshot.borrow().status.clone())
+                }),
+            )
+            .route(
+                "/api/peers",
+                get(|State(s): State<ServerSide>| async move {
+                    Json(s.snapshot.borrow().peers.clone())
+                }),
+            )
+            .route("/api/blocks", get(recent_blocks))
+            .route("/api/blocks/{height}", get(one_block))
+            .route("/api/words", post(post_word))
+            .route(
+                "/api/events",
+                get(move |State(s): State<ServerSide>| events(s, stop.clone())),
+            )
+            .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .with_state(side);
+    (
+        app,
+        CourseBridge {
+            words,
+            snapshot,
+            blocks,
+        },
+    )
+}
+
+const CSP: &str = crate::http::web::CONTENT_SECURITY_POLICY;
+
+async fn page() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, CSP),
+        ],
+        include_str!("web/course.html"),
+    )
+        .into_response()
+}
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, CSP),
+        ],
+        include_str!("web/course.js"),
+    )
+        .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct Limit {
+    limit: Option<usize>,
+}
+
+async fn recent_blocks(State(s): State<ServerSide>, Query(q): Query<Limit>) -> Json<Value> {
+    let n = q.limit.unwrap_or(20).min(SNAPSHOT_BLOCKS);
+    let blocks: Vec<Value> = s.snapshot.borrow().blocks.iter().take(n).cloned().collect();
+    Json(Value::Array(blocks))
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+async fn one_block(State(s): State<ServerSide>, Path(height): Path<String>) -> Response {
+    let Ok(height) = height.parse::<u64>() else {
+        return error(StatusCode::BAD_REQUEST, "the height must be a whole number");
+    };
+    let (reply, answer) = oneshot::channel();
+    if s.blocks.send(BlockRequest { height, reply }).await.is_err() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the peer is stopping");
+    }
+    match answer.await {
+        Ok(Some(block)) => Json(block).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, "no block at that height"),
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "the peer is stopping"),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct WordBody {
+    word: String,
+}
+
+async fn post_word(State(s): State<ServerSide>, body: axum::body::Bytes) -> Response {
+    let Ok(WordBody { word }) = serde_json::from_slice::<WordBody>(&body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the body must be a JSON object with a string \"word\"",
+        );
+    };
+    let (reply, answer) = oneshot::channel();
+    if s.words.send(WordRequest { word, reply }).await.is_err() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the peer is stopping");
+    }
+    match answer.await {
+        Ok(Ok(())) => (StatusCode::ACCEPTED, Json(json!({ "queued": true }))).into_response(),
+        Ok(Err(why)) => error(StatusCode::BAD_REQUEST, &why),
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "the peer is stopping"),
+    }
+}
+
+async fn events(
+    s: ServerSide,
+    stop: CancellationToken,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    let mut rx = s.snapshot.clone();
+    let stream = futures_util::stream::unfold((rx.clone(), true), |(mut rx, first)| async move {
+        if !first && rx.changed().await.is_err() {
+            return None;
+        }
+        let data = rx.borrow_and_update().status.to_string();
+        Some((Ok(Event::default().event("status").data(data)), (rx, false)))
+    });
+    rx.mark_unchanged();
+    Sse::new(futures_util::StreamExt::take_until(
+        stream,
+        stop.cancelled_owned(),
+    ))
+    .keep_alive(KeepAlive::default())
+}

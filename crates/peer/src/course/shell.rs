@@ -1,0 +1,262 @@
+//! The tokio shell around [`CourseNode`]: the socket, one timer, the miner threads, the console,
+//! the store and the HTTP bridge, the way [`crate::shell`] drives the native node. A `Persist`
+//! is appended and synced before any datagram after it is sent, so an ANNOUNCE never names a
+//! block we could lose.
+
+use super::console::{self, CourseLine};
+use super::event::CourseEvent;
+use super::http::{CourseBridge, CourseSnapshot};
+use super::node::{CourseCommand, CourseNode};
+use crate::shell::{now_ms, ConsoleInput, RunError, HISTORY_FILE};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use votechain_chain::MinerControl;
+use votechain_course::block::CourseBlock;
+use votechain_course::miner::{CourseJob, CourseMiningJob};
+use votechain_course::store::CourseStore;
+use votechain_runtime::net::BurstReader;
+use votechain_runtime::{print_answer, stdin_lines, ConsoleOptions, Handled, USER};
+use votechain_sansio::output::{Output, Transmit};
+
+/// The console's prompt at a terminal.
+pub const PROMPT: &str = "course> ";
+
+/// What the shell needs besides the node.
+#[derive(Debug)]
+pub struct CourseShellConfig {
+    /// The data directory (console history).
+    pub data_dir: PathBuf,
+    /// Mining threads.
+    pub miner_threads: usize,
+    /// Where console commands come from.
+    pub console: ConsoleInput,
+    /// Every event with its time (tests, benchmarks); `None`: events are logged.
+    pub events: Option<mpsc::UnboundedSender<(u64, CourseEvent)>>,
+    /// The HTTP server's side (`None`: no server).
+    pub http: Option<CourseBridge>,
+}
+
+/// Runs the node until `shutdown` resolves or the console says `quit`.
+pub async fn run(
+    socket: UdpSocket,
+    mut node: CourseNode,
+    mut store: CourseStore,
+    config: CourseShellConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
+    let (mined_tx, mut mined_rx) = mpsc::unbounded_channel::<CourseBlock>();
+    let mut miner = Miner::new(config.miner_threads, mined_tx);
+    // Without a console there is no input to end, and nothing to say about its end.
+    let mut console_open = !matches!(config.console, ConsoleInput::None);
+    let (mut line_rx, quit_at_end, handled) = match config.console {
+        ConsoleInput::None => (mpsc::channel::<String>(1).1, false, Handled::default()),
+        ConsoleInput::Stdin => {
+            let stdin = stdin_lines(ConsoleOptions {
+                prompt: PROMPT.to_owned(),
+                history: Some(config.data_dir.join(HISTORY_FILE)),
+            });
+            (stdin.lines, stdin.terminal, stdin.handled)
+        }
+        ConsoleInput::Channel(rx) => (rx, false, Handled::default()),
+    };
+    let (mut words_rx, mut blocks_rx, snapshot) = match config.http {
+        Some(bridge) => (bridge.words, bridge.blocks, Some(bridge.snapshot)),
+        None => (mpsc::channel(1).1, mpsc::channel(1).1, None),
+    };
+    let events = config.events;
+    let mut reader = BurstReader::default();
+    let mut next_snapshot_ms = 0;
+    node.handle_timeout(now_ms());
+    tokio::pin!(shutdown);
+    loop {
+        carry_out(&mut node, &socket, &mut store, &mut miner, events.as_ref()).await?;
+        if let Some(tx) = &snapshot {
+            let now = now_ms();
+            if now >= next_snapshot_ms {
+                next_snapshot_ms = now + super::http::SNAPSHOT_EVERY_MS;
+                tx.send_replace(CourseSnapshot::of(&node, now, miner.control.hashes()));
+            }
+        }
+        let wake = instant_at(node.poll_timeout().unwrap_or(u64::MAX));
+        let snapshot_wake = instant_at(next_snapshot_ms);
+        tokio::select! {
+            _ = &mut shutdown => break,
+            received = reader.recv_burst(&socket, |from, bytes| node.handle_datagram(now_ms(), from, bytes)) => {
+                received.map_err(RunError::Socket)?;
+            }
+            _ = tokio::time::sleep_until(wake.into()) => node.handle_timeout(now_ms()),
+            _ = tokio::time::sleep_until(snapshot_wake.into()), if snapshot.is_some() => {}
+            Some(block) = mined_rx.recv() => node.handle_mined(now_ms(), block),
+            Some(request) = words_rx.recv() => {
+                let answer = node.handle_command(now_ms(), CourseCommand::Word(request.word));
+                let _ = request.reply.send(answer);
+            }
+            Some(request) = blocks_rx.recv() => {
+                let block = node.chain().get(request.height).map(super::http::block_json);
+                let _ = request.reply.send(block);
+            }
+            line = line_rx.recv(), if console_open => match line {
+                Some(line) if !run_line(&mut node, &line) => break,
+                Some(_) => handled.done(),
+                None if quit_at_end => break,
+                None => {
+                    console_open = false;
+                    tracing::info!(
+                        target: USER,
+                        "the console's input ended; the peer keeps running (Ctrl-C or SIGTERM \
+                         stops it)"
+                    );
+                }
+            },
+        }
+    }
+    tracing::info!(target: USER, "leaving the network");
+    miner.control.cancel();
+    Ok(())
+}
+
+/// Runs one console line; false on `quit`.
+fn run_line(node: &mut CourseNode, line: &str) -> bool {
+    let now = now_ms();
+    let answer = match console::parse(line) {
+        Ok(None) => return true,
+        Err(message) => message,
+        Ok(Some(CourseLine::Quit)) => return false,
+        Ok(Some(CourseLine::Help)) => console::HELP.to_owned(),
+        Ok(Some(CourseLine::Word(word))) => {
+            match node.handle_command(now, CourseCommand::Word(word.clone())) {
+                Ok(()) => format!("{word:?} will be mined into the next block"),
+                Err(why) => why,
+            }
+        }
+        Ok(Some(CourseLine::Chain(n))) => console::chain(node, n),
+        Ok(Some(CourseLine::Block(h))) => console::block(node, h),
+        Ok(Some(CourseLine::Peers)) => console::peers(node, now),
+        Ok(Some(CourseLine::Stats)) => console::stats(node),
+        Ok(Some(CourseLine::Consensus)) => {
+            let _ = node.handle_command(now, CourseCommand::Consensus);
+            "consensus round started; its outcome follows in the log".to_owned()
+        }
+        Ok(Some(CourseLine::Mine(on))) => {
+            let _ = node.handle_command(now, CourseCommand::SetMining(on));
+            if on { "mining on" } else { "mining off" }.to_owned()
+        }
+    };
+    print_answer(&answer);
+    true
+}
+
+/// Performs the node's outputs in order, persisting each drain's blocks with one group commit
+/// before the datagrams that follow them.
+async fn carry_out(
+    node: &mut CourseNode,
+    socket: &UdpSocket,
+    store: &mut CourseStore,
+    miner: &mut Miner,
+    events: Option<&mpsc::UnboundedSender<(u64, CourseEvent)>>,
+) -> Result<(), RunError> {
+    let mut batch: Vec<CourseBlock> = Vec::new();
+    let mut held: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
+    let mut mine: Option<Option<CourseJob>> = None;
+    let syncing = node.sync_progress().is_some();
+    while let Some(output) = node.poll_output() {
+        match output {
+            Output::Persist(blocks) => batch.extend(blocks),
+            Output::Send(Transmit { to, bytes }) if batch.is_empty() => {
+                send(socket, to, &bytes).await
+            }
+            Output::Send(Transmit { to, bytes }) => held.push((to, bytes)),
+            Output::Mine(job) => mine = Some(job),
+            Output::Event(e) => report(events, e, syncing),
+        }
+    }
+    if !batch.is_empty() {
+        store.append(&batch).map_err(RunError::Store)?;
+    }
+    for (to, bytes) in held {
+        send(socket, to, &bytes).await;
+    }
+    if let Some(job) = mine {
+        miner.start(job);
+    }
+    Ok(())
+}
+
+/// Hands an event to the launcher, or logs it as a sentence (tip changes while syncing are
+/// detail: they come thousands a second).
+fn report(
+    events: Option<&mpsc::UnboundedSender<(u64, CourseEvent)>>,
+    event: CourseEvent,
+    syncing: bool,
+) {
+    if let Some(tx) = events {
+        let _ = tx.send((now_ms(), event));
+        return;
+    }
+    match event {
+        CourseEvent::TipChanged { ours: false, .. } if syncing => tracing::debug!("{event}"),
+        CourseEvent::CandidateFailed { .. } => tracing::warn!("{event}"),
+        _ => tracing::info!(target: USER, "{event}"),
+    }
+}
+
+/// Sends one datagram; a failure is the network's loss.
+async fn send(socket: &UdpSocket, to: SocketAddr, bytes: &[u8]) {
+    if let Err(e) = socket.send_to(bytes, to).await {
+        tracing::debug!(%to, error = %e, "send failed");
+    }
+}
+
+fn instant_at(deadline_ms: u64) -> Instant {
+    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms()).min(3_600_000))
+}
+
+/// The miner threads, started once, each waiting for its share of the current job.
+struct Miner {
+    control: MinerControl,
+    shares: Vec<std::sync::mpsc::Sender<CourseMiningJob>>,
+}
+
+impl Miner {
+    fn new(threads: usize, found: mpsc::UnboundedSender<CourseBlock>) -> Miner {
+        let n = threads.max(1);
+        let shares = (0..n)
+            .map(|i| {
+                let (tx, rx) = std::sync::mpsc::channel::<CourseMiningJob>();
+                let found = found.clone();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("course-miner-{i}"))
+                    .spawn(move || {
+                        for job in rx {
+                            if let Some(block) = job.run_worker(i, n) {
+                                let _ = found.send(block);
+                            }
+                        }
+                    });
+                if let Err(e) = spawned {
+                    tracing::error!("could not start a miner thread: {e}");
+                }
+                tx
+            })
+            .collect();
+        Miner {
+            control: MinerControl::new(),
+            shares,
+        }
+    }
+
+    fn start(&mut self, job: Option<CourseJob>) {
+        let Some(job) = job else {
+            self.control.cancel();
+            return;
+        };
+        let job = CourseMiningJob::new(&job, &self.control);
+        for share in &self.shares {
+            let _ = share.send(job.clone());
+        }
+    }
+}
