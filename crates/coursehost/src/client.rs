@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::block::{block_from_json, Block};
 use crate::socket::{any_loopback_port, bind_udp, is_timeout, MAX_DATAGRAM};
+use crate::wire::python_dumps;
 
 /// Tries per height before the client gives up (the course's retry limit).
 pub const CLIENT_TRIES_PER_HEIGHT: u32 = 20;
@@ -28,10 +29,10 @@ pub fn sync_stop_and_wait(
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut chain = Vec::new();
     for height in 0..blocks {
-        let request = serde_json::to_vec(&json!({"type": "GET_BLOCK", "height": height}))?;
+        let request = python_dumps(&json!({"type": "GET_BLOCK", "height": height}));
         let mut found = None;
         for _ in 0..CLIENT_TRIES_PER_HEIGHT {
-            socket.send_to(&request, from)?;
+            socket.send_to(request.as_bytes(), from)?;
             let deadline = Instant::now() + timeout_per_try;
             while let Some(left) = deadline.checked_duration_since(Instant::now()) {
                 socket.set_read_timeout(Some(left.max(Duration::from_micros(100))))?;

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use crate::block::{block_from_json, chain_valid, Block};
 use crate::host::{lock, Reply, Shared};
 use crate::socket::{any_loopback_port, bind_udp, is_timeout, MAX_DATAGRAM, POLL};
+use crate::wire::python_dumps;
 
 /// How long STATS replies are collected on the listening socket.
 const STATS_WINDOW: Duration = Duration::from_millis(500);
@@ -265,8 +266,7 @@ fn ask_on_throwaway<T>(
     mut read: impl FnMut(&Reply) -> Option<T>,
 ) -> Option<T> {
     let socket = bind_udp(any_loopback_port()).ok()?;
-    let bytes = serde_json::to_vec(request).ok()?;
-    socket.send_to(&bytes, to).ok()?;
+    socket.send_to(python_dumps(request).as_bytes(), to).ok()?;
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let deadline = Instant::now() + wait;
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {

@@ -19,6 +19,7 @@ use crate::block::{block_to_json, block_valid, Block};
 use crate::consensus::{self, ConsensusOutcome};
 use crate::mine::mine_on;
 use crate::socket::{any_loopback_port, bind_udp, POLL};
+use crate::wire::python_dumps;
 
 /// The most peers a host tracks; gossip from further peers is answered but not remembered.
 const MAX_PEERS: usize = 1024;
@@ -158,12 +159,10 @@ impl Shared {
         }
     }
 
-    /// Sends `msg` from the listening socket. Send errors are ignored, as UDP loses datagrams
-    /// anyway.
+    /// Sends `msg`, written as Python writes JSON, from the listening socket. Send errors are
+    /// ignored, as UDP loses datagrams anyway.
     pub(crate) fn send(&self, to: SocketAddr, msg: &Value) {
-        if let Ok(bytes) = serde_json::to_vec(msg) {
-            let _ = self.socket.send_to(&bytes, to);
-        }
+        let _ = self.socket.send_to(python_dumps(msg).as_bytes(), to);
     }
 
     /// Sends a request: from a fresh socket that is then dropped if `throwaway_ports` is set
@@ -174,8 +173,8 @@ impl Shared {
             self.send(to, msg);
             return;
         }
-        if let (Ok(socket), Ok(bytes)) = (bind_udp(any_loopback_port()), serde_json::to_vec(msg)) {
-            let _ = socket.send_to(&bytes, to);
+        if let Ok(socket) = bind_udp(any_loopback_port()) {
+            let _ = socket.send_to(python_dumps(msg).as_bytes(), to);
         }
     }
 
@@ -344,7 +343,7 @@ impl Host {
         self.shared.adoptions.load(Ordering::Relaxed)
     }
 
-    /// Sends `msg` to `to` from the listening socket.
+    /// Sends `msg` to `to` from the listening socket, written as Python writes JSON.
     pub fn send(&self, to: SocketAddr, msg: &Value) {
         self.shared.send(to, msg);
     }

@@ -15,6 +15,8 @@
 //!   GET_BLOCK, whole-chain validation, fallback to the next candidate).
 //! - [`client`]: [`sync_stop_and_wait`], the course-style sync client, a benchmark baseline.
 //! - [`relay`]: [`Relay`], a UDP relay adding a fixed one-way delay, for benchmarks.
+//! - [`wire`]: [`python_dumps`], JSON written as the course's Python peers write it; everything
+//!   the host sends goes through it.
 //!
 //! Architecture invariant: nothing received from the network can panic a thread here; every
 //! field is checked and a bad datagram is counted and dropped. Every socket is bound to loopback.
@@ -27,6 +29,7 @@ pub mod mine;
 pub mod relay;
 mod serve;
 mod socket;
+pub mod wire;
 
 pub use block::{
     block_from_json, block_to_json, block_valid, chain_valid, hash_block, null_block_reply,
@@ -37,3 +40,4 @@ pub use consensus::ConsensusOutcome;
 pub use host::{Host, HostConfig};
 pub use mine::{mine_chain, mine_on};
 pub use relay::Relay;
+pub use wire::python_dumps;

@@ -74,10 +74,14 @@ pub(crate) fn handle_datagram(shared: &Shared, bytes: &[u8], from: SocketAddr) {
     }
 }
 
-/// The address `host`/`port` fields of a message name, if they are an IP literal and a port.
-/// Host names are not resolved: a datagram must not make the host wait for DNS.
+/// The address `host`/`port` fields of a message name, if they are an IP literal (or
+/// `localhost`) and a port. Other host names are not resolved: a datagram must not make the host
+/// wait for DNS.
 fn named_address(message: &Value) -> Option<SocketAddr> {
-    let ip: IpAddr = message.get("host")?.as_str()?.parse().ok()?;
+    let ip: IpAddr = match message.get("host")?.as_str()? {
+        "localhost" => IpAddr::from([127, 0, 0, 1]),
+        literal => literal.parse().ok()?,
+    };
     let port = u16::try_from(message.get("port")?.as_u64()?).ok()?;
     Some(SocketAddr::new(ip, port))
 }

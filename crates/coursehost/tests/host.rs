@@ -109,11 +109,16 @@ fn stats_and_get_block_answer_in_the_flat_course_format() {
 }
 
 #[test]
-fn an_empty_host_answers_stats_with_nulls() {
+fn an_empty_host_answers_stats_with_nulls_written_as_python_writes_them() {
     let host = host_with(Vec::new());
+    let socket = client();
+    send(&socket, host.addr(), &json!({"type": "STATS"}));
+    let mut buf = [0u8; 1024];
+    let (len, from) = socket.recv_from(&mut buf).expect("a reply within 3 s");
+    assert_eq!(from, host.addr());
     assert_eq!(
-        ask(&client(), host.addr(), &json!({"type": "STATS"})),
-        json!({"type": "STATS_REPLY", "height": null, "hash": null})
+        std::str::from_utf8(&buf[..len]).expect("UTF-8"),
+        r#"{"type": "STATS_REPLY", "hash": null, "height": null}"#
     );
 }
 
@@ -198,6 +203,14 @@ fn gossip_is_answered_at_the_address_inside_it_and_forwarded_once() {
     send(&originator, host.addr(), &json!({"type": "STATS"}));
     assert_eq!(recv(&originator).0["type"], "STATS_REPLY");
     assert_eq!(host.received("GOSSIP"), 2);
+    // A GOSSIP_REPLY naming `localhost` is a loopback peer.
+    send(
+        &sender,
+        host.addr(),
+        &json!({"type": "GOSSIP_REPLY", "host": "localhost", "port": 9, "name": "n"}),
+    );
+    let named: SocketAddr = "127.0.0.1:9".parse().expect("an address");
+    wait_until("the replier is known", || host.peers().contains(&named));
 }
 
 #[test]
