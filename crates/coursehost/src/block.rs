@@ -39,6 +39,19 @@ pub fn hash_block(
     timestamp: u64,
     nonce: &str,
 ) -> String {
+    hex::encode(block_digest(
+        prev_hash, mined_by, messages, timestamp, nonce,
+    ))
+}
+
+/// The course hash as raw bytes (see [`hash_block`]).
+pub(crate) fn block_digest(
+    prev_hash: Option<&str>,
+    mined_by: &str,
+    messages: &[String],
+    timestamp: u64,
+    nonce: &str,
+) -> [u8; 32] {
     let mut hasher = Sha256::new();
     if let Some(prev_hash) = prev_hash {
         hasher.update(prev_hash.as_bytes());
@@ -49,7 +62,7 @@ pub fn hash_block(
     }
     hasher.update(timestamp.to_be_bytes());
     hasher.update(nonce.as_bytes());
-    hex::encode(hasher.finalize())
+    hasher.finalize().into()
 }
 
 /// Whether `hash` shows the work of `difficulty`: it ends with `difficulty` `'0'` characters.

@@ -1,9 +1,11 @@
 //! A plain miner for test chains: a single-threaded loop over decimal nonces, hashing each
-//! candidate in full with [`hash_block`] (no midstate), which is fast enough at difficulty 1 to 4.
+//! candidate in full with the course hash (no midstate), which is fast enough at difficulty 1
+//! to 4. The only economy is that a candidate's hex is written out only once it shows the work.
 
+use std::fmt::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::block::{hash_block, valid_hash, Block};
+use crate::block::{block_digest, valid_hash, Block};
 
 /// The timestamp of the first block [`mine_chain`] makes (the course's Fall 2024 genesis).
 const FIRST_TIMESTAMP: u64 = 1_730_910_874;
@@ -61,10 +63,15 @@ pub fn mine_block(
 ) -> Block {
     let prev_hash = prev.map(|prev| prev.hash.as_str());
     let mut nonce = first_nonce;
+    let mut nonce_text = String::new();
     loop {
-        let nonce_text = nonce.to_string();
-        let hash = hash_block(prev_hash, mined_by, &messages, timestamp, &nonce_text);
-        if valid_hash(&hash, difficulty) {
+        nonce_text.clear();
+        // Writing to a String cannot fail.
+        let _ = write!(nonce_text, "{nonce}");
+        let digest = block_digest(prev_hash, mined_by, &messages, timestamp, &nonce_text);
+        if trailing_zero_nibbles(&digest) >= difficulty {
+            let hash = hex::encode(digest);
+            debug_assert!(valid_hash(&hash, difficulty));
             return Block {
                 height: prev.map_or(0, |prev| prev.height + 1),
                 mined_by: mined_by.to_owned(),
@@ -76,6 +83,22 @@ pub fn mine_block(
         }
         nonce = nonce.wrapping_add(1);
     }
+}
+
+/// How many `'0'` characters the digest's hex form ends with.
+fn trailing_zero_nibbles(digest: &[u8; 32]) -> usize {
+    let mut zeros = 0;
+    for byte in digest.iter().rev() {
+        if *byte == 0 {
+            zeros += 2;
+        } else {
+            if byte & 0x0f == 0 {
+                zeros += 1;
+            }
+            break;
+        }
+    }
+    zeros
 }
 
 /// Mines a block with `messages` on top of `prev` (`None`: a genesis block), stamped with the
@@ -100,7 +123,8 @@ pub fn mine_on(
 /// A valid chain of `n` blocks at `difficulty`, the same for the same arguments: 1 to 10
 /// messages per block drawn from a varied word list (non-ASCII, escapes, a 20-character message),
 /// timestamps increasing from the course's Fall 2024 genesis, nonces counting up from a
-/// seed-dependent start.
+/// seed-dependent start. Cost: about 4^difficulty hashes a block (in the test profile roughly
+/// 0.2 ms a block at difficulty 2, 3.5 ms at 3, 50 ms at 4).
 pub fn mine_chain(n: usize, difficulty: usize, mined_by: &str, seed: u64) -> Vec<Block> {
     let mut rng = SplitMix64(seed);
     let mut chain: Vec<Block> = Vec::with_capacity(n);
@@ -134,6 +158,20 @@ pub fn mine_chain(n: usize, difficulty: usize, mined_by: &str, seed: u64) -> Vec
 mod tests {
     use super::*;
     use crate::block::{block_valid, chain_valid, MAX_MESSAGE_CHARS};
+
+    #[test]
+    fn trailing_zero_nibbles_read_the_hex_form() {
+        let mut digest = [0xffu8; 32];
+        assert_eq!(trailing_zero_nibbles(&digest), 0);
+        digest[31] = 0x10;
+        assert_eq!(trailing_zero_nibbles(&digest), 1);
+        digest[31] = 0x00;
+        digest[30] = 0x01;
+        assert_eq!(trailing_zero_nibbles(&digest), 2);
+        digest[30] = 0xa0;
+        assert_eq!(trailing_zero_nibbles(&digest), 3);
+        assert_eq!(trailing_zero_nibbles(&[0u8; 32]), 64);
+    }
 
     #[test]
     fn the_word_list_fits_the_limits() {
