@@ -302,6 +302,47 @@ fn consensus_from_throwaway_ports_syncs_too() {
 }
 
 #[test]
+fn throwaway_requests_leave_from_fresh_ports_and_answers_from_the_listening_port() {
+    let host = Host::start(HostConfig {
+        throwaway_ports: true,
+        ..HostConfig::new("throwaway", DIFFICULTY)
+    })
+    .expect("start a host");
+    let peer = client();
+    host.add_peer(peer.local_addr().expect("address"));
+    std::thread::scope(|scope| {
+        let run = scope.spawn(|| host.consensus_now());
+        let (stats, from) = recv(&peer);
+        assert_eq!(stats, json!({"type": "STATS"}));
+        assert_ne!(from, host.addr(), "a request from a throw-away port");
+        // Answered at once, on the port it came from, with a chain never served afterwards.
+        send(
+            &peer,
+            from,
+            &json!({"type": "STATS_REPLY", "height": 1, "hash": "ab"}),
+        );
+        let (get_block, get_block_from) = recv(&peer);
+        assert_eq!(get_block, json!({"type": "GET_BLOCK", "height": 0}));
+        assert_ne!(get_block_from, from, "each request from its own port");
+        assert_ne!(get_block_from, host.addr());
+        let outcome = run.join().expect("the consensus returns");
+        assert_eq!(outcome.peers_asked, 1);
+        assert_eq!(
+            outcome.stats_replies, 1,
+            "the reply was read on the throw-away port"
+        );
+        assert_eq!(outcome.candidates_tried, vec![(1, "ab".to_owned())]);
+        assert_eq!(outcome.get_block_requests, 20, "the retry limit");
+        assert_eq!(outcome.adopted, None);
+    });
+    // Its answers still leave from the listening port.
+    assert_eq!(
+        ask(&client(), host.addr(), &json!({"type": "STATS"}))["type"],
+        "STATS_REPLY"
+    );
+}
+
+#[test]
 fn a_consensus_datagram_starts_a_consensus() {
     let chain = mine_chain(5, DIFFICULTY, "m", 6);
     let full = host_with(chain.clone());
