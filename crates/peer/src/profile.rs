@@ -2,8 +2,10 @@
 //! codec, the chain's block/hash/proof-of-work rules, which handshakes exist, and what may be
 //! answered to an address that did not prove itself — behind one small interface chosen once
 //! (ARCHITECTURE.md, "Protocol profiles"). One node core serves every profile; a profile is
-//! never a fork of the node. [`Native`] is this project's own protocol (PROTOCOL.md); the
-//! COMP 3010 and W4119 profiles implement the same trait.
+//! never a fork of the node. [`Native`] is this project's own protocol (PROTOCOL.md); the W4119
+//! profile will implement the same trait. The COMP 3010 course chain is not a voting chain and
+//! has a core of its own built from the same parts ([`crate::course`], ARCHITECTURE.md
+//! "Protocol profiles").
 
 use std::fmt::Debug;
 use votechain_chain::validate::{verify_blocks, ValidationError, VerifiedBlock};

@@ -1,8 +1,10 @@
 //! Dialects: how the messages of [`crate::Message`] look on the wire. Each protocol profile (the
-//! native protocol today; the COMP 3010 course network's and the W4119 voting chain's next) has
+//! native protocol today; the W4119 voting chain's next) has
 //! its own wire format for the same conversation, so both cores decode and encode through a
 //! [`Dialect`] chosen once at start instead of calling the native codec directly. A dialect
 //! maps its datagrams onto the core's message vocabulary; it never decides what a node does.
+//! The COMP 3010 course's datagrams, which share no message with these, have their own codec
+//! (`votechain-course`'s `wire`).
 
 use crate::codec::{decode_envelope, encode, with_envelope, DecodeError, EncodeError, Message};
 use crate::envelope::Envelope;

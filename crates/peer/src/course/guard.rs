@@ -31,6 +31,15 @@ pub const REASK_FREE: u32 = 8;
 /// The re-ask window.
 pub const REASK_WINDOW_MS: u64 = 2_000;
 
+/// The largest reply a course peer sends, in bytes: a GET_BLOCK_REPLY whose every field is at
+/// its limit in the costliest JSON form (a unit test builds it).
+pub const MAX_REPLY_BYTES: usize = 3_200;
+
+/// The smallest request that gets a reply: `{"type":"GET_BLOCK","height":0}`. The largest reply
+/// is therefore at most [`MAX_REPLY_BYTES`] / this ≈ 103 times the request; a real course block
+/// is far smaller (the Fall 2024 genesis block's reply is 232 bytes, 7.5 times).
+pub const SMALLEST_REQUEST_BYTES: usize = 31;
+
 /// Most IP addresses tracked by each table.
 pub const MAX_TRACKED_IPS: usize = 4_096;
 

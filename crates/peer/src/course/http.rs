@@ -259,8 +259,13 @@ async fn post_word(State(s): State<ServerSide>, body: axum::body::Bytes) -> Resp
     if s.words.send(WordRequest { word, reply }).await.is_err() {
         return error(StatusCode::SERVICE_UNAVAILABLE, "the peer is stopping");
     }
+    let mining = s.snapshot.borrow().status["mining"].as_bool().unwrap_or(false);
     match answer.await {
-        Ok(Ok(())) => (StatusCode::ACCEPTED, Json(json!({ "queued": true }))).into_response(),
+        Ok(Ok(())) => (
+            StatusCode::ACCEPTED,
+            Json(json!({ "queued": true, "mining": mining })),
+        )
+            .into_response(),
         Ok(Err(why)) => error(StatusCode::BAD_REQUEST, &why),
         Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "the peer is stopping"),
     }

@@ -129,7 +129,8 @@ fn run_line(node: &mut CourseNode, line: &str) -> bool {
         Ok(Some(CourseLine::Help)) => console::HELP.to_owned(),
         Ok(Some(CourseLine::Word(word))) => {
             match node.handle_command(now, CourseCommand::Word(word.clone())) {
-                Ok(()) => format!("{word:?} will be mined into the next block"),
+                Ok(()) if node.mining() => format!("{word:?} will be mined into the next block"),
+                Ok(()) => format!("{word:?} waits: mining is off (type `mine on`)"),
                 Err(why) => why,
             }
         }

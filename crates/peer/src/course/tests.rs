@@ -381,3 +381,29 @@ fn a_new_word_is_mined_persisted_and_announced() {
         .handle_command(2, CourseCommand::Word("x".repeat(21)))
         .is_err());
 }
+
+#[test]
+fn the_largest_reply_is_one_bounded_datagram() {
+    use votechain_course::limits::{MAX_MESSAGES, MAX_MESSAGE_CHARS, MAX_MINED_BY_CHARS, MAX_NONCE_CHARS};
+    // Control characters take six bytes each in JSON (`\u0001`): the worst case of every field.
+    let worst = |n: usize| "\u{1}".repeat(n);
+    let block = CourseBlock {
+        height: u64::MAX,
+        mined_by: worst(MAX_MINED_BY_CHARS),
+        messages: vec![worst(MAX_MESSAGE_CHARS); MAX_MESSAGES],
+        nonce: worst(MAX_NONCE_CHARS),
+        timestamp: u64::MAX,
+        hash: votechain_course::Hash([0xff; 32]),
+    };
+    let reply = encode(&CourseMessage::GetBlockReply(Some(block)));
+    assert!(block_fits(&reply), "{} bytes", reply.len());
+    let request = encode(&CourseMessage::GetBlock { height: 0 });
+    assert_eq!(request.len(), super::guard::SMALLEST_REQUEST_BYTES);
+    assert!(reply.len() <= super::guard::MAX_REPLY_BYTES);
+    // The figures SECURITY.md quotes.
+    assert_eq!(reply.len(), 3_200, "update SECURITY.md, \"Profile comp3010\"");
+}
+
+fn block_fits(datagram: &[u8]) -> bool {
+    datagram.len() <= votechain_course::wire::MAX_DATAGRAM
+}

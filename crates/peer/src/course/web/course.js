@@ -78,7 +78,11 @@ $("word-form").addEventListener("submit", async (e) => {
     body: JSON.stringify({ word }),
   });
   const body = await r.json().catch(() => ({}));
-  $("word-result").textContent = r.ok ? `“${word}” will be mined.` : body.error || `error ${r.status}`;
+  $("word-result").textContent = !r.ok
+    ? body.error || `error ${r.status}`
+    : body.mining
+      ? `“${word}” will be mined.`
+      : `“${word}” waits: mining is off on this peer.`;
   if (r.ok) $("word").value = "";
 });
 
