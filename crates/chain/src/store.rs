@@ -9,7 +9,7 @@
 //! | 4 | payload length, big-endian u32, at most [`MAX_RECORD_BYTES`] |
 //! | 4 | CRC-32 (IEEE) of the kind byte followed by the payload, big-endian |
 //! | 1 | kind: 1 block, 2 vote, 3 foreign |
-//! | n | payload: the block or vote as compact JSON, exactly as on the wire; for a foreign record, bytes this crate does not interpret |
+//! | n | payload: the block or vote as compact JSON, exactly as on the wire; foreign: any bytes |
 //!
 //! Foreign records ([`Entry::Raw`], [`Recovered::raw`]) let another chain format reuse this
 //! framing, checksum, group commit, tail cut and lock without a copy of them: the COMP 3010

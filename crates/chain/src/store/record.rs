@@ -1,7 +1,7 @@
 //! One record, both ways: a 9-byte header (payload length, CRC-32 of the kind byte and the
-//! payload, kind), then the payload, a block or a vote as compact JSON exactly as on the wire, or a foreign record's bytes
-//! (the table in the [store](super) docs). Writing and reading share these definitions, so the
-//! two cannot drift apart.
+//! payload, kind), then the payload, a block or a vote as compact JSON exactly as on the wire or
+//! a foreign record's bytes (the table in the [store](super) docs). Writing and reading share
+//! these definitions, so the two cannot drift apart.
 
 use super::{Entry, MAX_RECORD_BYTES};
 use crate::block::Block;

@@ -382,3 +382,67 @@ proptest! {
         }
     }
 }
+
+/// Any string of at most `max` characters, escapes and non-ASCII included.
+fn text(max: usize) -> impl Strategy<Value = String> {
+    prop::collection::vec(any::<char>(), 0..=max).prop_map(|chars| chars.into_iter().collect())
+}
+
+fn block() -> impl Strategy<Value = crate::block::CourseBlock> {
+    (
+        any::<u64>(),
+        text(40),
+        prop::collection::vec(text(20), 0..12),
+        text(45),
+        any::<u64>(),
+        any::<[u8; 32]>(),
+    )
+        .prop_map(|(height, mined_by, messages, nonce, timestamp, hash)| {
+            crate::block::CourseBlock {
+                height,
+                mined_by,
+                messages,
+                nonce,
+                timestamp,
+                hash: votechain_chain::Hash(hash),
+            }
+        })
+}
+
+fn message() -> impl Strategy<Value = CourseMessage> {
+    prop_oneof![
+        (
+            text(MAX_HOST_CHARS).prop_filter("non-empty", |h| !h.is_empty()),
+            1..=u16::MAX,
+            text(MAX_ID_CHARS),
+            text(MAX_NAME_CHARS)
+        )
+            .prop_map(|(host, port, id, name)| CourseMessage::Gossip {
+                host,
+                port,
+                id,
+                name
+            }),
+        (
+            text(MAX_HOST_CHARS).prop_filter("non-empty", |h| !h.is_empty()),
+            1..=u16::MAX,
+            text(MAX_NAME_CHARS)
+        )
+            .prop_map(|(host, port, name)| CourseMessage::GossipReply { host, port, name }),
+        any::<u64>().prop_map(|height| CourseMessage::GetBlock { height }),
+        prop::option::of(block()).prop_map(CourseMessage::GetBlockReply),
+        block().prop_map(CourseMessage::Announce),
+        prop::option::of((1..=u64::MAX, any::<[u8; 32]>()))
+            .prop_map(|s| CourseMessage::StatsReply(s.map(|(h, x)| (h, votechain_chain::Hash(x))))),
+        text(MAX_WORD_CHARS).prop_map(|word| CourseMessage::NewWord { word }),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_messages_round_trip(message in message()) {
+        let bytes = encode(&message);
+        prop_assert!(bytes.len() <= MAX_DATAGRAM);
+        prop_assert_eq!(decode(&bytes), Ok(message));
+    }
+}
