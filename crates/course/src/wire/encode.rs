@@ -1,5 +1,5 @@
 //! [`CourseMessage`] to datagram: compact JSON with the course's keys in the course's order,
-//! written by hand so the order is fixed (the examples in PROTOCOL-comp3010.md are its output).
+//! written by hand so the order is fixed (the examples in PROTOCOL.md, "Profile comp3010", are its output).
 
 use super::CourseMessage;
 use crate::block::CourseBlock;

@@ -259,7 +259,9 @@ async fn post_word(State(s): State<ServerSide>, body: axum::body::Bytes) -> Resp
     if s.words.send(WordRequest { word, reply }).await.is_err() {
         return error(StatusCode::SERVICE_UNAVAILABLE, "the peer is stopping");
     }
-    let mining = s.snapshot.borrow().status["mining"].as_bool().unwrap_or(false);
+    let mining = s.snapshot.borrow().status["mining"]
+        .as_bool()
+        .unwrap_or(false);
     match answer.await {
         Ok(Ok(())) => (
             StatusCode::ACCEPTED,

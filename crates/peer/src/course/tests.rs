@@ -384,7 +384,9 @@ fn a_new_word_is_mined_persisted_and_announced() {
 
 #[test]
 fn the_largest_reply_is_one_bounded_datagram() {
-    use votechain_course::limits::{MAX_MESSAGES, MAX_MESSAGE_CHARS, MAX_MINED_BY_CHARS, MAX_NONCE_CHARS};
+    use votechain_course::limits::{
+        MAX_MESSAGES, MAX_MESSAGE_CHARS, MAX_MINED_BY_CHARS, MAX_NONCE_CHARS,
+    };
     // Control characters take six bytes each in JSON (`\u0001`): the worst case of every field.
     let worst = |n: usize| "\u{1}".repeat(n);
     let block = CourseBlock {
@@ -401,7 +403,11 @@ fn the_largest_reply_is_one_bounded_datagram() {
     assert_eq!(request.len(), super::guard::SMALLEST_REQUEST_BYTES);
     assert!(reply.len() <= super::guard::MAX_REPLY_BYTES);
     // The figures SECURITY.md quotes.
-    assert_eq!(reply.len(), 3_200, "update SECURITY.md, \"Profile comp3010\"");
+    assert_eq!(
+        reply.len(),
+        3_200,
+        "update SECURITY.md, \"Profile comp3010\""
+    );
 }
 
 fn block_fits(datagram: &[u8]) -> bool {
