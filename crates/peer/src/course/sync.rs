@@ -217,29 +217,37 @@ impl CourseNode {
                 groups.entry(key).or_default().push(peer);
             }
         }
+        // The course's rule: the chain most peers agree on, then the longest; our own chain is
+        // one more voice for itself. Ours ranks too, and what ranks below it is never tried.
+        // Unlike the course, a shorter chain never replaces ours, however many agree on it:
+        // one host with many ports could otherwise roll the network back to a cheap prefix.
         let len = self.chain.len();
         let ours = self.chain.tip().map(|t| (len, t.hash));
-        let our_support = 1 + ours.and_then(|k| groups.get(&k)).map_or(0, Vec::len);
-        let mut candidates: Vec<Candidate> = groups
+        if let Some(key) = ours {
+            groups.entry(key).or_default();
+        }
+        let support = |key: &(u64, Hash), peers: &Vec<SocketAddr>| {
+            peers.len() + usize::from(Some(*key) == ours)
+        };
+        let mut ranked: Vec<((u64, Hash), usize, Vec<SocketAddr>)> = groups
             .into_iter()
-            .filter(|((blocks, hash), peers)| {
-                *blocks > len
-                    || (*blocks == len
-                        && ours.map(|o| o.1) != Some(*hash)
-                        && peers.len() > our_support)
-            })
-            .map(|((blocks, hash), mut peers)| {
+            .map(|(key, mut peers)| {
                 peers.sort();
-                Candidate {
-                    blocks,
-                    hash,
-                    peers,
-                }
+                let n = support(&key, &peers);
+                (key, n, peers)
             })
             .collect();
-        candidates.sort_by(|a, b| {
-            (b.peers.len(), b.blocks, b.hash.0).cmp(&(a.peers.len(), a.blocks, a.hash.0))
-        });
+        ranked.sort_by(|(a, na, _), (b, nb, _)| (nb, b.0, b.1 .0).cmp(&(na, a.0, a.1 .0)));
+        let candidates: Vec<Candidate> = ranked
+            .into_iter()
+            .take_while(|(key, _, _)| Some(*key) != ours)
+            .filter(|((blocks, _), _, _)| *blocks >= len.max(1))
+            .map(|((blocks, hash), _, peers)| Candidate {
+                blocks,
+                hash,
+                peers,
+            })
+            .collect();
         match candidates.first() {
             Some(best) => self.event(CourseEvent::ConsensusChose {
                 blocks: best.blocks,

@@ -413,3 +413,35 @@ fn the_largest_reply_is_one_bounded_datagram() {
 fn block_fits(datagram: &[u8]) -> bool {
     datagram.len() <= votechain_course::wire::MAX_DATAGRAM
 }
+
+#[test]
+fn the_chain_most_peers_agree_on_wins_and_a_shorter_one_never_replaces_ours() {
+    let a = chain_of(&[], 10, "a");
+    let b = chain_of(&[], 12, "b");
+    let peers = [addr(7001), addr(7002), addr(7003)];
+    let mut servers = HashMap::new();
+    servers.insert(peers[0], (a.clone(), None));
+    servers.insert(peers[1], (a.clone(), None));
+    servers.insert(peers[2], (b.clone(), None));
+    // Two peers agree on A, one has a longer B: A, as the course decides.
+    let mut node = node_with(&[], peers.to_vec());
+    node.handle_timeout(0);
+    let first = drain(&mut node).sent;
+    let now = serve(&mut node, 0, &servers, first, 5_000);
+    assert_eq!(node.chain().blocks(), a.as_slice());
+    // The next round agrees again: A, with us, still has the most voices.
+    node.handle_command(now, CourseCommand::Consensus).unwrap();
+    let first = drain(&mut node).sent;
+    serve(&mut node, now, &servers, first, now + 5_000);
+    assert_eq!(node.chain().blocks(), a.as_slice());
+    // Three peers agreeing on a prefix of our chain do not roll it back.
+    let mut prefix = HashMap::new();
+    for p in peers {
+        prefix.insert(p, (b[..5].to_vec(), None));
+    }
+    let mut node = node_with(&b, peers.to_vec());
+    node.handle_timeout(0);
+    let first = drain(&mut node).sent;
+    serve(&mut node, 0, &prefix, first, 5_000);
+    assert_eq!(node.chain().blocks(), b.as_slice());
+}
