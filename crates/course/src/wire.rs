@@ -3,10 +3,10 @@
 //! [`CourseMessage`] or a typed [`WireError`], never a panic; [`encode`] writes exactly the
 //! course's key names in the course's order, as compact JSON.
 //!
-//! Tolerance (PROTOCOL.md, "Profile comp3010", "Our choices on tolerance"): unknown keys are ignored; a `nonce` may be a
-//! JSON integer (taken as its decimal string); a `timestamp` may be an integral float; a `hash`
-//! may be upper case (it is recomputed anyway, and we send lower case); in the replies an absent
-//! key counts as `null`. Strict: a request's fields are all required, ports are 1 to 65535, and
+//! Tolerance (PROTOCOL.md, "Profile comp3010", "Our choices on tolerance"): unknown keys are
+//! ignored; a `nonce` may be a JSON integer (taken as its decimal string); a `timestamp` may be
+//! an integral float; a `hash` may be upper case (it is recomputed anyway, and we send lower
+//! case); in the replies an absent key counts as `null`. Strict: a request's fields are all required, ports are 1 to 65535, and
 //! strings are bounded (host 255, id 64, name 256, word 20 characters).
 
 use crate::block::CourseBlock;
