@@ -90,7 +90,10 @@ fn the_course_page_and_api_show_the_chain_peers_and_take_words() {
     // The page and its script, under the policy of every votechain page.
     let (status, head, page) = http(http_addr, "GET", "/", "");
     assert_eq!(status, 200);
-    assert!(head.contains("content-security-policy: default-src 'self'"), "{head}");
+    assert!(
+        head.contains("content-security-policy: default-src 'self'"),
+        "{head}"
+    );
     assert!(page.contains("id=\"word-form\"") && page.contains("/assets/course.js"));
     let (status, head, _) = http(http_addr, "GET", "/assets/course.js", "");
     assert_eq!(status, 200);
@@ -136,9 +139,17 @@ fn the_course_page_and_api_show_the_chain_peers_and_take_words() {
     assert_eq!(status["top"], hash.as_str());
 
     // Refusals are sentences.
-    let (status, e) = json(http_addr, "POST", "/api/words", r#"{"word":"twenty-one characters"}"#);
+    let (status, e) = json(
+        http_addr,
+        "POST",
+        "/api/words",
+        r#"{"word":"twenty-one characters"}"#,
+    );
     assert_eq!(status, 400);
-    assert!(e["error"].as_str().unwrap().contains("1 to 20 characters"), "{e}");
+    assert!(
+        e["error"].as_str().unwrap().contains("1 to 20 characters"),
+        "{e}"
+    );
     let (status, e) = json(http_addr, "POST", "/api/words", "not json");
     assert_eq!(status, 400);
     assert!(e["error"].as_str().unwrap().contains("JSON object"), "{e}");

@@ -6,17 +6,20 @@
 //! - [`decode`]: the codec; decoded messages round-trip through the encoder.
 //! - [`node`]: one peer's sans-IO node driven by a sequence of operations read from the input.
 //! - [`registry`]: the tracker's sans-IO registry, likewise.
+//! - [`course`]: a `--profile comp3010` peer's sans-IO node, likewise.
 //!
 //! The input is read with a small [`cursor::Cursor`] rather than `arbitrary`, so the crate has
 //! no dependency beyond the workspace's; [`messages`] turns input bytes into valid messages,
 //! since random bytes almost never get past JSON decoding.
 
+mod course;
 pub mod cursor;
 mod decode;
 pub mod messages;
 mod node;
 mod registry;
 
+pub use course::course;
 pub use decode::decode;
 pub use node::node;
 pub use registry::registry;
@@ -49,4 +52,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("decode", decode as Target),
     ("node", node),
     ("registry", registry),
+    ("course", course),
 ];

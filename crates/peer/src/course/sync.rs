@@ -127,9 +127,12 @@ impl SyncState {
 
     /// The earliest time the sync wants a timeout.
     pub fn next_deadline(&self) -> Option<u64> {
+        // A round falls due only when none runs and no chain is being fetched: while one is,
+        // a round time already past must not be offered as a deadline (the shell would spin).
+        let idle = self.round.is_none() && self.fetch.is_none();
         [
             self.round.as_ref().map(|r| r.until_ms),
-            self.next_round_ms,
+            self.next_round_ms.filter(|_| idle),
             self.downloader.next_deadline(),
             self.fetch.as_ref().map(|f| f.next_progress_ms),
         ]
@@ -142,11 +145,9 @@ impl SyncState {
 impl CourseNode {
     /// Rounds due, rounds over, the downloader's requests and stalls.
     pub(super) fn sync_timeout(&mut self, now_ms: u64) {
-        let idle = self.sync.round.is_none() && self.sync.fetch.is_none();
-        let due = self.sync.next_round_ms.is_some_and(|t| now_ms >= t);
-        if idle && (self.sync.round_wanted || due) {
-            self.begin_round(now_ms);
-        }
+        // The fetch first and the round next: either may end, and a round that is due then
+        // starts in the same call (a due time left behind would make the shell spin).
+        self.poll_fetch(now_ms);
         if self
             .sync
             .round
@@ -155,7 +156,11 @@ impl CourseNode {
         {
             self.finish_round(now_ms);
         }
-        self.poll_fetch(now_ms);
+        let idle = self.sync.round.is_none() && self.sync.fetch.is_none();
+        let due = self.sync.next_round_ms.is_some_and(|t| now_ms >= t);
+        if idle && (self.sync.round_wanted || due) {
+            self.begin_round(now_ms);
+        }
     }
 
     /// Forgets a peer that left.

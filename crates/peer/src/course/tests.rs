@@ -445,3 +445,27 @@ fn the_chain_most_peers_agree_on_wins_and_a_shorter_one_never_replaces_ours() {
     serve(&mut node, 0, &prefix, first, 5_000);
     assert_eq!(node.chain().blocks(), b.as_slice());
 }
+
+#[test]
+fn a_round_falling_due_during_a_fetch_does_not_make_the_timer_spin() {
+    // Found by the `course` fuzz target: the periodic round's time passed while a chain was
+    // being fetched, and poll_timeout kept returning it.
+    let chain = chain_of(&[], 3, "h");
+    let peer = addr(7001);
+    let mut node = node_with(&[], vec![peer]);
+    node.handle_timeout(0);
+    drain(&mut node);
+    let reply = CourseMessage::StatsReply(Some((3, chain[2].hash)));
+    datagram(&mut node, 1, peer, &reply);
+    assert!(node.sync_progress().is_some(), "fetching");
+    // The peer never answers; the early rounds' time comes and goes.
+    for now in [10_000, 20_000, 30_000, 200_000] {
+        node.handle_timeout(now);
+        drain(&mut node);
+        let next = node.poll_timeout().unwrap();
+        assert!(
+            next > now,
+            "poll_timeout() = {next} after handle_timeout({now})"
+        );
+    }
+}
