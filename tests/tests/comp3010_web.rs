@@ -1,7 +1,7 @@
 //! Issue 13, the web page and API of a `--profile comp3010` peer: the page and its script are
 //! served with the strict Content-Security-Policy, a word posted to `/api/words` is mined into a
 //! block that `/api/blocks` and `/api/blocks/{height}` show with the course's fields, the status
-//! says so, `/api/peers` lists a peer that joined, the event stream opens with a `status` event,
+//! says so, `/metrics` counts the block, `/api/peers` lists a peer that joined, the event stream opens with a `status` event,
 //! and refusals are sentences.
 
 use serde_json::Value;
@@ -137,6 +137,17 @@ fn the_course_page_and_api_show_the_chain_peers_and_take_words() {
         }
     });
     assert_eq!(status["top"], hash.as_str());
+    let (code, head, text) = http(http_addr, "GET", "/metrics", "");
+    assert_eq!(code, 200);
+    assert!(head.contains("text/plain"), "{head}");
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+        .expect("Prometheus text");
+    let blocks = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == "votechain_course_blocks")
+        .expect("the blocks gauge");
+    assert!(matches!(blocks.value, prometheus_parse::Value::Gauge(v) if v == 1.0));
 
     // Refusals are sentences.
     let (status, e) = json(

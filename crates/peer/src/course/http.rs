@@ -1,7 +1,7 @@
 //! The course peer's web page and JSON API (API.md, "Profile comp3010"): `GET /` and
 //! `/assets/course.js`, `GET /api/status`, `GET /api/blocks?limit=`, `GET /api/blocks/{height}`,
-//! `GET /api/peers`, `POST /api/words` (`{"word": "…"}`) and `GET /api/events` (Server-Sent
-//! Events: one `status` event per published snapshot). The shell publishes a [`CourseSnapshot`]
+//! `GET /api/peers`, `POST /api/words` (`{"word": "…"}`), `GET /api/events` (Server-Sent
+//! Events: one `status` event per published snapshot) and `GET /metrics` (Prometheus text). The shell publishes a [`CourseSnapshot`]
 //! at most every [`SNAPSHOT_EVERY_MS`] on a watch channel, which the server reads without
 //! waiting on the node; a word or a block by height is a request over a channel, one at a time.
 //! The server runs on its own thread with the limits of every votechain server
@@ -173,6 +173,7 @@ pub fn router(stop: CancellationToken) -> (Router, CourseBridge) {
             .route("/api/blocks", get(recent_blocks))
             .route("/api/blocks/{height}", get(one_block))
             .route("/api/words", post(post_word))
+            .route("/metrics", get(metrics))
             .route(
                 "/api/events",
                 get(move |State(s): State<ServerSide>| events(s, stop.clone())),
@@ -291,4 +292,91 @@ async fn events(
         stop.cancelled_owned(),
     ))
     .keep_alive(KeepAlive::default())
+}
+
+/// `GET /metrics`: the snapshot's figures in the Prometheus text format (API.md, "Profile
+/// comp3010").
+async fn metrics(State(s): State<ServerSide>) -> Response {
+    let status = s.snapshot.borrow().status.clone();
+    let n = |path: &[&str]| -> u64 {
+        let mut v = &status;
+        for key in path {
+            v = &v[*key];
+        }
+        match v {
+            Value::Array(a) => a.len() as u64,
+            other => other.as_u64().unwrap_or(0),
+        }
+    };
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for (labels, value) in samples {
+            out.push_str(&format!("{name}{labels} {value}\n"));
+        }
+    };
+    metric(
+        "votechain_course_blocks",
+        "gauge",
+        "Blocks in the course chain.",
+        &[("", n(&["blocks"]))],
+    );
+    metric(
+        "votechain_course_peers",
+        "gauge",
+        "Peers in the table.",
+        &[("", n(&["peers"]))],
+    );
+    metric(
+        "votechain_course_words_waiting",
+        "gauge",
+        "Words waiting to be mined.",
+        &[("", n(&["words_waiting"]))],
+    );
+    metric(
+        "votechain_course_hashes_total",
+        "counter",
+        "Hashes the miner tried.",
+        &[("", n(&["hashes"]))],
+    );
+    metric(
+        "votechain_course_datagrams_total",
+        "counter",
+        "Datagrams received, by what became of them.",
+        &[
+            ("{result=\"received\"}", n(&["counters", "received"])),
+            ("{result=\"malformed\"}", n(&["counters", "malformed"])),
+            ("{result=\"flooded\"}", n(&["counters", "flooded"])),
+            ("{result=\"unsolicited\"}", n(&["counters", "unsolicited"])),
+        ],
+    );
+    metric(
+        "votechain_course_replies_withheld_total",
+        "counter",
+        "Replies not sent, by reason.",
+        &[
+            ("{reason=\"over_budget\"}", n(&["counters", "over_budget"])),
+            ("{reason=\"backed_off\"}", n(&["counters", "backed_off"])),
+        ],
+    );
+    metric(
+        "votechain_course_blocks_invalid_total",
+        "counter",
+        "Blocks that failed validation.",
+        &[("", n(&["counters", "invalid_blocks"]))],
+    );
+    metric(
+        "votechain_course_blocks_served_total",
+        "counter",
+        "Blocks served in GET_BLOCK_REPLY.",
+        &[("", n(&["counters", "served"]))],
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
 }
