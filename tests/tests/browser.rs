@@ -8,7 +8,8 @@
 //! and vote id the Rust code gives for a fixed key, on both of its paths (WebCrypto and the
 //! vendored noble code), and a choice outside ASCII. Neither page may load anything from
 //! another origin or record an error (script errors, failed loads, policy violations). The page
-//! weight is measured, and a screenshot saved to `target/artefacts/web-page.png`.
+//! weight is measured, and a screenshot saved to `target/artefacts/web-page.png`. Last, a
+//! `--profile comp3010` peer's page mines a word typed into its form (issue 13).
 //!
 //! Without `chromium` and `chromedriver` the test says why and passes, except under `CI=true`,
 //! where CI installs them (`.ci/run`) and their absence fails it. Chromedriver runs in a process
@@ -499,8 +500,77 @@ async fn a_vote_signed_in_the_browser_shows_up_live_on_two_peers_pages() {
     std::fs::write(&path, png).expect("the screenshot is written");
     eprintln!("screenshot: {}", path.display());
 
+    course_page(&client).await;
     client.close().await.expect("the session ends");
     drop(driver);
+}
+
+/// Issue 13: a `--profile comp3010` peer's page, in a window of its own: a word typed in its
+/// form is mined into a block that its chain table shows without a reload, and the page loads
+/// nothing from elsewhere and records no error.
+async fn course_page(client: &Client) {
+    let dir = TempDir::new("browser-course");
+    let args: Vec<String> = [
+        "0",
+        "0",
+        "--profile",
+        "comp3010",
+        "--difficulty",
+        "2",
+        "--mine",
+        "--no-console",
+        "--http",
+        "127.0.0.1:0",
+        "--name",
+        "browser",
+        "--data-dir",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([dir.path().join("course").display().to_string()])
+    .collect();
+    let mut peer = votechain_tests::process::Process::spawn(
+        "course peer",
+        None,
+        &votechain_tests::binaries::bin("peer"),
+        &args,
+        &[],
+    );
+    let line = peer.wait_log_from(0, "the course peer's web page", DEADLINE, |l| {
+        l.contains("web page and API on http://")
+    });
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .map(|a| a.trim().trim_end_matches('/'))
+        .and_then(|a| a.parse::<SocketAddr>().ok())
+        .expect("an address in the web page line");
+    let window = client.new_window(false).await.expect("a window");
+    client.switch_to_window(window.handle).await.unwrap();
+    open_page(client, addr).await;
+    let word = client
+        .find(Locator::Id("word"))
+        .await
+        .expect("the word field");
+    word.send_keys("from chromium").await.unwrap();
+    client
+        .find(Locator::Css("#word-form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_js(
+        client,
+        "the word in the course page's chain table",
+        "return [...document.querySelectorAll('#blocks tbody tr')]
+           .some(tr => tr.textContent.includes('from chromium'))",
+        vec![],
+    )
+    .await;
+    let kept = js(client, "return window.notReloaded === true", vec![]).await;
+    assert_eq!(kept, json!(true), "the course page was reloaded");
+    check_clean(client, "the course page").await;
 }
 
 /// Waits for the tally of Bob and the block strip to move on both windows.

@@ -2,6 +2,13 @@
 // the newest blocks and the peers fetched when the status says they changed, and a word form
 // posting to /api/words. No build step, no framework.
 
+// Errors of any kind, for the browser test (the same list the native page keeps).
+const errors = (window.votechainErrors = []);
+const noteError = (text) => errors.push(String(text));
+addEventListener("error", (e) => noteError(e.message || `failed to load ${e.target?.src || e.target?.href}`), true);
+addEventListener("unhandledrejection", (e) => noteError(e.reason?.message || e.reason));
+document.addEventListener("securitypolicyviolation", (e) => noteError(`blocked by the page's policy: ${e.violatedDirective} ${e.blockedURI}`));
+
 const $ = (id) => document.getElementById(id);
 
 function cell(row, text) {
@@ -88,4 +95,8 @@ $("word-form").addEventListener("submit", async (e) => {
 
 const events = new EventSource("/api/events");
 events.addEventListener("status", (e) => showStatus(JSON.parse(e.data)));
-events.onerror = () => { $("status").textContent = "reconnecting…"; };
+events.onopen = () => { document.body.dataset.live = "true"; };
+events.onerror = () => {
+  document.body.dataset.live = "false";
+  $("status").textContent = "reconnecting…";
+};
