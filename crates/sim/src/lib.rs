@@ -10,6 +10,8 @@
 //! - [`attacks`]: attackers that forge source addresses, one per attack of issue 9.
 //! - [`ledger`]: who paid for which bytes (per watched address), bans, acknowledgements.
 //! - [`promises`]: the threat model's promises as checks (no split, no halt, no amplification…).
+//! - [`course`]: networks of `comp3010` (COMP 3010 course) peers under loss, duplication and a
+//!   lying peer, on the same network model.
 //! - [`check`]: the end-of-scenario properties (one tip, every acknowledged vote once, tallies).
 //! - [`sideblocks`]: side and empty blocks in a small election at the default settings.
 //! - [`election`]: the ballot and voters of simulations.
@@ -20,6 +22,7 @@
 pub mod adversary;
 pub mod attacks;
 pub mod check;
+pub mod course;
 pub mod election;
 pub mod harness;
 pub mod ledger;
