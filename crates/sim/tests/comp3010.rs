@@ -5,6 +5,7 @@
 //!   duplication, words sent as NEW_WORD datagrams to random peers, 3 of them mining: after
 //!   10 virtual minutes one tip everywhere, every chain valid, every word a miner got or mined
 //!   in it exactly once.
+//! - `course_duplicated_word_is_mined_once`: a NEW_WORD that arrives twice is mined once.
 //! - `course_liar_*`: the same with a peer that claims a far taller chain and serves bogus
 //!   blocks (or nothing): the honest peers converge on the honest chain, and what they send the
 //!   liar is bounded per consensus round.
@@ -115,6 +116,45 @@ fn lossy_words(seed: u64) -> Result<String, String> {
 #[test]
 fn course_lossy_words() {
     run("course_lossy_words", lossy_words);
+}
+
+/// Every NEW_WORD from the client to a fast miner arrives twice, the copy up to a few hundred
+/// milliseconds later, often after the word was mined: it must not be mined again (the course
+/// has no word id, so a duplicated datagram is the only way a word comes twice in this run).
+fn duplicated_words(seed: u64) -> Result<String, String> {
+    let mut cfg = CourseSimConfig::new(seed);
+    cfg.mean_mine_ms = 50;
+    let mut sim = CourseSim::new(cfg);
+    sim.add_peer(sim.empty_chain(), |_| {});
+    let miner = sim.add_peer(sim.empty_chain(), |c| {
+        c.seeds = vec![CourseSim::addr_of(0)];
+        c.mine = true;
+    });
+    let echoing = LinkConfig {
+        min_latency_ms: 5,
+        jitter_ms: 100,
+        loss: 0.0,
+        duplicate: 1.0,
+    };
+    let miner_addr = sim.peer_addr(miner);
+    sim.net_mut()
+        .set_link(votechain_sim::course::CLIENT_ADDR, miner_addr, echoing);
+    sim.run_for(2_000);
+    for i in 0..20 {
+        sim.send_word(miner, &format!("twice{i}"));
+        sim.run_for(1_000);
+    }
+    sim.run_for(60_000);
+    let s = sim.check(&all_peers(&sim))?;
+    Ok(format!(
+        "{} words in {} blocks, each once",
+        s.words, s.blocks
+    ))
+}
+
+#[test]
+fn course_duplicated_word_is_mined_once() {
+    run("course_duplicated_word_is_mined_once", duplicated_words);
 }
 
 /// Consensus rounds peer `id` finished (each asks every peer for STATS once).
