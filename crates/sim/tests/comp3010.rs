@@ -5,6 +5,8 @@
 //!   duplication, words sent as NEW_WORD datagrams to random peers, 3 of them mining: after
 //!   10 virtual minutes one tip everywhere, every chain valid, every word a miner got or mined
 //!   in it exactly once.
+//! - `course_partition_heals_and_keeps_every_word`: two halves mine apart for two minutes,
+//!   then heal; the words of the losing branch are mined again, each once.
 //! - `course_duplicated_word_is_mined_once`: a NEW_WORD that arrives twice is mined once.
 //! - `course_liar_*`: the same with a peer that claims a far taller chain and serves bogus
 //!   blocks (or nothing): the honest peers converge on the honest chain, and what they send the
@@ -116,6 +118,52 @@ fn lossy_words(seed: u64) -> Result<String, String> {
 #[test]
 fn course_lossy_words() {
     run("course_lossy_words", lossy_words);
+}
+
+/// The lossy network split in two halves for two minutes, words mined on both sides, then
+/// healed with words still coming: the losing side's miners mine their dropped words again, so
+/// at the end every word any miner mined is in the one chain exactly once.
+fn partition(seed: u64) -> Result<String, String> {
+    let mut sim = network(seed, None);
+    sim.run_for(5_000);
+    // A common stem first, so the branches fork above the genesis block.
+    let mut sent = send_words(&mut sim, 8, 30_000, "stem");
+    sim.run_for(20_000);
+    let side_a: Vec<SocketAddr> = (0..4).map(CourseSim::addr_of).collect();
+    let side_b: Vec<SocketAddr> = (4..N_PEERS).map(CourseSim::addr_of).collect();
+    sim.net_mut().partition(&side_a, &side_b, true);
+    for i in 0..60 {
+        // Words go to the miners of both sides in turn.
+        let miner = MINERS[i % MINERS.len()];
+        sim.send_word(miner, &format!("split{i}"));
+        sent += 1;
+        sim.run_for(2_000);
+    }
+    sim.net_mut().heal();
+    let until = sim.now() + 100_000;
+    sent += send_words(&mut sim, 40, until, "healed");
+    sim.run_until(RUN_MS);
+    let s = sim.check(&all_peers(&sim))?;
+    let reorgs: usize = (0..N_PEERS)
+        .map(|id| {
+            sim.events_of(id)
+                .iter()
+                .filter(|(_, e)| matches!(e, CourseEvent::Reorganised { .. }))
+                .count()
+        })
+        .sum();
+    if reorgs == 0 {
+        return Err("no peer switched branches: the partition tested nothing".into());
+    }
+    Ok(format!(
+        "{reorgs} branch switches; {}",
+        summary(&sim, &s, sent)
+    ))
+}
+
+#[test]
+fn course_partition_heals_and_keeps_every_word() {
+    run("course_partition_heals_and_keeps_every_word", partition);
 }
 
 /// Every NEW_WORD from the client to a fast miner arrives twice, the copy up to a few hundred
