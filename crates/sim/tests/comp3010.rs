@@ -21,7 +21,7 @@ use rand::Rng;
 use std::net::SocketAddr;
 use votechain_peer::course::node::CONSENSUS_MIN_GAP_MS;
 use votechain_peer::course::sync::{EARLY_ROUNDS, MAX_FAILURES};
-use votechain_peer::course::CourseEvent;
+use votechain_peer::course::{CourseCommand, CourseEvent};
 use votechain_sim::course::liar::BlockLie;
 use votechain_sim::course::premine::premine;
 use votechain_sim::course::{CourseLiar, CourseSim, CourseSimConfig, CourseSummary, PeerId};
@@ -62,17 +62,27 @@ fn network(seed: u64, chain: Option<votechain_course::CourseChain>) -> CourseSim
     sim
 }
 
-/// Sends `n` distinct words, each as NEW_WORD to a random peer, a random 0.5–4 s apart, until
-/// `until_ms` at the latest; returns how many were sent.
+/// Sends `n` distinct words a random 0.5–4 s apart, until `until_ms` at the latest: three in
+/// four as NEW_WORD datagrams to a random peer, the fourth as the console's `word` command at
+/// a random miner. Returns how many were sent.
 fn send_words(sim: &mut CourseSim, n: usize, until_ms: u64, prefix: &str) -> usize {
     let mut sent = 0;
     for i in 0..n {
         if sim.now() >= until_ms {
             break;
         }
-        let n_peers = sim.n_peers();
-        let peer = sim.rng().gen_range(0..n_peers);
-        sim.send_word(peer, &format!("{prefix}{i}"));
+        let word = format!("{prefix}{i}");
+        if i % 4 == 3 {
+            let miner = MINERS[sim.rng().gen_range(0..MINERS.len())];
+            // Mining is on at a miner, so the command only queues the word.
+            if let Err(e) = sim.command(miner, CourseCommand::Word(word.clone())) {
+                panic!("the word {word:?} was refused at miner {miner}: {e}");
+            }
+        } else {
+            let n_peers = sim.n_peers();
+            let peer = sim.rng().gen_range(0..n_peers);
+            sim.send_word(peer, &word);
+        }
         sent += 1;
         let gap = sim.rng().gen_range(500..4_000);
         sim.run_for(gap);
