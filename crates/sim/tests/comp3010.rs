@@ -7,6 +7,8 @@
 //!   in it exactly once.
 //! - `course_partition_heals_and_keeps_every_word`: two halves mine apart for two minutes,
 //!   then heal; the words of the losing branch are mined again, each once.
+//! - `course_equal_length_fork_resolves`: two equal branches held by four peers each settle on
+//!   one.
 //! - `course_duplicated_word_is_mined_once`: a NEW_WORD that arrives twice is mined once.
 //! - `course_liar_*`: the same with a peer that claims a far taller chain and serves bogus
 //!   blocks (or nothing): the honest peers converge on the honest chain, and what they send the
@@ -23,7 +25,7 @@ use votechain_peer::course::node::CONSENSUS_MIN_GAP_MS;
 use votechain_peer::course::sync::{EARLY_ROUNDS, MAX_FAILURES};
 use votechain_peer::course::{CourseCommand, CourseEvent};
 use votechain_sim::course::liar::BlockLie;
-use votechain_sim::course::premine::premine;
+use votechain_sim::course::premine::{mine_on, premine};
 use votechain_sim::course::{CourseLiar, CourseSim, CourseSimConfig, CourseSummary, PeerId};
 use votechain_sim::harness::run_seeds;
 use votechain_sim::LinkConfig;
@@ -174,6 +176,63 @@ fn partition(seed: u64) -> Result<String, String> {
 #[test]
 fn course_partition_heals_and_keeps_every_word() {
     run("course_partition_heals_and_keeps_every_word", partition);
+}
+
+/// Two equal branches on a quiet LAN: peers 0–3 hold a common stem plus block A, peers 4–7 the
+/// stem plus block B, nobody mines. An equal-length fork that never resolves is one of the
+/// seed implementations' failures; the network must settle on one branch.
+fn equal_fork(seed: u64) -> Result<String, String> {
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed);
+    let stem = premine(2, 5, 1, "founder", &mut rng);
+    let epoch_s = votechain_sim::EPOCH_MS / 1_000;
+    let mut a = stem.clone();
+    mine_on(
+        &mut a,
+        vec!["branch a".into()],
+        "miner a",
+        epoch_s,
+        &mut rng,
+    );
+    let mut b = stem;
+    mine_on(
+        &mut b,
+        vec!["branch b".into()],
+        "miner b",
+        epoch_s,
+        &mut rng,
+    );
+    let mut sim = CourseSim::new(CourseSimConfig::new(seed));
+    for id in 0..N_PEERS {
+        let chain = if id < N_PEERS / 2 {
+            a.clone()
+        } else {
+            b.clone()
+        };
+        sim.add_peer(chain, |c| {
+            if id != 0 {
+                c.seeds = vec![CourseSim::addr_of(0)];
+            }
+        });
+    }
+    let ids = all_peers(&sim);
+    match sim.converge(&ids, RUN_MS) {
+        Some(ms) => {
+            let s = sim.check(&ids)?;
+            Ok(format!(
+                "one branch ({}…) after {ms} ms",
+                &s.tip.to_hex()[..12]
+            ))
+        }
+        None => Err(format!(
+            "the equal branches never resolved in {RUN_MS} ms\n{}",
+            sim.describe(&ids)
+        )),
+    }
+}
+
+#[test]
+fn course_equal_length_fork_resolves() {
+    run("course_equal_length_fork_resolves", equal_fork);
 }
 
 /// Every NEW_WORD from the client to a fast miner arrives twice, the copy up to a few hundred
