@@ -26,9 +26,10 @@
 //! `tests/comp3010.rs` holds its scenarios: 8 peers that all `--seed` one well-known host, under
 //! 20 % loss and 5 % duplication, with NEW_WORD datagrams and 3 miners (every chain valid, one
 //! tip, every mined word in it once); a partition that heals; two equal-length branches held
-//! by four peers each; a NEW_WORD duplicated after its word was mined; a [`course::CourseLiar`] claiming a chain of a million blocks and serving
-//! bogus blocks or nothing, whose cost to each honest peer is bounded per consensus round; and
-//! late joiners that sync 200 blocks under loss, or thousands over slow links without spinning.
+//! by four peers each; a NEW_WORD duplicated after its word was mined; a
+//! [`course::CourseLiar`] claiming a chain of a million blocks and serving bogus blocks or
+//! nothing, whose cost to each honest peer is bounded per consensus round; and late joiners
+//! that sync 200 blocks under loss, or thousands over slow links without spinning.
 //! `SIM_SEED=n` replays one seed, `SIM_TRACE=1` prints every datagram and event.
 
 pub mod adversary;
