@@ -320,3 +320,23 @@ fn kind_of(bytes: &[u8]) -> &'static str {
         .copied()
         .unwrap_or("?")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_read_from_the_encoded_type() {
+        for message in [
+            CourseMessage::Stats,
+            CourseMessage::GetBlock { height: 3 },
+            CourseMessage::GetBlockReply(None),
+            CourseMessage::StatsReply(None),
+            CourseMessage::NewWord { word: "w".into() },
+        ] {
+            assert_eq!(kind_of(&wire::encode(&message)), message.type_name());
+        }
+        assert_eq!(kind_of(b"{\"type\":\"STATSX\"}"), "?");
+        assert_eq!(kind_of(b"not json"), "?");
+    }
+}

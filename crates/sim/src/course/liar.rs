@@ -188,3 +188,32 @@ impl Adversary for CourseLiar {
         Some(1_000)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use votechain_course::block::{meets_difficulty, CourseError};
+
+    #[test]
+    fn bogus_blocks_look_like_work_but_do_not_hash_to_their_claim() {
+        let addr = SocketAddr::from(([10, 6, 6, 6], 8999));
+        let mut liar = CourseLiar::new(addr, Vec::new(), 1_000, 3, BlockLie::Bogus);
+        let block = liar.bogus_block(7, 1_700_000_000_000);
+        assert_eq!(block.height, 7);
+        assert!(block.check_format().is_ok());
+        assert!(meets_difficulty(&block.hash, 3));
+        assert!(matches!(
+            block.check_alone(None, 3),
+            Err(CourseError::HashMismatch { .. })
+        ));
+        assert_ne!(liar.bogus_block(7, 0).hash, block.hash);
+
+        let mut out = Outbox::default();
+        let from = SocketAddr::from(([10, 1, 0, 1], 8999));
+        liar.on_datagram(0, from, &wire::encode(&CourseMessage::Stats), &mut out);
+        let claim = wire::decode(&out.0[0].1);
+        assert!(
+            matches!(claim, Ok(CourseMessage::StatsReply(Some((1_000, h)))) if meets_difficulty(&h, 3))
+        );
+    }
+}
