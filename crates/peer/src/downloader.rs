@@ -8,7 +8,7 @@
 //! earlier). Ranges are queued lazily, at most `window × batch × 4` heights ahead of the tip, so a
 //! claimed height of a million costs nothing until blocks actually arrive.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
 /// The chain a consensus round chose to fetch.
@@ -30,6 +30,8 @@ struct InFlight {
     /// One flag per height in `start..start + count`.
     received: Vec<bool>,
     deadline_ms: u64,
+    /// [`Downloader::sent`] when this request went out.
+    seq: u64,
 }
 
 impl InFlight {
@@ -84,6 +86,11 @@ pub struct Downloader {
     round_robin: usize,
     /// Blocks received for the current target, for progress reports.
     pub received: u64,
+    /// Requests sent so far: a clock that only requests move.
+    sent: u64,
+    /// Per peer, [`Downloader::sent`] at its latest delivery: a stalled request whose peer
+    /// delivered something since it was sent was lost on the way, not refused.
+    delivered: HashMap<SocketAddr, u64>,
 }
 
 impl Downloader {
@@ -98,6 +105,8 @@ impl Downloader {
             timeout_ms: limits.timeout_ms,
             round_robin: 0,
             received: 0,
+            sent: 0,
+            delivered: HashMap::new(),
         }
     }
 
@@ -120,6 +129,15 @@ impl Downloader {
         self.next = from;
         self.timeout_ms = self.limits.timeout_ms;
         self.received = 0;
+        self.delivered.clear();
+    }
+
+    /// Raises the target's length to `blocks` (never lowers it): the node fetches a probe
+    /// first and opens the pipeline once the probe links.
+    pub fn extend_to(&mut self, blocks: u64) {
+        if let Some(t) = &mut self.target {
+            t.blocks = t.blocks.max(blocks);
+        }
     }
 
     /// Stops; forgets the target and everything in flight.
@@ -166,6 +184,7 @@ impl Downloader {
         else {
             return false;
         };
+        self.delivered.insert(peer, self.sent);
         let r = &mut self.inflight[i];
         let slot = (height - r.start) as usize;
         if !r.received[slot] {
@@ -221,9 +240,9 @@ impl Downloader {
         let Some(target) = &self.target else {
             return actions;
         };
-        // Stalled requests: requeue what is missing and wait longer next time. Only a request
-        // that delivered nothing earns its peer a strike (once per poll): partial delivery is
-        // loss or a slow peer, while a peer that claimed a chain and serves none of it is lying.
+        // Stalled requests: requeue what is missing. Only a silent request (below) earns its
+        // peer a strike (once per poll) and a longer wait: a peer that claimed a chain and
+        // serves none of it is lying, while partial delivery is loss or a slow peer.
         let mut stalled = Vec::new();
         self.inflight.retain(|r| {
             if now_ms >= r.deadline_ms {
@@ -233,14 +252,24 @@ impl Downloader {
                 true
             }
         });
-        // One stall doubles the timeout once, however many requests it caught: doubling per
-        // request took a peer's four stalled requests from 500 ms straight to the 8 s cap.
-        if !stalled.is_empty() {
+        // A request is *silent* when it delivered nothing and its peer has delivered nothing
+        // since it was sent; *partial* when it delivered part (a slow peer); otherwise it was
+        // lost on the way (one-block requests are lost whole) by a peer that answers the rest.
+        // One silent or partial stall doubles the timeout once, however many requests it
+        // caught (doubling per request took a peer's four stalled requests from 500 ms straight
+        // to the 8 s cap); loss alone does not, or a lossy link would wait seconds for every
+        // lost block of a peer that answers everything else.
+        let silent = |r: &InFlight| {
+            !r.received.iter().any(|x| *x) && self.delivered.get(&r.peer).is_none_or(|d| *d < r.seq)
+        };
+        let silent: Vec<bool> = stalled.iter().map(silent).collect();
+        let partial = stalled.iter().any(|r| r.received.iter().any(|x| *x));
+        if partial || silent.contains(&true) {
             self.timeout_ms = (self.timeout_ms * 2).min(self.limits.timeout_cap_ms);
         }
-        for r in stalled {
+        for (r, silent) in stalled.into_iter().zip(silent) {
             let strike = DownloadAction::Strike(r.peer);
-            if !r.received.iter().any(|x| *x) && !actions.contains(&strike) {
+            if silent && !actions.contains(&strike) {
                 actions.push(strike);
             }
             if let Some(m) = r.missing() {
@@ -275,12 +304,14 @@ impl Downloader {
                 break;
             };
             let count = count.min(self.limits.batch);
+            self.sent += 1;
             self.inflight.push(InFlight {
                 peer,
                 start,
                 count,
                 received: vec![false; count as usize],
                 deadline_ms: now_ms + self.timeout_ms,
+                seq: self.sent,
             });
             actions.push(DownloadAction::Request {
                 peer,
@@ -401,5 +432,34 @@ mod tests {
         assert!(s.queue.len() <= 16, "queued only up to the horizon");
         s.forget_peer(&a(1));
         assert!(!s.is_active());
+    }
+
+    #[test]
+    fn a_lost_one_block_request_is_no_strike_while_its_peer_answers_others() {
+        let one = DownloadLimits {
+            batch: 1,
+            window: 4,
+            per_peer: 4,
+            timeout_ms: 100,
+            timeout_cap_ms: 400,
+        };
+        let mut s = Downloader::new(one);
+        s.start(target(100, &[1]), 0);
+        assert_eq!(requests(&s.poll(0, 0)).len(), 4);
+        // Height 0's request is lost; the peer answers the three others.
+        for h in 1..4 {
+            assert!(s.on_block(a(1), h, None));
+        }
+        let actions = s.poll(100, 0);
+        assert!(
+            !actions.contains(&DownloadAction::Strike(a(1))),
+            "{actions:?}"
+        );
+        // A peer that then serves none of the requests sent since is struck at their stall.
+        let actions = s.poll(1_000, 0);
+        assert!(
+            actions.contains(&DownloadAction::Strike(a(1))),
+            "{actions:?}"
+        );
     }
 }

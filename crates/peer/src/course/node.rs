@@ -6,9 +6,10 @@
 //! from a seeded RNG, so the simulator replays it.
 //!
 //! What it does, message by message (PROTOCOL.md, "Profile comp3010"):
-//! - GOSSIP: learn the originator, forward an unseen id to 3 peers, answer GOSSIP_REPLY — to the
-//!   originator named in the message only if that address has talked to us before, otherwise
-//!   to the datagram's source (so a forged GOSSIP cannot aim our reply at a third party).
+//! - GOSSIP: learn the originator; answer GOSSIP_REPLY and forward an unseen id to 3 peers —
+//!   both only toward an originator that sent the datagram or has talked to us before (the
+//!   answer otherwise goes to the datagram's source, and nothing is forwarded), so a forged
+//!   GOSSIP cannot aim our reply, or other peers' replies, at a third party.
 //! - STATS → STATS_REPLY; GET_BLOCK → GET_BLOCK_REPLY (nulls for an unknown height); both
 //!   within the per-IP reply budget and re-ask back-off of [`super::guard`].
 //! - ANNOUNCE: a block on our tip is verified, added, persisted and passed on; a taller one
@@ -25,7 +26,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
-use votechain_course::block::CourseBlock;
+use votechain_course::block::{meets_difficulty, CourseBlock, CourseError};
 use votechain_course::chain::CourseChain;
 use votechain_course::limits::MAX_MESSAGES;
 use votechain_course::miner::CourseJob;
@@ -45,6 +46,9 @@ pub const CONSENSUS_MIN_GAP_MS: u64 = 10_000;
 
 /// Most words waiting to be mined.
 pub const MAX_WORDS: usize = 1_000;
+
+/// Blocks at the top of the chain whose words a repeated NEW_WORD is checked against.
+pub const RECENT_WORD_BLOCKS: usize = 64;
 
 /// Gossip ids remembered, so each is forwarded once.
 pub const GOSSIP_IDS: usize = 8_192;
@@ -143,6 +147,8 @@ pub struct CourseNode {
     /// The job the miner has, to start a new one only when it changes.
     job: Option<CourseJob>,
     next_gossip_ms: u64,
+    /// Gossip rounds in a row that found no peer beyond the seeds.
+    lonely_gossips: u32,
     started: bool,
 }
 
@@ -168,6 +174,7 @@ impl CourseNode {
             words: VecDeque::new(),
             job: None,
             next_gossip_ms: 0,
+            lonely_gossips: 0,
             started: false,
         }
     }
@@ -230,7 +237,18 @@ impl CourseNode {
             self.replan_mining(now_ms);
         }
         if now_ms >= self.next_gossip_ms {
-            self.next_gossip_ms = now_ms + self.config.gossip_interval_ms;
+            // Until gossip has found a peer beyond the seeds, our GOSSIP (or its answer) was
+            // lost, or nobody is there yet: ask again soon, 2 s, 4 s, 8 s, 16 s apart, then at
+            // the course's pace.
+            let lonely = self.peers.len() <= self.config.seeds.len();
+            let gap = match lonely {
+                true => {
+                    (2_000u64 << self.lonely_gossips.min(3)).min(self.config.gossip_interval_ms)
+                }
+                false => self.config.gossip_interval_ms,
+            };
+            self.lonely_gossips = if lonely { self.lonely_gossips + 1 } else { 0 };
+            self.next_gossip_ms = now_ms + gap;
             self.gossip(now_ms);
             for addr in self.peers.expire(now_ms, self.config.peer_silence_ms) {
                 self.sync_forget(&addr);
@@ -343,7 +361,11 @@ impl CourseNode {
         if word.chars().any(char::is_control) {
             return Err("a word may not contain control characters".to_owned());
         }
-        if self.words.iter().any(|w| w == word) {
+        // A word the network delivered twice is mined once.
+        let recent = self.chain.blocks().iter().rev().take(RECENT_WORD_BLOCKS);
+        if self.words.iter().any(|w| w == word)
+            || recent.clone().any(|b| b.messages.iter().any(|m| m == word))
+        {
             return Ok(());
         }
         if self.words.len() >= MAX_WORDS {
@@ -408,7 +430,11 @@ impl CourseNode {
         if let Some(addr) = originator {
             self.learn(now_ms, addr, name, direct);
         }
-        if unseen {
+        // Passed on only when its originator is its sender or has talked to us itself: every
+        // course peer answers a GOSSIP at the address it names, so forwarding a forged one
+        // would aim the whole network's answers at its victim.
+        let vouched = originator.is_some_and(|a| direct || self.peers.has_talked(&a));
+        if unseen && vouched {
             let mut except = vec![from];
             except.extend(originator);
             let forward = CourseMessage::Gossip {
@@ -466,6 +492,13 @@ impl CourseNode {
                 Err(e) => {
                     self.counters.invalid_blocks += 1;
                     tracing::debug!(%from, "ANNOUNCE of block {} refused: {e}", block.height);
+                    // Well-formed work on another branch: a fork, which a round settles.
+                    if matches!(e, CourseError::BadLink { .. })
+                        && block.check_format().is_ok()
+                        && meets_difficulty(&block.hash, self.config.difficulty)
+                    {
+                        self.request_consensus(now_ms);
+                    }
                 }
             }
         } else if block.height > len {
@@ -552,7 +585,10 @@ impl CourseNode {
 
     /// A consensus round asked for by the network, at most one per [`CONSENSUS_MIN_GAP_MS`].
     pub(super) fn request_consensus(&mut self, now_ms: u64) {
-        if self.sync.may_start_round(now_ms, CONSENSUS_MIN_GAP_MS) {
+        if self.sync.is_fetching() {
+            // After the fetch: what it fetched may not be what this news is about.
+            self.sync.start_round_now(now_ms);
+        } else if self.sync.may_start_round(now_ms, CONSENSUS_MIN_GAP_MS) {
             self.sync.start_round_now(now_ms);
             self.sync_timeout(now_ms);
         }
@@ -594,9 +630,13 @@ pub enum CourseCommand {
     Consensus,
 }
 
-/// `host:port` when `host` is an IP address; course peers' names are never resolved (a lookup
-/// per datagram is a lookup an attacker chooses).
+/// `host:port` when `host` is an IP address (or `localhost`); course peers' names are never
+/// resolved (a lookup per datagram is a lookup an attacker chooses).
 fn ip_addr(host: &str, port: u16) -> Option<SocketAddr> {
-    let ip: IpAddr = host.parse().ok()?;
+    let ip: IpAddr = match host {
+        // The one name course peers use without a lookup.
+        "localhost" => IpAddr::from([127, 0, 0, 1]),
+        _ => host.parse().ok()?,
+    };
     (port != 0).then(|| SocketAddr::new(ip, port))
 }

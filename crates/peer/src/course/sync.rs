@@ -1,7 +1,8 @@
 //! Consensus and sync the course way, fast. A consensus round — on joining, again shortly after
 //! (once gossip has found more peers), every [`super::node::CourseConfig::consensus_interval_ms`]
 //! and on CONSENSUS — asks every known peer for STATS, groups the answers by (length, top hash)
-//! and tries the chains better than ours, most agreed first, then longest. A chain is fetched
+//! and tries the chains that rank above ours: longer first, then reported by more peers (ours
+//! counting us). A shorter chain never replaces ours. A chain is fetched
 //! with one GET_BLOCK per height, pipelined over every peer that reported it by the shared
 //! [`Downloader`] (window, per-request deadlines, doubling timeouts, resends to another peer),
 //! and validated block by block as the heights fill in. A chain that forked off below our tip is
@@ -30,6 +31,16 @@ pub const EARLY_ROUNDS: u32 = 2;
 
 /// The gap between the early rounds.
 pub const EARLY_ROUND_GAP_MS: u64 = 10_000;
+
+/// Heights above the next one needed within which a late answer is still taken.
+pub const LATE_WINDOW: u64 = 1_024;
+
+/// How long a chain that could not be fetched is not tried again, so a liar's claim costs one
+/// attempt per this time, however often it is repeated.
+pub const FAILED_CLAIM_MS: u64 = 300_000;
+
+/// Failed claims remembered.
+pub const FAILED_CLAIMS: usize = 64;
 
 /// Between two progress reports while syncing.
 pub const PROGRESS_EVERY_MS: u64 = 2_000;
@@ -78,6 +89,8 @@ pub struct SyncState {
     next_round_ms: Option<u64>,
     last_round_ms: Option<u64>,
     early_rounds: u32,
+    /// Chains that could not be fetched, and until when they are not tried again.
+    failed: HashMap<(u64, Hash), u64>,
 }
 
 impl SyncState {
@@ -92,6 +105,7 @@ impl SyncState {
             next_round_ms: None,
             last_round_ms: None,
             early_rounds: EARLY_ROUNDS,
+            failed: HashMap::new(),
         }
     }
 
@@ -103,6 +117,19 @@ impl SyncState {
     /// A round as soon as the current one (if any) and its fetch are over.
     pub fn start_round_now(&mut self, _now_ms: u64) {
         self.round_wanted = true;
+    }
+
+    /// Remembers that the chain `key` could not be fetched.
+    fn remember_failed(&mut self, key: (u64, Hash), now_ms: u64) {
+        self.failed.retain(|_, until| *until > now_ms);
+        if self.failed.len() < FAILED_CLAIMS {
+            self.failed.insert(key, now_ms + FAILED_CLAIM_MS);
+        }
+    }
+
+    /// True when the chain `key` failed lately.
+    fn failed_lately(&self, key: &(u64, Hash), now_ms: u64) -> bool {
+        self.failed.get(key).is_some_and(|until| *until > now_ms)
     }
 
     /// True when the network may start a round now: none running and none within `gap_ms`.
@@ -222,31 +249,31 @@ impl CourseNode {
                 groups.entry(key).or_default().push(peer);
             }
         }
-        // The course's rule: the chain most peers agree on, then the longest; our own chain is
-        // one more voice for itself. Ours ranks too, and what ranks below it is never tried.
-        // Unlike the course, a shorter chain never replaces ours, however many agree on it:
-        // one host with many ports could otherwise roll the network back to a cheap prefix.
+        // The longest chain, and among chains as long the one most peers agree on (our own
+        // chain counting us as one more; then the higher hash, so that every peer breaks a
+        // tie alike). Only chains that rank above ours are tried: a chain shorter than ours
+        // never replaces it, however many report it (one host with many ports could otherwise
+        // roll the network back to a cheap prefix), and a longer one always may, so a block
+        // mined by a few spreads even when its ANNOUNCE was lost.
         let len = self.chain.len();
         let ours = self.chain.tip().map(|t| (len, t.hash));
         if let Some(key) = ours {
             groups.entry(key).or_default();
         }
-        let support = |key: &(u64, Hash), peers: &Vec<SocketAddr>| {
-            peers.len() + usize::from(Some(*key) == ours)
-        };
         let mut ranked: Vec<((u64, Hash), usize, Vec<SocketAddr>)> = groups
             .into_iter()
             .map(|(key, mut peers)| {
                 peers.sort();
-                let n = support(&key, &peers);
-                (key, n, peers)
+                let support = peers.len() + usize::from(Some(key) == ours);
+                (key, support, peers)
             })
             .collect();
-        ranked.sort_by(|(a, na, _), (b, nb, _)| (nb, b.0, b.1 .0).cmp(&(na, a.0, a.1 .0)));
+        ranked.sort_by(|(a, na, _), (b, nb, _)| (b.0, nb, b.1 .0).cmp(&(a.0, na, a.1 .0)));
         let candidates: Vec<Candidate> = ranked
             .into_iter()
             .take_while(|(key, _, _)| Some(*key) != ours)
-            .filter(|((blocks, _), _, _)| *blocks >= len.max(1))
+            .filter(|((blocks, _), _, _)| *blocks >= 1)
+            .filter(|(key, _, _)| !self.sync.failed_lately(key, now_ms))
             .map(|((blocks, hash), _, peers)| Candidate {
                 blocks,
                 hash,
@@ -281,9 +308,12 @@ impl CourseNode {
             // A longer chain is fetched from our length up; one of the same length from its
             // top block, which must then link below.
             let base = len.min(candidate.blocks - 1);
+            // A probe first: only the first block, which must link to ours (or the search for
+            // the fork point steps back from it). The pipeline opens once something links, so
+            // a chain that links nowhere costs the walk back, not a window of requests above.
             self.sync.downloader.start(
                 Target {
-                    blocks: candidate.blocks,
+                    blocks: base + 1,
                     hash: candidate.hash,
                     peers: candidate.peers.clone(),
                 },
@@ -306,7 +336,17 @@ impl CourseNode {
 
     /// A GET_BLOCK_REPLY with a block.
     pub(super) fn on_fetched(&mut self, now_ms: u64, from: SocketAddr, block: CourseBlock) {
-        if !self.sync.downloader.on_block(from, block.height, None) {
+        let asked = self.sync.downloader.on_block(from, block.height, None);
+        // A late answer (its request timed out and went to another peer) from a peer serving
+        // this chain is as good as any, within the heights the downloader would ask for.
+        let late = !asked
+            && self.sync.fetch.as_ref().is_some_and(|f| {
+                let next = f.base + f.got.len() as u64;
+                f.target.peers.contains(&from)
+                    && block.height >= next
+                    && block.height < next + LATE_WINDOW
+            });
+        if !asked && !late {
             self.counters.unsolicited += 1;
             return;
         }
@@ -340,7 +380,13 @@ impl CourseNode {
                 None => self.chain.get(h - 1),
             };
             match block.verify_after(prev, difficulty) {
-                Ok(()) => f.got.push(block),
+                Ok(()) => {
+                    if f.got.is_empty() {
+                        // It links: open the pipeline up to the chain's claimed length.
+                        self.sync.downloader.extend_to(f.target.blocks);
+                    }
+                    f.got.push(block)
+                }
                 Err(CourseError::BadLink { .. })
                     if f.got.is_empty()
                         && h > 0
@@ -465,6 +511,8 @@ impl CourseNode {
         let stuck = !self.sync.downloader.is_active() || self.sync.downloader.is_drained();
         if stuck {
             if let Some(f) = self.sync.fetch.take() {
+                self.sync
+                    .remember_failed((f.target.blocks, f.target.hash), now_ms);
                 let reason = if self.sync.downloader.is_active() {
                     "its peers did not serve all of it"
                 } else {

@@ -199,6 +199,27 @@ fn an_unseen_gossip_is_forwarded_to_three_peers() {
         .collect();
     assert_eq!(forwarded.len(), 3);
     assert!(forwarded.iter().all(|(to, _)| *to != addr(6001)));
+    // A GOSSIP naming an address that never talked to us, from elsewhere, is not passed on:
+    // every peer it reached would answer the named victim.
+    let victim = SocketAddr::from(([127, 0, 0, 77], 7777));
+    let d = datagram(
+        &mut node,
+        2,
+        addr(6002),
+        &CourseMessage::Gossip {
+            host: victim.ip().to_string(),
+            port: victim.port(),
+            id: "id-2".into(),
+            name: "forged".into(),
+        },
+    );
+    assert!(
+        d.sent
+            .iter()
+            .all(|(_, m)| !matches!(m, CourseMessage::Gossip { .. })),
+        "{:?}",
+        d.sent
+    );
 }
 
 #[test]
@@ -326,7 +347,13 @@ fn an_announced_block_on_our_tip_is_verified_kept_and_passed_on() {
     let mut forged = next.clone();
     forged.messages = vec!["forged".into()];
     let d = datagram(&mut node, 0, addr(7001), &CourseMessage::Announce(forged));
-    assert!(d.persisted.is_empty() && d.sent.is_empty());
+    assert!(d.persisted.is_empty(), "a forged body is not kept");
+    assert!(
+        d.sent
+            .iter()
+            .all(|(_, m)| !matches!(m, CourseMessage::Announce(_))),
+        "nor passed on (it may start a consensus round: it looks like a fork)"
+    );
     assert_eq!(node.chain().len(), 3);
     let d = datagram(
         &mut node,
@@ -415,15 +442,15 @@ fn block_fits(datagram: &[u8]) -> bool {
 }
 
 #[test]
-fn the_chain_most_peers_agree_on_wins_and_a_shorter_one_never_replaces_ours() {
+fn the_longest_chain_wins_then_the_most_agreed_and_a_shorter_one_never_replaces_ours() {
     let a = chain_of(&[], 10, "a");
-    let b = chain_of(&[], 12, "b");
+    let b = chain_of(&[], 10, "b");
     let peers = [addr(7001), addr(7002), addr(7003)];
     let mut servers = HashMap::new();
     servers.insert(peers[0], (a.clone(), None));
     servers.insert(peers[1], (a.clone(), None));
     servers.insert(peers[2], (b.clone(), None));
-    // Two peers agree on A, one has a longer B: A, as the course decides.
+    // As long: the chain two peers agree on beats the chain one has.
     let mut node = node_with(&[], peers.to_vec());
     node.handle_timeout(0);
     let first = drain(&mut node).sent;
@@ -432,8 +459,15 @@ fn the_chain_most_peers_agree_on_wins_and_a_shorter_one_never_replaces_ours() {
     // The next round agrees again: A, with us, still has the most voices.
     node.handle_command(now, CourseCommand::Consensus).unwrap();
     let first = drain(&mut node).sent;
-    serve(&mut node, now, &servers, first, now + 5_000);
+    let now = serve(&mut node, now, &servers, first, now + 5_000);
     assert_eq!(node.chain().blocks(), a.as_slice());
+    // A longer chain wins even when one peer alone has it (its miner's ANNOUNCE was lost).
+    let longer = chain_of(&a, 2, "c");
+    servers.insert(peers[2], (longer.clone(), None));
+    node.handle_command(now, CourseCommand::Consensus).unwrap();
+    let first = drain(&mut node).sent;
+    serve(&mut node, now, &servers, first, now + 5_000);
+    assert_eq!(node.chain().blocks(), longer.as_slice());
     // Three peers agreeing on a prefix of our chain do not roll it back.
     let mut prefix = HashMap::new();
     for p in peers {
