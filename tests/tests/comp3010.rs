@@ -440,9 +440,14 @@ fn a_liar_about_its_height_costs_little_and_the_honest_chain_wins() {
     .expect("start the liar");
     let honest = host("honest", 52, honest_chain.clone());
     let data = TempDir::new("comp3010-liar");
-    let ours = Ours::start("ours", data.path(), &[liar.addr(), honest.addr()], &[]);
+    let mut ours = Ours::start("ours", data.path(), &[liar.addr(), honest.addr()], &[]);
     let probe = udp(53);
     wait_stats(&probe, ours.addr, &honest_chain, DEADLINE);
+    // It took the liar's five real blocks first, then found where the honest chain forks off.
+    ours.process
+        .wait_log("the switch to the honest branch", DEADLINE, |l| {
+            l.contains("switched to a longer branch from height 0")
+        });
     let asked = liar.received("GET_BLOCK");
     assert!(asked < 2_000, "the liar was sent {asked} GET_BLOCK");
     assert!(asked > 0, "the liar's claim was tried");
@@ -535,6 +540,13 @@ fn hostile_datagrams_leave_the_course_peer_answering_and_reflect_nothing() {
     ];
     for datagram in &malformed {
         send_bytes(&hostile, ours.addr, datagram);
+        // The peer reads its socket in order: once it answers STATS, the datagram before is
+        // read too, so a small receive buffer (net.core.rmem_max) never drops one of these.
+        assert!(
+            stats(&probe, ours.addr).is_some(),
+            "no STATS answer after {} bytes of hostile datagram",
+            datagram.len()
+        );
     }
     let replies = drain(&hostile, Duration::from_millis(500));
     assert!(
