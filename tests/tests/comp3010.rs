@@ -19,7 +19,8 @@ use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use votechain_coursehost::{
-    block_to_json, block_valid, chain_valid, mine_chain, null_block_reply, Block, Host, HostConfig,
+    block_to_json, block_valid, chain_valid, mine_chain, mine_on, null_block_reply, Block, Host,
+    HostConfig,
 };
 use votechain_tests::binaries::bin;
 use votechain_tests::process::Process;
@@ -265,6 +266,11 @@ fn a_course_chain_is_synced_and_served_back_in_the_flat_course_form() {
     assert_eq!(status["top"], chain[199].hash.as_str(), "{status}");
     assert_eq!(status["sync"], Value::Null, "{status}");
     assert_eq!(status["profile"], "comp3010", "{status}");
+    assert!(
+        well_known.peers().contains(&ours.addr),
+        "the course host learned our peer from its GOSSIP: {:?}",
+        well_known.peers()
+    );
     // Every block, field for field as the course host itself would send it.
     for (height, block) in chain.iter().enumerate() {
         let request = json!({"type": "GET_BLOCK", "height": height});
@@ -424,6 +430,76 @@ fn consensus_takes_the_chain_most_peers_report() {
     );
 }
 
+/// A course peer's ANNOUNCE extends our chain and is passed on to the other course peers, who
+/// accept it; a forged body under the real block's hash is refused, not passed on, and does not
+/// keep the real block out.
+#[test]
+fn an_announced_block_is_checked_added_and_passed_on() {
+    let chain = mine_chain(10, DIFFICULTY, "Prof!", 10);
+    let source = host("source", 101, chain.clone());
+    let data = TempDir::new("comp3010-announce");
+    let ours = Ours::start("ours", data.path(), &[source.addr()], &[]);
+    let probe = udp(102);
+    wait_stats(&probe, ours.addr, &chain, DEADLINE);
+    let listener = Host::start(HostConfig {
+        bind: loopback(103),
+        chain: chain.clone(),
+        peers: vec![ours.addr],
+        ..HostConfig::new("listener", DIFFICULTY)
+    })
+    .expect("start the listener");
+    wait_until("the listener to hear our GOSSIP_REPLY", DEADLINE, || {
+        if listener.peers().contains(&ours.addr) {
+            Ok(())
+        } else {
+            Err(format!("it knows {:?}", listener.peers()))
+        }
+    });
+
+    let next = mine_on(chain.last(), vec!["fresh".into()], DIFFICULTY, "announcer");
+    let forged = Block {
+        messages: vec!["forged".into()],
+        ..next.clone()
+    };
+    let announcer = udp(104);
+    send_bytes(
+        &announcer,
+        ours.addr,
+        block_to_json(&forged, "ANNOUNCE").to_string().as_bytes(),
+    );
+    // Read in order: once STATS is answered the forgery has been judged.
+    assert_eq!(stats(&probe, ours.addr), Some(stats_of(&chain)));
+    send_bytes(
+        &announcer,
+        ours.addr,
+        block_to_json(&next, "ANNOUNCE").to_string().as_bytes(),
+    );
+    let mut extended = chain.clone();
+    extended.push(next);
+    wait_stats(&probe, ours.addr, &extended, DEADLINE);
+    wait_until(
+        "the listener to accept the block we passed on",
+        DEADLINE,
+        || {
+            if listener.accepted_announces() == 1 {
+                Ok(())
+            } else {
+                Err(format!("{} accepted", listener.accepted_announces()))
+            }
+        },
+    );
+    assert_eq!(listener.chain(), extended);
+    assert_eq!(
+        listener.received("ANNOUNCE"),
+        1,
+        "only the real block was passed on"
+    );
+    assert!(
+        drain(&announcer, Duration::from_millis(200)).is_empty(),
+        "nothing goes back to the announcer"
+    );
+}
+
 /// Test 5: a host claiming a million blocks costs a bounded number of GET_BLOCK, and the honest
 /// chain wins.
 #[test]
@@ -460,7 +536,13 @@ fn a_course_host_asking_from_throw_away_ports_syncs_from_us() {
     let chain = mine_chain(60, DIFFICULTY, "Prof!", 6);
     let source = host("source", 61, chain.clone());
     let data = TempDir::new("comp3010-throwaway");
-    let mut ours = Ours::start("ours", data.path(), &[source.addr()], &[]);
+    // Gossip every second, so that the throw-away host hears our GOSSIP soon.
+    let mut ours = Ours::start(
+        "ours",
+        data.path(),
+        &[source.addr()],
+        &["--gossip-interval", "1"],
+    );
     let probe = udp(62);
     wait_stats(&probe, ours.addr, &chain, DEADLINE);
     let throwaway = Host::start(HostConfig {
@@ -485,7 +567,15 @@ fn a_course_host_asking_from_throw_away_ports_syncs_from_us() {
             Err(format!("peers: {peers}"))
         }
     });
-    throwaway.add_peer(ours.addr);
+    // Our answer to its GOSSIP went to the fresh port it came from, which is gone; it learns
+    // us from our own GOSSIP, answered from its listening port.
+    wait_until("the throw-away host to learn our peer", DEADLINE, || {
+        if throwaway.peers().contains(&ours.addr) {
+            Ok(())
+        } else {
+            Err(format!("it knows {:?}", throwaway.peers()))
+        }
+    });
     let outcome = throwaway.consensus_now();
     assert_eq!(outcome.adopted, Some(60), "{outcome:?}");
     assert_eq!(throwaway.chain(), chain);
