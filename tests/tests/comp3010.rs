@@ -529,6 +529,46 @@ fn a_liar_about_its_height_costs_little_and_the_honest_chain_wins() {
     assert!(asked > 0, "the liar's claim was tried");
 }
 
+/// Two course hosts agree on a chain one of whose blocks does not match its hash (the course
+/// hosts trust their chain as given): the majority's chain is refused at that block, and the
+/// honest minority's chain wins; the forged block is never served on.
+#[test]
+fn a_majority_serving_a_forged_block_loses_to_the_honest_chain() {
+    let forged_chain = {
+        let mut chain = mine_chain(30, DIFFICULTY, "majority", 111);
+        chain[10].messages = vec!["rewritten".into()];
+        chain
+    };
+    assert!(!block_valid(
+        Some(&forged_chain[9]),
+        &forged_chain[10],
+        DIFFICULTY
+    ));
+    let honest_chain = mine_chain(30, DIFFICULTY, "minority", 112);
+    let bad1 = host("bad1", 111, forged_chain.clone());
+    let bad2 = host("bad2", 112, forged_chain.clone());
+    let honest = host("honest", 113, honest_chain.clone());
+    let data = TempDir::new("comp3010-forged");
+    let mut ours = Ours::start(
+        "ours",
+        data.path(),
+        &[bad1.addr(), bad2.addr(), honest.addr()],
+        &[],
+    );
+    let probe = udp(114);
+    wait_stats(&probe, ours.addr, &honest_chain, DEADLINE);
+    ours.process
+        .wait_log("the majority's chain to fail", DEADLINE, |l| {
+            l.contains("the chain of 30 blocks could not be fetched")
+        });
+    assert!(bad1.received("GET_BLOCK") + bad2.received("GET_BLOCK") > 0);
+    let request = json!({"type": "GET_BLOCK", "height": 10});
+    assert_eq!(
+        ask(&probe, ours.addr, &request, "GET_BLOCK_REPLY"),
+        Some(block_to_json(&honest_chain[10], "GET_BLOCK_REPLY"))
+    );
+}
+
 /// Test 6: a course host that sends each request from a fresh port and waits 50 ms there gets
 /// our answers, and syncs our chain.
 #[test]
