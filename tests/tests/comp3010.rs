@@ -806,10 +806,10 @@ fn a_spoofed_gossip_draws_no_gossip_reply_to_its_victim_from_anyone() {
     );
 }
 
-/// Test 8: the chain survives SIGKILL and SIGTERM, and is answered from the store at once, with
-/// the well-known host gone.
+/// Test 8: the chain survives SIGKILL, SIGTERM and a torn write at the end of its store, and is
+/// answered from the store at once, with the well-known host gone.
 #[test]
-fn the_chain_survives_kill_and_terminate() {
+fn the_chain_survives_kill_terminate_and_a_torn_write() {
     let chain = mine_chain(30, DIFFICULTY, "Prof!", 8);
     let source = host("source", 81, chain.clone());
     let source_addr = source.addr();
@@ -846,4 +846,29 @@ fn the_chain_survives_kill_and_terminate() {
         ask(&probe, ours.addr, &request, "GET_BLOCK_REPLY"),
         Some(block_to_json(&chain[29], "GET_BLOCK_REPLY"))
     );
+
+    // A torn write after the last record (a crash in the middle of an append): cut, with a
+    // warning, and the chain is whole.
+    drop(ours);
+    let store = data.path().join("course-chain.store");
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&store)
+        .unwrap_or_else(|e| panic!("opening {}: {e}", store.display()));
+    file.write_all(b"\x00\x00\x01\x00torn")
+        .expect("append a torn record");
+    drop(file);
+    let mut ours = Ours::start("ours", data.path(), &[source_addr], &[]);
+    let first = wait_until("the restarted peer to answer STATS", DEADLINE, || {
+        stats(&probe, ours.addr).ok_or_else(|| "no answer".to_owned())
+    });
+    assert_eq!(
+        first,
+        stats_of(&chain),
+        "the first answer after a torn write"
+    );
+    ours.process
+        .wait_log("the warning about the cut", DEADLINE, |l| {
+            l.contains("warning") && l.contains("cut")
+        });
 }
