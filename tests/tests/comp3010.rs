@@ -622,9 +622,10 @@ fn a_course_host_asking_from_throw_away_ports_syncs_from_us() {
     assert!(chain_valid(&throwaway.chain(), DIFFICULTY));
 }
 
-/// Test 7: malformed datagrams, a flood of GET_BLOCK from fresh ports and a spoofed GOSSIP: the
-/// peer keeps answering, answers none of the malformed ones, backs the flood off, and sends no
-/// GOSSIP_REPLY to the address the spoof names.
+/// Test 7: malformed datagrams, unsolicited replies, a flood of GET_BLOCK from fresh ports and a
+/// spoofed GOSSIP: the peer keeps answering, answers none of the malformed ones, takes nothing
+/// from the unsolicited ones, backs the flood off, and sends no GOSSIP_REPLY to the address the
+/// spoof names.
 #[test]
 fn hostile_datagrams_leave_the_course_peer_answering_and_reflect_nothing() {
     let chain = mine_chain(20, DIFFICULTY, "Prof!", 7);
@@ -696,6 +697,35 @@ fn hostile_datagrams_leave_the_course_peer_answering_and_reflect_nothing() {
             ))
         }
     });
+
+    // Replies nobody asked for, one of them a valid block of a longer chain: the chain stays.
+    let other = mine_chain(1, DIFFICULTY, "unsolicited", 77);
+    let fake_top = format!("{}{}", "d".repeat(56), "0".repeat(8));
+    let unsolicited = [
+        block_to_json(&other[0], "GET_BLOCK_REPLY"),
+        null_block_reply(),
+        json!({"type": "STATS_REPLY", "height": 1_000_000, "hash": fake_top}),
+        json!({"type": "STATS_REPLY", "height": null, "hash": null}),
+    ];
+    for reply in &unsolicited {
+        send_bytes(&hostile, ours.addr, reply.to_string().as_bytes());
+    }
+    assert_eq!(stats(&probe, ours.addr), Some(stats_of(&chain)));
+    wait_until("the unsolicited replies to be counted", DEADLINE, || {
+        let counters = ours.status()["counters"].clone();
+        let counted = counters["unsolicited"].as_u64().unwrap_or(0)
+            - after["unsolicited"].as_u64().unwrap_or(0);
+        // The null GET_BLOCK_REPLY says nothing to count: the other three are counted.
+        if counted >= 3 {
+            Ok(())
+        } else {
+            Err(format!("{counted} counted: {counters}"))
+        }
+    });
+    assert!(
+        drain(&hostile, Duration::from_millis(200)).is_empty(),
+        "unsolicited replies were answered"
+    );
 
     // 20,000 GET_BLOCK for height 0, each from a fresh port.
     let flood = json!({"type": "GET_BLOCK", "height": 0}).to_string();
