@@ -622,7 +622,7 @@ fn a_course_host_asking_from_throw_away_ports_syncs_from_us() {
     assert!(chain_valid(&throwaway.chain(), DIFFICULTY));
 }
 
-/// Test 7: malformed datagrams, unsolicited replies, a flood of GET_BLOCK from fresh ports and a
+/// Test 7: malformed datagrams, unsolicited replies, a flood of CONSENSUS, a flood of GET_BLOCK from fresh ports and a
 /// spoofed GOSSIP: the peer keeps answering, answers none of the malformed ones, takes nothing
 /// from the unsolicited ones, backs the flood off, and sends no GOSSIP_REPLY to the address the
 /// spoof names.
@@ -725,6 +725,19 @@ fn hostile_datagrams_leave_the_course_peer_answering_and_reflect_nothing() {
     assert!(
         drain(&hostile, Duration::from_millis(200)).is_empty(),
         "unsolicited replies were answered"
+    );
+
+    // A thousand CONSENSUS: at most one round per 10 s, so the course host is asked for STATS
+    // a few times (the round at start, perhaps an early one), not a thousand.
+    let consensus = json!({"type": "CONSENSUS"}).to_string();
+    for _ in 0..1_000 {
+        send_bytes(&hostile, ours.addr, consensus.as_bytes());
+    }
+    assert_eq!(stats(&probe, ours.addr), Some(stats_of(&chain)));
+    let asked = source.received("STATS");
+    assert!(
+        (1..=3).contains(&asked),
+        "the course host was asked for STATS {asked} times"
     );
 
     // 20,000 GET_BLOCK for height 0, each from a fresh port.
