@@ -622,10 +622,10 @@ fn a_course_host_asking_from_throw_away_ports_syncs_from_us() {
     assert!(chain_valid(&throwaway.chain(), DIFFICULTY));
 }
 
-/// Test 7: malformed datagrams, unsolicited replies, a flood of CONSENSUS, a flood of GET_BLOCK from fresh ports and a
-/// spoofed GOSSIP: the peer keeps answering, answers none of the malformed ones, takes nothing
-/// from the unsolicited ones, backs the flood off, and sends no GOSSIP_REPLY to the address the
-/// spoof names.
+/// Test 7: malformed datagrams, unsolicited replies, a flood of CONSENSUS, a flood of GET_BLOCK
+/// from fresh ports and a spoofed GOSSIP: the peer keeps answering, answers none of the
+/// malformed ones, takes nothing from the unsolicited ones, runs no extra consensus, backs the
+/// flood off, and sends no GOSSIP_REPLY to the address the spoof names.
 #[test]
 fn hostile_datagrams_leave_the_course_peer_answering_and_reflect_nothing() {
     let chain = mine_chain(20, DIFFICULTY, "Prof!", 7);
