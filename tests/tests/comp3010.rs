@@ -4,14 +4,19 @@
 //! course's flat form (nulls for unknown heights, null/null STATS for no chain); a course host
 //! syncs from ours by its own consensus and its own validation, also one that asks from
 //! throw-away ports; NEW_WORD and the console's `word` end up in a block ANNOUNCEd to a course
-//! host that validates it; the STATS majority wins over a minority chain; a liar about its
-//! height costs a bounded number of GET_BLOCK and the honest chain wins; hostile datagrams, a
-//! flood of GET_BLOCK from fresh ports and a spoofed GOSSIP leave the peer answering and reflect
-//! nothing at a third address; and the chain survives SIGKILL and SIGTERM.
+//! host that validates it; a course peer's ANNOUNCE is checked, added and passed on; the STATS
+//! majority wins over a minority chain, unless the majority serves a forged block; a liar about
+//! its height costs a bounded number of GET_BLOCK and the honest chain wins; hostile datagrams,
+//! floods of CONSENSUS and of GET_BLOCK from fresh ports, and a spoofed GOSSIP leave the peer
+//! answering and send nothing to a third address; and the chain survives SIGKILL, SIGTERM and a
+//! torn write.
+//!
+//! One test is a FINDING that fails against the peer as of this writing:
+//! `a_spoofed_gossip_draws_no_gossip_reply_to_its_victim_from_anyone` (see its comment).
 //!
 //! Each test owns its peer process and hosts. Tests and hosts use distinct loopback addresses
-//! (127.0.0.x) where the peer's per-IP limits could otherwise make one test's traffic count
-//! against another's. Every wait polls with a deadline; nothing sleeps for correctness.
+//! (127.0.0.x) so that the peer's per-IP limits count each party apart. Every wait polls with a
+//! deadline; nothing sleeps for correctness.
 
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -300,10 +305,16 @@ fn a_course_chain_is_synced_and_served_back_in_the_flat_course_form() {
     assert_eq!(status["top"], chain[199].hash.as_str(), "{status}");
     assert_eq!(status["sync"], Value::Null, "{status}");
     assert_eq!(status["profile"], "comp3010", "{status}");
-    assert!(
-        well_known.peers().contains(&ours.addr),
-        "the course host learned our peer from its GOSSIP: {:?}",
-        well_known.peers()
+    wait_until(
+        "the course host to learn us from our GOSSIP",
+        DEADLINE,
+        || {
+            if well_known.peers().contains(&ours.addr) {
+                Ok(())
+            } else {
+                Err(format!("it knows {:?}", well_known.peers()))
+            }
+        },
     );
     // Every block, field for field as the course host itself would send it.
     for (height, block) in chain.iter().enumerate() {
@@ -312,7 +323,7 @@ fn a_course_chain_is_synced_and_served_back_in_the_flat_course_form() {
             .unwrap_or_else(|| panic!("no GET_BLOCK_REPLY for height {height}"));
         assert_eq!(reply, block_to_json(block, "GET_BLOCK_REPLY"));
     }
-    // And the course host's answers are the same as ours: the referee agrees with itself.
+    // The course host's own answer for a height is the same JSON as ours.
     let from_host = ask(
         &probe,
         well_known.addr(),
