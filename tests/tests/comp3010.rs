@@ -4,12 +4,12 @@
 //! course's flat form (nulls for unknown heights, null/null STATS for no chain); a course host
 //! syncs from ours by its own consensus and its own validation, also one that asks from
 //! throw-away ports; NEW_WORD and the console's `word` end up in a block ANNOUNCEd to a course
-//! host that validates it; a course peer's ANNOUNCE is checked, added and passed on; the STATS
-//! majority wins over a minority chain, unless the majority serves a forged block; a liar about
-//! its height costs a bounded number of GET_BLOCK and the honest chain wins; hostile datagrams,
-//! floods of CONSENSUS and of GET_BLOCK from fresh ports, and a spoofed GOSSIP leave the peer
-//! answering and send nothing to a third address; and the chain survives SIGKILL, SIGTERM and a
-//! torn write.
+//! host that validates it; a course peer's ANNOUNCE is checked, added and passed on; our GOSSIP
+//! spreads through a course network by its forwarding; the STATS majority wins over a minority
+//! chain, unless the majority serves a forged block; a liar about its height costs a bounded
+//! number of GET_BLOCK and the honest chain wins; hostile datagrams, floods of CONSENSUS and of
+//! GET_BLOCK from fresh ports, and a spoofed GOSSIP leave the peer answering and send nothing to
+//! a third address; and the chain survives SIGKILL, SIGTERM and a torn write.
 //!
 //! One test is a FINDING that fails against the peer as of this writing:
 //! `a_spoofed_gossip_draws_no_gossip_reply_to_its_victim_from_anyone` (see its comment).
@@ -450,6 +450,53 @@ fn a_new_word_is_mined_into_a_block_a_course_host_accepts() {
     assert_eq!(sink.accepted_announces(), 2);
     assert!(chain_valid(&chain, DIFFICULTY));
     wait_stats(&probe, ours.addr, &chain, DEADLINE);
+}
+
+/// Our GOSSIP to one well-known course host reaches the others through its forwarding: every
+/// host learns us, and we learn every host from its GOSSIP_REPLY.
+#[test]
+fn our_gossip_spreads_through_a_course_network() {
+    let hosts: Vec<Host> = (0..4u8)
+        .map(|i| host(&format!("course {i}"), 131 + i, Vec::new()))
+        .collect();
+    for a in &hosts {
+        for b in &hosts {
+            a.add_peer(b.addr());
+        }
+    }
+    let data = TempDir::new("comp3010-gossip");
+    let mut ours = Ours::start("ours", data.path(), &[hosts[0].addr()], &[]);
+    let http = ours.http();
+    wait_until(
+        "every course host and our peer to know each other",
+        DEADLINE,
+        || {
+            let unaware: Vec<SocketAddr> = hosts
+                .iter()
+                .filter(|h| !h.peers().contains(&ours.addr))
+                .map(Host::addr)
+                .collect();
+            let peers = http_get(http, "/api/peers");
+            let ours_knows = |addr: SocketAddr| {
+                peers.as_array().is_some_and(|list| {
+                    list.iter()
+                        .any(|p| p["address"] == addr.to_string().as_str() && p["talked"] == true)
+                })
+            };
+            let unknown: Vec<SocketAddr> = hosts
+                .iter()
+                .map(Host::addr)
+                .filter(|addr| !ours_knows(*addr))
+                .collect();
+            if unaware.is_empty() && unknown.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "hosts that do not know us: {unaware:?}; hosts we do not know: {unknown:?}"
+                ))
+            }
+        },
+    );
 }
 
 /// Test 4: the chain most peers report wins over a different one of the same length.
