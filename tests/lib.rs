@@ -22,8 +22,10 @@
 //! `terminal.rs` (the peer's and the election's console in a pseudo-terminal: prompt, help,
 //! history, Ctrl-D, Ctrl-C); and `logging.rs` (a calm terminal, the full log in `peer.log`,
 //! `-q`, `--log-format json`); `api.rs` (the peer's HTTP API and its events), `metrics.rs`
-//! (`/metrics`) and `election_pages.rs` (the election's web pages, `--open`, `--no-http`). A peer's stderr carries only warnings and events for people;
-//! a failing test also prints the tail of each peer's `peer.log`.
+//! (`/metrics`) and `election_pages.rs` (the election's web pages, `--open`, `--no-http`);
+//! `comp3010.rs` (the peer's `--profile comp3010` against the independent course host of
+//! `votechain-coursehost`). A peer's stderr carries only warnings and events for people; a
+//! failing test also prints the tail of each peer's `peer.log`.
 //!
 //! Every wait polls with a generous deadline and never sleeps for correctness (STYLE.md rule
 //! 6); every process is killed when its handle drops, including while a failing test unwinds,
