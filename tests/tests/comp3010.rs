@@ -11,9 +11,6 @@
 //! GET_BLOCK from fresh ports, and a spoofed GOSSIP leave the peer answering and send nothing to
 //! a third address; and the chain survives SIGKILL, SIGTERM and a torn write.
 //!
-//! One test is a FINDING that fails against the peer as of this writing:
-//! `a_spoofed_gossip_draws_no_gossip_reply_to_its_victim_from_anyone` (see its comment).
-//!
 //! Each test owns its peer process and hosts. Tests and hosts use distinct loopback addresses
 //! (127.0.0.x) so that the peer's per-IP limits count each party apart. Every wait polls with a
 //! deadline; nothing sleeps for correctness.
@@ -893,11 +890,11 @@ fn hostile_datagrams_leave_the_course_peer_answering_and_reflect_nothing() {
     wait_stats(&probe, ours.addr, &chain, DEADLINE);
 }
 
-/// Test 7b. FINDING (fails against the peer as of commit 0909120; see the report of the branch
-/// `courseit`): a spoofed GOSSIP naming a third address that never talked to anyone is forwarded
-/// by our peer to up to 3 course peers, and each of them, following the course's rule, sends a
-/// GOSSIP_REPLY to that address and forwards it on: one forged datagram to our peer becomes a
-/// GOSSIP_REPLY from every course peer toward the victim. The seed protocols' failure list
+/// Test 7b: a spoofed GOSSIP naming a third address that never talked to anyone must not be
+/// forwarded by our peer: each course peer it reached would, following the course's rule, send
+/// a GOSSIP_REPLY to that address and forward it on, so one forged datagram to our peer would
+/// become a GOSSIP_REPLY from every course peer toward the victim (it did, before our peer
+/// forwarded only GOSSIP from an originator that sent it or had talked to us). The seed protocols' failure list
 /// (shared/reference/seed-protocols.md) names "a spoofed GOSSIP was reflected to any address and
 /// forwarded to 3 more peers", and the native profile forwards only a proven GOSSIP (PROTOCOL.md).
 /// The victim here must receive no GOSSIP_REPLY from anyone.
@@ -934,7 +931,7 @@ fn a_spoofed_gossip_draws_no_gossip_reply_to_its_victim_from_anyone() {
         .collect();
     assert!(
         replies.is_empty(),
-        "FINDING: one spoofed GOSSIP to our peer, forwarded to the course peer at {}, drew \
+        "one spoofed GOSSIP to our peer, forwarded to the course peer at {}, drew \
          GOSSIP_REPLY to the victim {victim_addr}: {replies:?}",
         course_peer.addr()
     );

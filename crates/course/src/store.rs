@@ -56,14 +56,20 @@ impl CourseStore {
             report.push(format!("cut {} bytes ({cut})", recovered.cut_bytes));
         }
         if !skipped.is_empty() {
+            // The first few reasons say what is wrong; a long chain's worth would be a wall.
+            let shown: Vec<&str> = skipped.iter().take(3).map(String::as_str).collect();
+            let more = match skipped.len().saturating_sub(shown.len()) {
+                0 => String::new(),
+                n => format!("; and {n} more"),
+            };
             report.push(format!(
-                "skipped {} records ({})",
+                "skipped {} records ({}{more})",
                 skipped.len(),
-                skipped.join("; ")
+                shown.join("; ")
             ));
         }
         let report =
-            (!report.is_empty()).then(|| format!("The course store {}.", report.join(", and ")));
+            (!report.is_empty()).then(|| format!("the course store {}", report.join(", and ")));
         Ok((CourseStore { store }, chain, report))
     }
 

@@ -96,7 +96,7 @@ fn a_torn_tail_is_cut_and_reported() {
     assert_eq!(chain.blocks(), &blocks[..]);
     let report = report.unwrap();
     assert!(
-        report.starts_with("The course store cut 11 bytes"),
+        report.starts_with("the course store cut 11 bytes"),
         "{report}"
     );
     let d = mine(Some(&blocks[2]), "d");
