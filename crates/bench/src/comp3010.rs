@@ -1,0 +1,308 @@
+//! `bench comp3010`: our peer on the COMP 3010 course network's terms, two figures in one run.
+//!
+//! 1. **Mining the course's hash rule**: hashes per second of our course miner (one SHA-256
+//!    compression per attempt after a midstate) against our native miner, one thread each,
+//!    alternating rounds, medians; the ratio course/native, and the course miner against the
+//!    ≈1 MH/s per core the course's Python peers manage ([`mining`]).
+//! 2. **Sync**: a chain mined by the independent course host's miner, served by course-style
+//!    hosts each behind a delay relay; the course's stop-and-wait client over one relay (a
+//!    prefix, extrapolated per block) against our course peer, run in this process with the
+//!    relays as seeds, timed from its start until it holds the chain ([`sync`]).
+//!
+//! Each target gets a met/MISSED verdict; like every bench, a missed target is a figure, not an
+//! error, and the exit code reports only whether the measurement ran.
+
+mod mining;
+mod sync;
+
+use crate::swarm;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Course miner hash rate against the native miner's, at least.
+const TARGET_MINING_RATIO: f64 = 0.8;
+/// The course's Python peers, hashes per second per core.
+const PYTHON_HASHES_PER_S: f64 = 1e6;
+/// Our sync rate against stop-and-wait, at least.
+const TARGET_SPEEDUP: f64 = 30.0;
+/// Our sync rate, blocks per second, at least.
+const TARGET_BLOCKS_PER_S: f64 = 5_000.0;
+
+/// Options of `bench comp3010`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Mining rounds; each measures the native and the course miner once, in alternating order.
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    /// Seconds of each mining measurement.
+    #[arg(long, default_value_t = 1.0)]
+    round_secs: f64,
+    /// Seconds each miner runs before its measurement starts.
+    #[arg(long, default_value_t = 0.2)]
+    warmup_secs: f64,
+    /// Blocks in the served course chain (genesis included).
+    #[arg(long, default_value_t = 10_000)]
+    blocks: u64,
+    /// Trailing '0' hex characters of a valid block hash.
+    #[arg(long, default_value_t = 2)]
+    difficulty: u32,
+    /// Course hosts serving the chain, each behind its own relay.
+    #[arg(long, default_value_t = 3)]
+    hosts: usize,
+    /// Round-trip time each relay adds (half each way).
+    #[arg(long, default_value_t = 20)]
+    rtt_ms: u64,
+    /// Blocks the stop-and-wait client fetches (a prefix; its per-block time is steady).
+    #[arg(long, default_value_t = 500)]
+    stopwait_blocks: u64,
+    /// Fresh runs of our peer against the same hosts (the figure is their median).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Our peer's sync window (GET_BLOCKs in flight over all peers); default: the peer's.
+    #[arg(long)]
+    window: Option<usize>,
+    /// Our peer's GET_BLOCKs in flight to one peer; default: the peer's.
+    #[arg(long)]
+    per_peer: Option<usize>,
+    /// Hard deadline of each run of our peer, in seconds.
+    #[arg(long, default_value_t = 60)]
+    deadline_s: u64,
+    /// Where our peer's temp data dirs go (default: the system temp dir).
+    #[arg(long)]
+    data_root: Option<PathBuf>,
+}
+
+/// Runs the benchmark.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.rounds > 0 && args.round_secs > 0.0 && args.warmup_secs >= 0.0,
+        "mining needs at least one round of a positive duration"
+    );
+    anyhow::ensure!(
+        args.blocks > 1 && args.stopwait_blocks > 0 && args.runs > 0 && args.hosts > 0,
+        "sync needs a chain of 2 blocks or more, a stop-and-wait prefix, a run and a host"
+    );
+    anyhow::ensure!(
+        args.stopwait_blocks <= args.blocks,
+        "the stop-and-wait prefix cannot be longer than the chain"
+    );
+    let load_before = swarm::loadavg();
+
+    // 1. Mining.
+    let mined = mining::measure(
+        args.rounds,
+        Duration::from_secs_f64(args.warmup_secs),
+        Duration::from_secs_f64(args.round_secs),
+    )?;
+    let native = median(&mined.native);
+    let course = median(&mined.course);
+    let ratios = mined.ratios();
+    let mining_ratio = course / native;
+    let vs_python = course / PYTHON_HASHES_PER_S;
+    println!(
+        "bench comp3010 — 1. mining the course's hash rule: 1 thread each, {} alternating rounds of {:.1} s after {:.1} s of warm-up",
+        args.rounds, args.round_secs, args.warmup_secs
+    );
+    println!();
+    println!("| round | native Mhash/s | course Mhash/s | course/native |");
+    println!("|---|---|---|---|");
+    for (i, ((n, c), r)) in mined
+        .native
+        .iter()
+        .zip(&mined.course)
+        .zip(&ratios)
+        .enumerate()
+    {
+        println!("| {} | {:.2} | {:.2} | {r:.3} |", i + 1, n / 1e6, c / 1e6);
+    }
+    println!(
+        "| median | {:.2} ({}) | {:.2} ({}) | {:.3} (rounds {}) |",
+        native / 1e6,
+        spread(&mined.native, 1e6),
+        course / 1e6,
+        spread(&mined.course, 1e6),
+        mining_ratio,
+        spread(&ratios, 1.0)
+    );
+    println!();
+    println!(
+        "course miner / native miner (medians) {mining_ratio:.3}; course miner / 1 MH/s (the course's Python peers per core) {vs_python:.1}×"
+    );
+    println!();
+
+    // 2. Sync.
+    let net = sync::Network::start(&args)?;
+    println!(
+        "2. sync: a course chain of {} blocks (difficulty {}, mined by the course host's miner in {:.1} s, not measured) on {} course hosts, each behind a relay adding {} ms each way ({} ms RTT)",
+        net.chain.len(),
+        args.difficulty,
+        net.mined_secs,
+        args.hosts,
+        args.rtt_ms / 2,
+        args.rtt_ms
+    );
+    let stopwait = match net.stop_and_wait(args.stopwait_blocks) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            println!("stop-and-wait client failed: {e:#}");
+            None
+        }
+    };
+    let limits = sync::peer_config(&args, ([127, 0, 0, 1], 0).into(), Vec::new()).download;
+    let args_ref = &args;
+    let net_ref = &net;
+    let mut runs = Vec::with_capacity(args.runs);
+    swarm::run_in_temp_dir(args.data_root.as_deref(), "comp3010", |dir| {
+        let runs = &mut runs;
+        async move {
+            for i in 0..args_ref.runs {
+                let data = dir.join(format!("peer-{i}"));
+                runs.push(sync::our_peer(args_ref, net_ref, &data, i as u64).await?);
+            }
+            anyhow::Ok(())
+        }
+    })?;
+    let blocks = net.chain.len() as u64;
+    let rates: Vec<f64> = runs.iter().map(|r| r.blocks_per_s(blocks)).collect();
+    let sync_bps = median(&rates);
+    let stopwait_bps = stopwait.as_ref().map_or(0.0, sync::StopWait::blocks_per_s);
+    let speedup = if stopwait_bps > 0.0 {
+        sync_bps / stopwait_bps
+    } else {
+        0.0
+    };
+    let consensus: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| r.consensus_ms.map(|ms| ms as f64))
+        .collect();
+    let consensus_ms = (!consensus.is_empty()).then(|| median(&consensus));
+    let after_first: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| r.blocks_per_s_after_first(blocks))
+        .collect();
+    let after_first_bps = (!after_first.is_empty()).then(|| median(&after_first));
+
+    let ms = |x: Option<u64>| x.map_or("-".to_owned(), |v| v.to_string());
+    println!();
+    println!("| run | blocks | consensus chose ms | first block ms | done ms | blocks/s | blocks/s after first block | GET_BLOCK sent (resent) | STATS sent | relay drops |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    if let Some(s) = &stopwait {
+        println!(
+            "| course stop-and-wait client, 1 relay | {} | - | - | {:.0} | {:.1} | - | {} (0) | - | - |",
+            s.blocks,
+            s.secs * 1e3,
+            s.blocks_per_s(),
+            s.blocks
+        );
+    }
+    for (i, r) in runs.iter().enumerate() {
+        let tip = if r.done_ms.is_some() && !r.same_tip {
+            " (other tip!)"
+        } else {
+            ""
+        };
+        println!(
+            "| our peer, run {}, {} relays | {}{tip} | {} | {} | {} | {:.0} | {} | {} ({}) | {} | {} |",
+            i + 1,
+            args.hosts,
+            r.blocks,
+            ms(r.consensus_ms),
+            ms(r.first_block_ms),
+            ms(r.done_ms),
+            r.blocks_per_s(blocks),
+            r.blocks_per_s_after_first(blocks)
+                .map_or("-".to_owned(), |x| format!("{x:.0}")),
+            r.get_blocks,
+            r.get_blocks.saturating_sub(blocks),
+            r.stats,
+            r.relay_dropped
+        );
+    }
+    println!();
+    for (i, r) in runs.iter().enumerate() {
+        for failure in &r.failures {
+            println!("run {}: {failure}", i + 1);
+        }
+        if r.answered < args.hosts {
+            println!(
+                "run {}: the first consensus round had {} of {} answers",
+                i + 1,
+                r.answered,
+                args.hosts
+            );
+        }
+    }
+    if let Some(s) = &stopwait {
+        let per_block_ms = s.secs * 1e3 / s.blocks as f64;
+        println!(
+            "stop-and-wait measured on its first {} blocks (heights 0–{}) and extrapolated: {:.2} ms per block, so {} blocks would take ≈{:.0} s",
+            s.blocks,
+            s.blocks - 1,
+            per_block_ms,
+            blocks,
+            per_block_ms * blocks as f64 / 1e3
+        );
+    }
+    println!(
+        "our peer: median of {} runs {sync_bps:.0} blocks/s (runs {}), from start (consensus included); {} from its first block; download window {}, per peer {}, first timeout {} ms{}",
+        runs.len(),
+        spread(&rates, 1.0),
+        after_first_bps.map_or("-".to_owned(), |x| format!("{x:.0} blocks/s")),
+        limits.window,
+        limits.per_peer,
+        limits.timeout_ms,
+        if args.window.is_some() || args.per_peer.is_some() {
+            " (set by the bench)"
+        } else {
+            " (the peer's defaults)"
+        }
+    );
+    println!(
+        "GET_BLOCK received per host over the whole bench: {:?}; relays delivered {} datagrams, dropped {}; load average before {load_before}, after {}",
+        net.get_blocks(),
+        net.relayed(),
+        net.relay_dropped(),
+        swarm::loadavg()
+    );
+    println!(
+        "targets: course miner ≥ {TARGET_MINING_RATIO}× native ({}), sync ≥ {TARGET_SPEEDUP}× stop-and-wait ({}), sync ≥ {TARGET_BLOCKS_PER_S:.0} blocks/s ({})",
+        swarm::verdict(mining_ratio >= TARGET_MINING_RATIO),
+        swarm::verdict(speedup >= TARGET_SPEEDUP),
+        swarm::verdict(sync_bps >= TARGET_BLOCKS_PER_S)
+    );
+    println!(
+        "RESULT comp3010 course_mhs={:.2} native_mhs={:.2} mining_ratio={mining_ratio:.3} vs_python={vs_python:.1} blocks={blocks} rtt_ms={} sync_bps={sync_bps:.0} stopwait_bps={stopwait_bps:.1} speedup={speedup:.1} consensus_ms={} window={} per_peer={}",
+        course / 1e6,
+        native / 1e6,
+        args.rtt_ms,
+        consensus_ms.map_or("-".to_owned(), |x| format!("{x:.0}")),
+        limits.window,
+        limits.per_peer
+    );
+    Ok(())
+}
+
+/// The median of `xs` (the mean of the middle two for an even count); 0 for none.
+fn median(xs: &[f64]) -> f64 {
+    let mut sorted = xs.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => sorted[n / 2],
+        _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+/// `min–max` of `xs` divided by `unit`, for the spread beside a median.
+fn spread(xs: &[f64], unit: f64) -> String {
+    let min = xs.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if unit == 1.0 && min > 100.0 {
+        format!("{min:.0}–{max:.0}")
+    } else if unit == 1.0 {
+        format!("{min:.3}–{max:.3}")
+    } else {
+        format!("{:.2}–{:.2}", min / unit, max / unit)
+    }
+}
