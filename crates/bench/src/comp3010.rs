@@ -13,6 +13,7 @@
 //! error, and the exit code reports only whether the measurement ran.
 
 mod mining;
+mod noise;
 mod sync;
 
 use crate::swarm;
@@ -89,6 +90,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let load_before = swarm::loadavg();
 
     // 1. Mining.
+    let meter = noise::CpuMeter::start();
     let mined = mining::measure(
         args.rounds,
         Duration::from_secs_f64(args.warmup_secs),
@@ -128,9 +130,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!(
         "course miner / native miner (medians) {mining_ratio:.3}; course miner / 1 MH/s (the course's Python peers per core) {vs_python:.1}×"
     );
+    println!("while mining: {}", meter.others());
     println!();
 
     // 2. Sync.
+    let meter = noise::CpuMeter::start();
     let net = sync::Network::start(&args)?;
     println!(
         "2. sync: a course chain of {} blocks (difficulty {}, mined by the course host's miner in {:.1} s, not measured) on {} course hosts, each behind a relay adding {} ms each way ({} ms RTT)",
@@ -257,6 +261,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             " (the peer's defaults)"
         }
     );
+    println!("while syncing (chain mining included): {}", meter.others());
     println!(
         "GET_BLOCK received per host over the whole bench: {:?}; relays delivered {} datagrams, dropped {}; load average before {load_before}, after {}",
         net.get_blocks(),
