@@ -188,11 +188,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     let ms = |x: Option<u64>| x.map_or("-".to_owned(), |v| v.to_string());
     println!();
-    println!("| run | blocks | consensus chose ms | first block ms | done ms | blocks/s | blocks/s after first block | GET_BLOCK sent (resent) | STATS sent | relay drops |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("| run | blocks | consensus chose ms | first block ms | done ms | blocks/s | blocks/s after first block | GET_BLOCK sent (resent) | STATS sent | relay drops | UDP receive-buffer drops |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     if let Some(s) = &stopwait {
         println!(
-            "| course stop-and-wait client, 1 relay | {} | - | - | {:.0} | {:.1} | - | {} (0) | - | - |",
+            "| course stop-and-wait client, 1 relay | {} | - | - | {:.0} | {:.1} | - | {} (0) | - | - | - |",
             s.blocks,
             s.secs * 1e3,
             s.blocks_per_s(),
@@ -206,7 +206,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ""
         };
         println!(
-            "| our peer, run {}, {} relays | {}{tip} | {} | {} | {} | {:.0} | {} | {} ({}) | {} | {} |",
+            "| our peer, run {}, {} relays | {}{tip} | {} | {} | {} | {:.0} | {} | {} ({}) | {} | {} | {} |",
             i + 1,
             args.hosts,
             r.blocks,
@@ -219,7 +219,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             r.get_blocks,
             r.get_blocks.saturating_sub(blocks),
             r.stats,
-            r.relay_dropped
+            r.relay_dropped,
+            r.rcvbuf_errors
         );
     }
     println!();

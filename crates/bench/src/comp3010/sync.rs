@@ -67,6 +67,9 @@ pub struct PeerRun {
     pub stats: u64,
     /// Datagrams the relays dropped during the run.
     pub relay_dropped: u64,
+    /// UDP datagrams the machine dropped on a full receive buffer during the run (every
+    /// process counts, so it is a hint).
+    pub rcvbuf_errors: u64,
 }
 
 impl PeerRun {
@@ -207,10 +210,11 @@ pub async fn our_peer(
         events: Some(tx),
         http: None,
     };
-    let (get_blocks0, stats0, dropped0) = (
+    let (get_blocks0, stats0, dropped0, rcvbuf0) = (
         net.get_blocks().iter().sum::<u64>(),
         net.stats(),
         net.relay_dropped(),
+        swarm::udp_rcvbuf_errors(),
     );
     let started = now_ms();
     let shell = shell::run(
@@ -272,5 +276,6 @@ pub async fn our_peer(
     run.get_blocks = net.get_blocks().iter().sum::<u64>() - get_blocks0;
     run.stats = net.stats() - stats0;
     run.relay_dropped = net.relay_dropped() - dropped0;
+    run.rcvbuf_errors = swarm::udp_rcvbuf_errors().saturating_sub(rcvbuf0);
     Ok(run)
 }
