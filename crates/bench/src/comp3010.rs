@@ -12,6 +12,7 @@
 //! Each target gets a met/MISSED verdict; like every bench, a missed target is a figure, not an
 //! error, and the exit code reports only whether the measurement ran.
 
+mod gate;
 mod mining;
 mod noise;
 mod sync;
@@ -68,6 +69,13 @@ pub struct Args {
     /// Hard deadline of each run of our peer, in seconds.
     #[arg(long, default_value_t = 60)]
     deadline_s: u64,
+    /// The stall experiment: put a gate in front of each relay and, once our peer holds
+    /// `--stall-at` blocks, hold every datagram of every host for this long (0: no gates).
+    #[arg(long, default_value_t = 0)]
+    stall_ms: u64,
+    /// Blocks our peer holds when the gates close (with `--stall-ms`).
+    #[arg(long, default_value_t = 5_000)]
+    stall_at: u64,
     /// Where our peer's temp data dirs go (default: the system temp dir).
     #[arg(long)]
     data_root: Option<PathBuf>,
@@ -188,11 +196,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     let ms = |x: Option<u64>| x.map_or("-".to_owned(), |v| v.to_string());
     println!();
-    println!("| run | blocks | consensus chose ms | first block ms | done ms | blocks/s | blocks/s after first block | GET_BLOCK sent (resent) | STATS sent | relay drops | UDP receive-buffer drops |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| run | blocks | consensus chose ms | first block ms | done ms | blocks/s | blocks/s after first block | GET_BLOCK sent (resent) | STATS sent | relay drops | UDP receive-buffer drops | longest gap between tips ms (at block) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     if let Some(s) = &stopwait {
         println!(
-            "| course stop-and-wait client, 1 relay | {} | - | - | {:.0} | {:.1} | - | {} (0) | - | - | - |",
+            "| course stop-and-wait client, 1 relay | {} | - | - | {:.0} | {:.1} | - | {} (0) | - | - | - | - |",
             s.blocks,
             s.secs * 1e3,
             s.blocks_per_s(),
@@ -206,7 +214,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ""
         };
         println!(
-            "| our peer, run {}, {} relays | {}{tip} | {} | {} | {} | {:.0} | {} | {} ({}) | {} | {} | {} |",
+            "| our peer, run {}, {} relays | {}{tip} | {} | {} | {} | {:.0} | {} | {} ({}) | {} | {} | {} | {} |",
             i + 1,
             args.hosts,
             r.blocks,
@@ -220,13 +228,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             r.get_blocks.saturating_sub(blocks),
             r.stats,
             r.relay_dropped,
-            r.rcvbuf_errors
+            r.rcvbuf_errors,
+            r.longest_gap
+                .map_or("-".to_owned(), |(gap, at)| format!("{gap} ({at})"))
         );
     }
     println!();
     for (i, r) in runs.iter().enumerate() {
         for failure in &r.failures {
             println!("run {}: {failure}", i + 1);
+        }
+        if let Some((at_ms, blocks)) = r.stalled_at {
+            println!(
+                "run {}: every host's gate closed for {} ms at {at_ms} ms, holding {blocks} blocks",
+                i + 1,
+                args.stall_ms
+            );
         }
         if r.answered < args.hosts {
             println!(

@@ -9,6 +9,7 @@
 //! in this process: [`open_course_node`] and the course shell on the bench's runtime, the three
 //! relays as its seeds, its events on a channel stamped with this process's clock.
 
+use super::gate::Gate;
 use super::Args;
 use crate::swarm;
 use anyhow::Context as _;
@@ -67,6 +68,11 @@ pub struct PeerRun {
     pub stats: u64,
     /// Datagrams the relays dropped during the run.
     pub relay_dropped: u64,
+    /// The longest time between two consecutive new tips while syncing, in ms, and the block
+    /// count after it: a stall of the peer, a host or a relay shows here.
+    pub longest_gap: Option<(u64, u64)>,
+    /// When the gates closed for the stall experiment: ms from the start, blocks held.
+    pub stalled_at: Option<(u64, u64)>,
     /// UDP datagrams the machine dropped on a full receive buffer during the run (every
     /// process counts, so it is a hint).
     pub rcvbuf_errors: u64,
@@ -198,7 +204,23 @@ pub async fn our_peer(
     // `bind_loopback` enlarges the buffers before binding; asking again costs nothing and says
     // what the peer runs with whoever binds it.
     votechain_runtime::net::enlarge_buffers(&socket);
-    let mut cfg = peer_config(args, socket.local_addr()?, net.relay_addrs());
+    // The stall experiment puts a gate in front of each relay and closes them all at once.
+    let (close, closed) = tokio::sync::watch::channel(false);
+    let gates: Vec<Gate> = if args.stall_ms > 0 {
+        net.relay_addrs()
+            .into_iter()
+            .map(|relay| Gate::start(relay, closed.clone()))
+            .collect::<anyhow::Result<_>>()?
+    } else {
+        Vec::new()
+    };
+    let seeds = if gates.is_empty() {
+        net.relay_addrs()
+    } else {
+        gates.iter().map(|g| g.addr).collect()
+    };
+    let mut close = (args.stall_ms > 0).then_some(close);
+    let mut cfg = peer_config(args, socket.local_addr()?, seeds);
     cfg.rng_seed = seed;
     let (node, store) = open_course_node(cfg, data_dir)?;
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -227,6 +249,7 @@ pub async fn our_peer(
     let end = Instant::now() + Duration::from_secs(args.deadline_s);
     let watch = async {
         let mut run = PeerRun::default();
+        let mut last_tip_ms = None;
         while run.done_ms.is_none() {
             let (at, event) = match tokio::time::timeout_at(end, rx.recv()).await {
                 Ok(Some(e)) => e,
@@ -254,8 +277,26 @@ pub async fn our_peer(
                     "the chain of {blocks} failed at {since} ms: {reason}"
                 )),
                 CourseEvent::TipChanged { height, hash, .. } => {
+                    if let Some(last) = last_tip_ms {
+                        let gap = since.saturating_sub(last);
+                        if run.longest_gap.is_none_or(|(g, _)| gap > g) {
+                            run.longest_gap = Some((gap, height + 1));
+                        }
+                    }
+                    last_tip_ms = Some(since);
                     run.first_block_ms.get_or_insert(since);
                     run.blocks = height + 1;
+                    if run.blocks >= args.stall_at {
+                        if let Some(close) = close.take() {
+                            let _ = close.send(true);
+                            run.stalled_at = Some((since, run.blocks));
+                            let stall = Duration::from_millis(args.stall_ms);
+                            tokio::spawn(async move {
+                                tokio::time::sleep(stall).await;
+                                let _ = close.send(false);
+                            });
+                        }
+                    }
                     run.same_tip = hash.to_hex() == top;
                     if run.blocks >= want {
                         run.done_ms = Some(since);
@@ -277,5 +318,6 @@ pub async fn our_peer(
     run.stats = net.stats() - stats0;
     run.relay_dropped = net.relay_dropped() - dropped0;
     run.rcvbuf_errors = swarm::udp_rcvbuf_errors().saturating_sub(rcvbuf0);
+    drop(gates);
     Ok(run)
 }
