@@ -96,8 +96,54 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "the stop-and-wait prefix cannot be longer than the chain"
     );
     let load_before = swarm::loadavg();
+    let m = mining_part(&args)?;
+    let s = sync_part(&args)?;
+    println!(
+        "load average before {load_before}, after {}",
+        swarm::loadavg()
+    );
+    println!(
+        "targets: course miner ≥ {TARGET_MINING_RATIO}× native ({} by wall-clock medians, {} per CPU-second), sync ≥ {TARGET_SPEEDUP}× stop-and-wait ({}), sync ≥ {TARGET_BLOCKS_PER_S:.0} blocks/s ({})",
+        swarm::verdict(m.ratio >= TARGET_MINING_RATIO),
+        m.cpu_ratio.map_or("unknown", |r| swarm::verdict(r >= TARGET_MINING_RATIO)),
+        swarm::verdict(s.speedup >= TARGET_SPEEDUP),
+        swarm::verdict(s.sync_bps >= TARGET_BLOCKS_PER_S)
+    );
+    println!(
+        "RESULT comp3010 course_mhs={:.2} native_mhs={:.2} mining_ratio={:.3} mining_ratio_cpu={} vs_python={:.1} blocks={} rtt_ms={} sync_bps={:.0} stopwait_bps={:.1} speedup={:.1} consensus_ms={} window={} per_peer={}",
+        m.course / 1e6,
+        m.native / 1e6,
+        m.ratio,
+        m.cpu_ratio.map_or("-".to_owned(), |r| format!("{r:.3}")),
+        m.vs_python,
+        s.blocks,
+        args.rtt_ms,
+        s.sync_bps,
+        s.stopwait_bps,
+        s.speedup,
+        s.consensus_ms.map_or("-".to_owned(), |x| format!("{x:.0}")),
+        s.limits.window,
+        s.limits.per_peer
+    );
+    Ok(())
+}
 
-    // 1. Mining.
+/// What part 1 found.
+struct MiningSummary {
+    /// Median course rate, hashes per wall-clock second.
+    course: f64,
+    /// Median native rate, hashes per wall-clock second.
+    native: f64,
+    /// `course / native`.
+    ratio: f64,
+    /// The same per CPU-second, where the kernel says.
+    cpu_ratio: Option<f64>,
+    /// `course` against the course's Python peers.
+    vs_python: f64,
+}
+
+/// Part 1: measures and prints the miners' rates.
+fn mining_part(args: &Args) -> anyhow::Result<MiningSummary> {
     let meter = noise::CpuMeter::start();
     let mined = mining::measure(
         args.rounds,
@@ -172,9 +218,35 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!("while mining: {}", meter.others());
     println!();
 
-    // 2. Sync.
+    Ok(MiningSummary {
+        course,
+        native,
+        ratio: mining_ratio,
+        cpu_ratio,
+        vs_python,
+    })
+}
+
+/// What part 2 found.
+struct SyncSummary {
+    /// Blocks in the chain.
+    blocks: u64,
+    /// Our peer's median rate from its start, blocks per second.
+    sync_bps: f64,
+    /// The stop-and-wait client's rate (0 when it failed).
+    stopwait_bps: f64,
+    /// `sync_bps / stopwait_bps` (0 when the baseline failed).
+    speedup: f64,
+    /// Median time until the consensus round chose the chain.
+    consensus_ms: Option<f64>,
+    /// The download limits our peer ran with.
+    limits: votechain_peer::downloader::DownloadLimits,
+}
+
+/// Part 2: starts the hosts, measures and prints the stop-and-wait baseline and our peer.
+fn sync_part(args: &Args) -> anyhow::Result<SyncSummary> {
     let meter = noise::CpuMeter::start();
-    let net = sync::Network::start(&args)?;
+    let net = sync::Network::start(args)?;
     println!(
         "2. sync: a course chain of {} blocks (difficulty {}, mined by the course host's miner in {:.1} s, not measured) on {} course hosts, each behind a relay adding {} ms each way ({} ms RTT)",
         net.chain.len(),
@@ -191,8 +263,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             None
         }
     };
-    let limits = sync::peer_config(&args, ([127, 0, 0, 1], 0).into(), Vec::new()).download;
-    let args_ref = &args;
+    let limits = sync::peer_config(args, ([127, 0, 0, 1], 0).into(), Vec::new()).download;
+    let args_ref = args;
     let net_ref = &net;
     let mut runs = Vec::with_capacity(args.runs);
     swarm::run_in_temp_dir(args.data_root.as_deref(), "comp3010", |dir| {
@@ -312,30 +384,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     println!("while syncing (chain mining included): {}", meter.others());
     println!(
-        "GET_BLOCK received per host over the whole bench: {:?}; relays delivered {} datagrams, dropped {}; load average before {load_before}, after {}",
+        "GET_BLOCK received per host over the whole bench: {:?}; relays delivered {} datagrams, dropped {}",
         net.get_blocks(),
         net.relayed(),
-        net.relay_dropped(),
-        swarm::loadavg()
+        net.relay_dropped()
     );
-    println!(
-        "targets: course miner ≥ {TARGET_MINING_RATIO}× native ({} by wall-clock medians, {} per CPU-second), sync ≥ {TARGET_SPEEDUP}× stop-and-wait ({}), sync ≥ {TARGET_BLOCKS_PER_S:.0} blocks/s ({})",
-        swarm::verdict(mining_ratio >= TARGET_MINING_RATIO),
-        cpu_ratio.map_or("unknown", |r| swarm::verdict(r >= TARGET_MINING_RATIO)),
-        swarm::verdict(speedup >= TARGET_SPEEDUP),
-        swarm::verdict(sync_bps >= TARGET_BLOCKS_PER_S)
-    );
-    println!(
-        "RESULT comp3010 course_mhs={:.2} native_mhs={:.2} mining_ratio={mining_ratio:.3} mining_ratio_cpu={} vs_python={vs_python:.1} blocks={blocks} rtt_ms={} sync_bps={sync_bps:.0} stopwait_bps={stopwait_bps:.1} speedup={speedup:.1} consensus_ms={} window={} per_peer={}",
-        course / 1e6,
-        native / 1e6,
-        mhs(cpu_ratio, 3),
-        args.rtt_ms,
-        consensus_ms.map_or("-".to_owned(), |x| format!("{x:.0}")),
-        limits.window,
-        limits.per_peer
-    );
-    Ok(())
+    Ok(SyncSummary {
+        blocks,
+        sync_bps,
+        stopwait_bps,
+        speedup,
+        consensus_ms,
+        limits,
+    })
 }
 
 /// The median of `xs` (the mean of the middle two for an even count); 0 for none.
