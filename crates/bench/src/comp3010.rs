@@ -423,3 +423,30 @@ fn spread(xs: &[f64], unit: f64) -> String {
         format!("{:.2}–{:.2}", min / unit, max / unit)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_takes_the_middle_or_the_mean_of_the_middle_two() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(&[7.0]), 7.0);
+        assert_eq!(median(&[]), 0.0);
+    }
+
+    #[test]
+    fn spread_names_the_smallest_and_the_largest() {
+        assert_eq!(spread(&[2e6, 3.5e6, 1e6], 1e6), "1.00–3.50");
+        assert_eq!(spread(&[0.9, 1.1], 1.0), "0.900–1.100");
+        assert_eq!(spread(&[9_000.0, 11_000.4], 1.0), "9000–11000");
+    }
+
+    #[test]
+    fn the_cpu_meter_reads_this_machine() {
+        // On Linux both /proc files exist, so the figure is known.
+        let meter = noise::CpuMeter::start();
+        assert!(meter.others().starts_with("other processes used "));
+    }
+}

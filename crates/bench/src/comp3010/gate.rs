@@ -77,3 +77,56 @@ async fn forward(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Receives one datagram on `socket` within `wait`, as text with its source.
+    async fn recv(socket: &UdpSocket, wait: Duration) -> Option<(String, SocketAddr)> {
+        let mut buf = [0u8; 64];
+        let (n, from) = tokio::time::timeout(wait, socket.recv_from(&mut buf))
+            .await
+            .ok()?
+            .ok()?;
+        Some((String::from_utf8_lossy(&buf[..n]).into_owned(), from))
+    }
+
+    #[tokio::test]
+    async fn the_gate_passes_holds_releases_in_order_and_outlives_its_sender() {
+        let relay = crate::swarm::bind_loopback().expect("bind the relay");
+        let client = crate::swarm::bind_loopback().expect("bind the client");
+        let (close, closed) = watch::channel(false);
+        let gate = Gate::start(relay.local_addr().expect("relay address"), closed)
+            .expect("start the gate");
+        let wait = Duration::from_secs(2);
+
+        // Open: both ways, straight through.
+        client.send_to(b"a", gate.addr).await.expect("send a");
+        let (got, via) = recv(&relay, wait).await.expect("a reaches the relay");
+        assert_eq!(got, "a");
+        assert_eq!(via, gate.addr);
+        relay.send_to(b"b", gate.addr).await.expect("send b");
+        assert_eq!(recv(&client, wait).await.map(|x| x.0).as_deref(), Some("b"));
+
+        // Closed: held both ways, nothing delivered.
+        close.send(true).expect("close");
+        client.send_to(b"c1", gate.addr).await.expect("send c1");
+        client.send_to(b"c2", gate.addr).await.expect("send c2");
+        relay.send_to(b"d", gate.addr).await.expect("send d");
+        assert!(recv(&relay, Duration::from_millis(200)).await.is_none());
+        assert!(recv(&client, Duration::from_millis(50)).await.is_none());
+
+        // Opened: delivered in order.
+        close.send(false).expect("open");
+        assert_eq!(recv(&relay, wait).await.map(|x| x.0).as_deref(), Some("c1"));
+        assert_eq!(recv(&relay, wait).await.map(|x| x.0).as_deref(), Some("c2"));
+        assert_eq!(recv(&client, wait).await.map(|x| x.0).as_deref(), Some("d"));
+
+        // Without its sender the gate stays open.
+        drop(close);
+        client.send_to(b"e", gate.addr).await.expect("send e");
+        assert_eq!(recv(&relay, wait).await.map(|x| x.0).as_deref(), Some("e"));
+    }
+}
