@@ -76,6 +76,9 @@ pub struct Args {
     /// Blocks our peer holds when the gates close (with `--stall-ms`).
     #[arg(long, default_value_t = 5_000)]
     stall_at: u64,
+    /// How many hosts' gates close (with `--stall-ms`; the first ones; default: all).
+    #[arg(long, default_value_t = usize::MAX)]
+    stall_hosts: usize,
     /// Where our peer's temp data dirs go (default: the system temp dir).
     #[arg(long)]
     data_root: Option<PathBuf>,
@@ -343,8 +346,10 @@ fn sync_part(args: &Args) -> anyhow::Result<SyncSummary> {
         }
         if let Some((at_ms, blocks)) = r.stalled_at {
             println!(
-                "run {}: every host's gate closed for {} ms at {at_ms} ms, holding {blocks} blocks",
+                "run {}: the gates of {} of {} hosts closed for {} ms at {at_ms} ms, holding {blocks} blocks",
                 i + 1,
+                args.stall_hosts.min(args.hosts),
+                args.hosts,
                 args.stall_ms
             );
         }

@@ -204,12 +204,23 @@ pub async fn our_peer(
     // `bind_loopback` enlarges the buffers before binding; asking again costs nothing and says
     // what the peer runs with whoever binds it.
     votechain_runtime::net::enlarge_buffers(&socket);
-    // The stall experiment puts a gate in front of each relay and closes them all at once.
+    // The stall experiment puts a gate in front of each relay and closes the first
+    // `--stall-hosts` of them at once; the others get a channel whose sender is gone at once,
+    // so they stay open.
     let (close, closed) = tokio::sync::watch::channel(false);
+    let never_closed = tokio::sync::watch::channel(false).1;
     let gates: Vec<Gate> = if args.stall_ms > 0 {
         net.relay_addrs()
             .into_iter()
-            .map(|relay| Gate::start(relay, closed.clone()))
+            .enumerate()
+            .map(|(i, relay)| {
+                let gate = if i < args.stall_hosts {
+                    closed.clone()
+                } else {
+                    never_closed.clone()
+                };
+                Gate::start(relay, gate)
+            })
             .collect::<anyhow::Result<_>>()?
     } else {
         Vec::new()
