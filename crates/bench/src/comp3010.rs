@@ -9,6 +9,11 @@
 //!    prefix, extrapolated per block) against our course peer, run in this process with the
 //!    relays as seeds, timed from its start until it holds the chain ([`sync`]).
 //!
+//! With `--stall-ms`, part 2 becomes an experiment: a [`gate`] in front of each relay holds every
+//! datagram of some or all hosts for that long once our peer holds `--stall-at` blocks, to show
+//! what a stall of the serving side does to the sync. [`noise`] says how busy the rest of the
+//! machine was during each part.
+//!
 //! Each target gets a met/MISSED verdict; like every bench, a missed target is a figure, not an
 //! error, and the exit code reports only whether the measurement ran.
 
