@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 use votechain_runtime::{exit_code, Failure, AFTER_HELP};
 
+mod comp3010;
 mod mining;
 mod propagation;
 mod relay;
@@ -48,6 +49,9 @@ enum Command {
     /// The peer's HTTP side: block-to-SSE-event latency, page weight, and `/api/status`
     /// requests/s on one core against the UDP loop's vote throughput.
     Web(web::Args),
+    /// The COMP 3010 course profile: the course miner's hash rate against the native miner's,
+    /// and our course peer syncing 10,000 blocks from course-style hosts against stop-and-wait.
+    Comp3010(comp3010::Args),
 }
 
 fn main() -> ExitCode {
@@ -68,5 +72,6 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Scale(args) => scale::run(args),
         Command::SideBlocks(args) => sideblocks::run(args),
         Command::Web(args) => web::run(args),
+        Command::Comp3010(args) => comp3010::run(args),
     }
 }
