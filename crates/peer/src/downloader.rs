@@ -91,6 +91,9 @@ pub struct Downloader {
     /// Per peer, [`Downloader::sent`] at its latest delivery: a stalled request whose peer
     /// delivered something since it was sent was lost on the way, not refused.
     delivered: HashMap<SocketAddr, u64>,
+    /// Per peer, [`Downloader::sent`] at its latest strike: one silence earns one strike, not
+    /// one per request it caught (a 600 ms stall once struck every host out in a millisecond).
+    struck: HashMap<SocketAddr, u64>,
 }
 
 impl Downloader {
@@ -107,6 +110,7 @@ impl Downloader {
             received: 0,
             sent: 0,
             delivered: HashMap::new(),
+            struck: HashMap::new(),
         }
     }
 
@@ -130,6 +134,7 @@ impl Downloader {
         self.timeout_ms = self.limits.timeout_ms;
         self.received = 0;
         self.delivered.clear();
+        self.struck.clear();
     }
 
     /// Raises the target's length to `blocks` (never lowers it): the node fetches a probe
@@ -259,8 +264,12 @@ impl Downloader {
         // caught (doubling per request took a peer's four stalled requests from 500 ms straight
         // to the 8 s cap); loss alone does not, or a lossy link would wait seconds for every
         // lost block of a peer that answers everything else.
+        // A silence already struck is not struck again for the requests it caught.
         let silent = |r: &InFlight| {
-            !r.received.iter().any(|x| *x) && self.delivered.get(&r.peer).is_none_or(|d| *d < r.seq)
+            let since = |at: Option<&u64>| at.is_none_or(|d| *d < r.seq);
+            !r.received.iter().any(|x| *x)
+                && since(self.delivered.get(&r.peer))
+                && since(self.struck.get(&r.peer))
         };
         let silent: Vec<bool> = stalled.iter().map(silent).collect();
         let partial = stalled.iter().any(|r| r.received.iter().any(|x| *x));
@@ -270,6 +279,7 @@ impl Downloader {
         for (r, silent) in stalled.into_iter().zip(silent) {
             let strike = DownloadAction::Strike(r.peer);
             if silent && !actions.contains(&strike) {
+                self.struck.insert(r.peer, self.sent);
                 actions.push(strike);
             }
             if let Some(m) = r.missing() {
@@ -461,5 +471,31 @@ mod tests {
             actions.contains(&DownloadAction::Strike(a(1))),
             "{actions:?}"
         );
+    }
+
+    #[test]
+    fn one_silence_is_one_strike_however_many_requests_it_caught() {
+        let one = DownloadLimits {
+            batch: 1,
+            window: 8,
+            per_peer: 8,
+            timeout_ms: 100,
+            timeout_cap_ms: 400,
+        };
+        let mut s = Downloader::new(one);
+        s.start(target(100, &[1]), 0);
+        // Eight requests at staggered times, then the peer goes quiet.
+        for t in 0..8 {
+            s.poll(t, 0);
+        }
+        let mut strikes = 0;
+        for t in 100..108 {
+            strikes += s
+                .poll(t, 0)
+                .iter()
+                .filter(|x| **x == DownloadAction::Strike(a(1)))
+                .count();
+        }
+        assert_eq!(strikes, 1, "eight stalled requests of one silence");
     }
 }

@@ -75,6 +75,9 @@ struct Fetch {
     failures: HashMap<SocketAddr, u32>,
     /// The next step back when the first block does not link.
     step: u64,
+    /// Blocks of this chain verified so far: a fetch that made progress and then stalled was
+    /// loss or a pause, not a lie.
+    linked: u64,
     next_progress_ms: u64,
 }
 
@@ -160,6 +163,8 @@ impl SyncState {
         [
             self.round.as_ref().map(|r| r.until_ms),
             self.next_round_ms.filter(|_| idle),
+            // A round asked for while busy is due as soon as the node is idle.
+            (idle && self.round_wanted).then_some(0),
             self.downloader.next_deadline(),
             self.fetch.as_ref().map(|f| f.next_progress_ms),
         ]
@@ -326,6 +331,7 @@ impl CourseNode {
                 ahead: BTreeMap::new(),
                 failures: HashMap::new(),
                 step: 1,
+                linked: 0,
                 next_progress_ms: now_ms + PROGRESS_EVERY_MS,
             });
             break;
@@ -385,6 +391,7 @@ impl CourseNode {
                         // It links: open the pipeline up to the chain's claimed length.
                         self.sync.downloader.extend_to(f.target.blocks);
                     }
+                    f.linked += 1;
                     f.got.push(block)
                 }
                 Err(CourseError::BadLink { .. })
@@ -511,8 +518,15 @@ impl CourseNode {
         let stuck = !self.sync.downloader.is_active() || self.sync.downloader.is_drained();
         if stuck {
             if let Some(f) = self.sync.fetch.take() {
-                self.sync
-                    .remember_failed((f.target.blocks, f.target.hash), now_ms);
+                if f.linked == 0 {
+                    // Nothing of it verified: not tried again for a while.
+                    self.sync
+                        .remember_failed((f.target.blocks, f.target.hash), now_ms);
+                } else {
+                    // It was being served until its peers paused: ask again at once rather
+                    // than wait for the next scheduled round.
+                    self.sync.round_wanted = true;
+                }
                 let reason = if self.sync.downloader.is_active() {
                     "its peers did not serve all of it"
                 } else {
