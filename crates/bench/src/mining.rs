@@ -118,8 +118,8 @@ fn final_block_like() -> [u8; 64] {
     votechain_chain::Midstate::final_block(0x0123_4567_89ab_cdef)
 }
 
-/// A template no nonce can win: 256 leading zero bits.
-fn impossible_template() -> anyhow::Result<BlockTemplate> {
+/// A template no nonce can win: 256 leading zero bits (also `comp3010`'s native side).
+pub(crate) fn impossible_template() -> anyhow::Result<BlockTemplate> {
     Ok(BlockTemplate::new(
         sha256(&[b"bench"]),
         41,

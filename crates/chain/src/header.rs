@@ -30,8 +30,9 @@ pub const HEADER_MAGIC: [u8; 4] = *b"VOTE";
 /// The only header version so far.
 pub const HEADER_VERSION: u32 = 1;
 
-/// SHA-256 initial state (FIPS 180-4 §5.3.3).
-const SHA256_IV: [u32; 8] = [
+/// SHA-256 initial state (FIPS 180-4 §5.3.3): where every midstate starts, ours and the
+/// course miner's.
+pub const SHA256_IV: [u32; 8] = [
     0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 ];
 

@@ -25,7 +25,7 @@
 use crate::block::CourseBlock;
 use sha2::digest::generic_array::GenericArray;
 use std::sync::Arc;
-use votechain_chain::header::state_to_hash;
+use votechain_chain::header::{state_to_hash, SHA256_IV};
 use votechain_chain::miner::{MinerControl, CHECK_INTERVAL};
 use votechain_chain::Hash;
 
@@ -37,11 +37,6 @@ pub const COUNTER_BASE: u64 = 100_000_000_000_000;
 pub const COUNTER_SPACE: u64 = 1_000_000_000_000_000 - COUNTER_BASE;
 /// The character that pads the prefix to a block boundary when the counter would not fit.
 const FILLER: u8 = b'1';
-
-/// SHA-256 initial state (FIPS 180-4 §5.3.3).
-const SHA256_IV: [u32; 8] = [
-    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-];
 
 /// What to mine: a block's contents apart from its nonce.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -93,9 +93,10 @@ struct Cli {
     #[arg(long, default_value_t = DEFAULT_SYNC_BATCH,
           value_parser = clap::value_parser!(u32).range(1..=64))]
     sync_batch: u32,
-    /// Sync requests in flight at once.
-    #[arg(long, default_value_t = DEFAULT_SYNC_WINDOW)]
-    sync_window: usize,
+    /// Sync requests in flight at once [default: 8 (of --sync-batch blocks each); with
+    /// --profile comp3010, 256 one-block GET_BLOCKs, half of them per peer at most].
+    #[arg(long)]
+    sync_window: Option<usize>,
     /// Address of the HTTP server (JSON API, API.md) [default: the --bind address if it is a
     /// loopback address, else 127.0.0.1, port LOCAL_PORT + 1000; a free port when LOCAL_PORT is
     /// 0 or that one is taken]. Port 0 picks a free one; stderr shows the URL once ready.
@@ -171,19 +172,8 @@ async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
             e => Failure::Runtime(e.into()),
         })?;
     // Opened once the store is ours: a second peer on the same directory has failed by now.
-    let log_path = data_dir.join(LOG_FILE);
-    let log_note = match log_file.open(&log_path) {
-        Ok(()) => format!("the full log is in {}", log_path.display()),
-        Err(e) => format!("no log file ({}: {e})", log_path.display()),
-    };
-    let http = match http_addr(&cli) {
-        Some(at) => Some(
-            HttpListener::bind(at)
-                .await
-                .map_err(|e| Failure::Runtime(e.into()))?,
-        ),
-        None => None,
-    };
+    let log_note = open_log(&log_file, &data_dir);
+    let http = bind_http(&cli).await?;
     let web_note = match &http {
         Some(listener) => {
             let note = listener
@@ -194,11 +184,7 @@ async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
         }
         None => String::new(),
     };
-    let help_note = if cli.no_console {
-        String::new()
-    } else {
-        "type help for commands; ".to_owned()
-    };
+    let help_note = help_note(&cli);
     // Written, not `eprintln!`ed: a closed stderr (`peer … 2>&1 | head -2`) is no reason to stop.
     // The first line is parsed by scripts and tests: keep it as it is.
     let _ = writeln!(
@@ -230,6 +216,35 @@ async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
         server.stop().await;
     }
     outcome
+}
+
+/// Opens the log file in the data directory; the sentence saying where the full log is.
+fn open_log(log_file: &LogFile, data_dir: &std::path::Path) -> String {
+    let log_path = data_dir.join(LOG_FILE);
+    match log_file.open(&log_path) {
+        Ok(()) => format!("the full log is in {}", log_path.display()),
+        Err(e) => format!("no log file ({}: {e})", log_path.display()),
+    }
+}
+
+/// Binds the HTTP server's listener, unless `--no-http`.
+async fn bind_http(cli: &Cli) -> Result<Option<HttpListener>, Failure> {
+    match http_addr(cli) {
+        Some(at) => HttpListener::bind(at)
+            .await
+            .map(Some)
+            .map_err(|e| Failure::Runtime(e.into())),
+        None => Ok(None),
+    }
+}
+
+/// How to get help, for the readiness lines (nothing without a console).
+fn help_note(cli: &Cli) -> &'static str {
+    if cli.no_console {
+        ""
+    } else {
+        "type help for commands; "
+    }
 }
 
 /// Where the HTTP server listens; `None` with `--no-http`. An address given with `--http` must
@@ -296,7 +311,7 @@ fn node_config(cli: &Cli, local: SocketAddr) -> anyhow::Result<NodeConfig> {
     cfg.peer_silence_ms = cli.peer_silence.max(1) * 1000;
     cfg.consensus_interval_ms = cli.consensus_interval.max(1) * 1000;
     cfg.sync_batch = cli.sync_batch;
-    cfg.sync_window = cli.sync_window.max(1);
+    cfg.sync_window = cli.sync_window.unwrap_or(DEFAULT_SYNC_WINDOW).max(1);
     Ok(cfg)
 }
 
@@ -356,33 +371,20 @@ async fn run_course(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
     cfg.gossip_interval_ms = cli.gossip_interval.max(1) * 1000;
     cfg.peer_silence_ms = cli.peer_silence.max(1) * 1000;
     cfg.consensus_interval_ms = cli.consensus_interval.max(1) * 1000;
-    cfg.download.window = cli.sync_window.max(1);
-    cfg.download.per_peer = cli.sync_window.max(1);
+    if let Some(window) = cli.sync_window {
+        cfg.download.window = window.max(1);
+        cfg.download.per_peer = (window / 2).max(1);
+    }
     cfg.rng_seed = rand::random();
     let (node, store) =
         course_start::open_course_node(cfg, &data_dir).map_err(|e| Failure::Runtime(e.into()))?;
-    let log_path = data_dir.join(LOG_FILE);
-    let log_note = match log_file.open(&log_path) {
-        Ok(()) => format!("the full log is in {}", log_path.display()),
-        Err(e) => format!("no log file ({}: {e})", log_path.display()),
-    };
-    let http = match http_addr(&cli) {
-        Some(at) => Some(
-            HttpListener::bind(at)
-                .await
-                .map_err(|e| Failure::Runtime(e.into()))?,
-        ),
-        None => None,
-    };
+    let log_note = open_log(&log_file, &data_dir);
+    let http = bind_http(&cli).await?;
     let web_note = http
         .as_ref()
         .map(|l| format!("\nweb page and API on {}", l.url()))
         .unwrap_or_default();
-    let help_note = if cli.no_console {
-        String::new()
-    } else {
-        "type help for commands; ".to_owned()
-    };
+    let help_note = help_note(&cli);
     let _ = writeln!(
         std::io::stderr(),
         "peer listening on {local} data {}\nprofile comp3010, difficulty {}, mining {}; \

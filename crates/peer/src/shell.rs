@@ -60,6 +60,40 @@ pub enum ConsoleInput {
     Channel(mpsc::Receiver<String>),
 }
 
+/// A shell's console input: its lines, whether their end means `quit` (a terminal's Ctrl-D),
+/// how to bring the prompt back, and whether there is input at all (without a console there is
+/// no input to end, and nothing to say about its end).
+pub(crate) struct ConsoleLines {
+    pub(crate) lines: mpsc::Receiver<String>,
+    pub(crate) quit_at_end: bool,
+    pub(crate) handled: Handled,
+    pub(crate) open: bool,
+}
+
+impl ConsoleLines {
+    /// Starts reading `console` (stdin with `prompt` and the history file in `data_dir`).
+    pub(crate) fn new(console: ConsoleInput, prompt: &str, data_dir: &std::path::Path) -> Self {
+        let open = !matches!(console, ConsoleInput::None);
+        let (lines, quit_at_end, handled) = match console {
+            ConsoleInput::None => (mpsc::channel::<String>(1).1, false, Handled::default()),
+            ConsoleInput::Stdin => {
+                let stdin = stdin_lines(ConsoleOptions {
+                    prompt: prompt.to_owned(),
+                    history: Some(data_dir.join(HISTORY_FILE)),
+                });
+                (stdin.lines, stdin.terminal, stdin.handled)
+            }
+            ConsoleInput::Channel(rx) => (rx, false, Handled::default()),
+        };
+        ConsoleLines {
+            lines,
+            quit_at_end,
+            handled,
+            open,
+        }
+    }
+}
+
 /// What the shell needs besides the node.
 #[derive(Debug)]
 pub struct ShellConfig {
@@ -95,19 +129,12 @@ pub async fn run(
     let (mined_tx, mut mined_rx) = mpsc::unbounded_channel::<Block>();
     let mut miner = Miner::new(config.miner_threads, mined_tx);
     // The console's lines, whether their end means `quit`, and how to bring the prompt back.
-    // Without a console there is no input to end, and nothing to say about its end.
-    let mut console_open = !matches!(config.console, ConsoleInput::None);
-    let (mut line_rx, quit_at_end, handled) = match config.console {
-        ConsoleInput::None => (mpsc::channel::<String>(1).1, false, Handled::default()),
-        ConsoleInput::Stdin => {
-            let stdin = stdin_lines(ConsoleOptions {
-                prompt: PROMPT.to_owned(),
-                history: Some(config.data_dir.join(HISTORY_FILE)),
-            });
-            (stdin.lines, stdin.terminal, stdin.handled)
-        }
-        ConsoleInput::Channel(rx) => (rx, false, Handled::default()),
-    };
+    let ConsoleLines {
+        mut lines,
+        quit_at_end,
+        handled,
+        mut open,
+    } = ConsoleLines::new(config.console, PROMPT, &config.data_dir);
     let mut console = Console {
         data_dir: config.data_dir.clone(),
         out: config.console_out.clone(),
@@ -177,12 +204,12 @@ pub async fn run(
                 }
                 let _ = request.reply.send(answer);
             }
-            line = line_rx.recv(), if console_open => match line {
+            line = lines.recv(), if open => match line {
                 Some(line) if !console.line(&mut node, &line) => break,
                 Some(_) => handled.done(),
                 None if quit_at_end => break,
                 None => {
-                    console_open = false;
+                    open = false;
                     tracing::info!(
                         target: USER,
                         "the console's input ended; the peer keeps running (Ctrl-C or SIGTERM \

@@ -13,7 +13,7 @@
 //! the thread; the second measures the miner alone.
 
 use std::time::{Duration, Instant};
-use votechain_chain::{sha256, BlockTemplate, MineOutcome, MinerControl, MiningJob};
+use votechain_chain::{sha256, MineOutcome, MinerControl, MiningJob};
 use votechain_course::miner::{CourseJob, CourseMiningJob};
 
 /// One measurement of a miner.
@@ -80,18 +80,6 @@ fn course_job() -> CourseJob {
     }
 }
 
-/// A native template no nonce can win: 256 leading zero bits.
-fn native_template() -> anyhow::Result<BlockTemplate> {
-    Ok(BlockTemplate::new(
-        sha256(&[b"bench"]),
-        41,
-        256,
-        1_700_000_000_000,
-        "bench",
-        vec![],
-    )?)
-}
-
 /// Hashes per second on `control`'s counter over `window`, after `warmup`, of the mining
 /// thread `tid`.
 fn rate(control: &MinerControl, tid: Option<&str>, warmup: Duration, window: Duration) -> Rate {
@@ -126,7 +114,7 @@ fn spawn_miner<T: Send + 'static>(
 /// The native miner on one thread.
 fn native_once(warmup: Duration, window: Duration) -> anyhow::Result<Rate> {
     let control = MinerControl::new();
-    let job = MiningJob::new(native_template()?, &control);
+    let job = MiningJob::new(crate::mining::impossible_template()?, &control);
     let worker = job.worker(0, 1);
     let (thread, tid) = spawn_miner(move || worker.run());
     let hps = rate(&control, tid.as_deref(), warmup, window);

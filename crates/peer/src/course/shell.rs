@@ -7,7 +7,7 @@ use super::console::{self, CourseLine};
 use super::event::CourseEvent;
 use super::http::{CourseBridge, CourseSnapshot};
 use super::node::{CourseCommand, CourseNode};
-use crate::shell::{now_ms, ConsoleInput, RunError, HISTORY_FILE};
+use crate::shell::{now_ms, ConsoleInput, ConsoleLines, RunError};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,7 +19,7 @@ use votechain_course::block::CourseBlock;
 use votechain_course::miner::{CourseJob, CourseMiningJob};
 use votechain_course::store::CourseStore;
 use votechain_runtime::net::BurstReader;
-use votechain_runtime::{print_answer, stdin_lines, ConsoleOptions, Handled, USER};
+use votechain_runtime::{print_answer, USER};
 use votechain_sansio::output::{Output, Transmit};
 
 /// The console's prompt at a terminal.
@@ -50,19 +50,12 @@ pub async fn run(
 ) -> Result<(), RunError> {
     let (mined_tx, mut mined_rx) = mpsc::unbounded_channel::<CourseBlock>();
     let mut miner = Miner::new(config.miner_threads, mined_tx);
-    // Without a console there is no input to end, and nothing to say about its end.
-    let mut console_open = !matches!(config.console, ConsoleInput::None);
-    let (mut line_rx, quit_at_end, handled) = match config.console {
-        ConsoleInput::None => (mpsc::channel::<String>(1).1, false, Handled::default()),
-        ConsoleInput::Stdin => {
-            let stdin = stdin_lines(ConsoleOptions {
-                prompt: PROMPT.to_owned(),
-                history: Some(config.data_dir.join(HISTORY_FILE)),
-            });
-            (stdin.lines, stdin.terminal, stdin.handled)
-        }
-        ConsoleInput::Channel(rx) => (rx, false, Handled::default()),
-    };
+    let ConsoleLines {
+        mut lines,
+        quit_at_end,
+        handled,
+        mut open,
+    } = ConsoleLines::new(config.console, PROMPT, &config.data_dir);
     let (mut words_rx, mut blocks_rx, snapshot) = match config.http {
         Some(bridge) => (bridge.words, bridge.blocks, Some(bridge.snapshot)),
         None => (mpsc::channel(1).1, mpsc::channel(1).1, None),
@@ -99,12 +92,12 @@ pub async fn run(
                 let block = node.chain().get(request.height).map(super::http::block_json);
                 let _ = request.reply.send(block);
             }
-            line = line_rx.recv(), if console_open => match line {
+            line = lines.recv(), if open => match line {
                 Some(line) if !run_line(&mut node, &line) => break,
                 Some(_) => handled.done(),
                 None if quit_at_end => break,
                 None => {
-                    console_open = false;
+                    open = false;
                     tracing::info!(
                         target: USER,
                         "the console's input ended; the peer keeps running (Ctrl-C or SIGTERM \
