@@ -170,11 +170,11 @@ pub async fn run(
             }
         }
         carry_out(&mut node, &socket, &mut store, &mut miner, &mut reporter).await?;
-        metrics.record(&node, now_ms(), miner.control.hashes());
+        metrics.record(&node, now_ms(), miner.0.control.hashes());
         if std::mem::take(&mut handled_input) {
             reporter.activity();
         }
-        reporter.publish(&node, miner.control.hashes());
+        reporter.publish(&node, miner.0.control.hashes());
         // No deadline: wake within the hour anyway (`instant_at` caps the wait).
         let wake = instant_at(node.poll_timeout().unwrap_or(u64::MAX));
         let publish_at = reporter.deadline();
@@ -227,7 +227,7 @@ pub async fn run(
     tracing::info!(target: USER, "leaving the network");
     node.handle_command(now_ms(), NodeCommand::Leave);
     carry_out(&mut node, &socket, &mut store, &mut miner, &mut reporter).await?;
-    miner.control.cancel();
+    miner.0.control.cancel();
     Ok(())
 }
 
@@ -411,29 +411,38 @@ fn instant_at(deadline_ms: u64) -> Instant {
     Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms()).min(3_600_000))
 }
 
-/// The miner threads, started once: each waits for its share of the current job on a channel,
-/// so a new template costs a channel send per thread, not a thread spawn. Creating a job
-/// supersedes the previous one, whose workers stop within a few thousand nonces and pick up the
-/// new share.
-struct Miner {
-    control: MinerControl,
-    shares: Vec<std::sync::mpsc::Sender<Worker>>,
+/// Miner threads, started once: each waits for its share of the current job on a channel, so
+/// a new job costs a channel send per thread, not a thread spawn. `J` is what one thread is
+/// handed (the native miner's `Worker`, the course miner's job), `work` runs it on thread
+/// `index` and what it finds goes to `found`. Creating a job supersedes the previous one (the
+/// miner control's generation), whose workers stop within a few thousand nonces and pick up
+/// the new share.
+pub(crate) struct MinerThreads<J> {
+    pub(crate) control: MinerControl,
+    shares: Vec<std::sync::mpsc::Sender<J>>,
 }
 
-impl Miner {
-    fn new(threads: usize, found: mpsc::UnboundedSender<Block>) -> Miner {
+impl<J: Send + 'static> MinerThreads<J> {
+    /// Starts `threads` threads named `name-<i>`.
+    pub(crate) fn new<B: Send + 'static>(
+        threads: usize,
+        name: &str,
+        found: mpsc::UnboundedSender<B>,
+        work: impl Fn(usize, J) -> Option<B> + Clone + Send + 'static,
+    ) -> MinerThreads<J> {
         let shares = (0..threads.max(1))
             .map(|i| {
-                let (tx, rx) = std::sync::mpsc::channel::<Worker>();
+                let (tx, rx) = std::sync::mpsc::channel::<J>();
                 let found = found.clone();
+                let work = work.clone();
                 let spawned = std::thread::Builder::new()
-                    .name(format!("miner-{i}"))
+                    .name(format!("{name}-{i}"))
                     .spawn(move || {
                         // Ends when the shell drops its sender.
-                        for worker in rx {
-                            if let MineOutcome::Found(block) = worker.run() {
+                        for job in rx {
+                            if let Some(block) = work(i, job) {
                                 // The receiver is gone only when the shell is shutting down.
-                                let _ = found.send(*block);
+                                let _ = found.send(block);
                             }
                         }
                     });
@@ -443,22 +452,44 @@ impl Miner {
                 tx
             })
             .collect();
-        Miner {
+        MinerThreads {
             control: MinerControl::new(),
             shares,
         }
     }
 
+    /// Hands thread `i` of `n` the share `share(i, n)`.
+    pub(crate) fn hand_out(&self, share: impl Fn(usize, usize) -> J) {
+        let n = self.shares.len();
+        for (i, tx) in self.shares.iter().enumerate() {
+            let _ = tx.send(share(i, n));
+        }
+    }
+}
+
+/// The native miner: its threads run `Worker`s of the current template.
+struct Miner(MinerThreads<Worker>);
+
+impl Miner {
+    fn new(threads: usize, found: mpsc::UnboundedSender<Block>) -> Miner {
+        Miner(MinerThreads::new(
+            threads,
+            "miner",
+            found,
+            |_, worker: Worker| match worker.run() {
+                MineOutcome::Found(block) => Some(*block),
+                _ => None,
+            },
+        ))
+    }
+
     fn start(&mut self, template: Option<BlockTemplate>) {
         let Some(template) = template else {
-            self.control.cancel();
+            self.0.control.cancel();
             return;
         };
-        let job = MiningJob::new(template, &self.control);
-        let n = self.shares.len();
-        for (i, share) in self.shares.iter().enumerate() {
-            let _ = share.send(job.worker(i, n));
-        }
+        let job = MiningJob::new(template, &self.0.control);
+        self.0.hand_out(|i, n| job.worker(i, n));
     }
 }
 

@@ -7,14 +7,13 @@ use super::console::{self, CourseLine};
 use super::event::CourseEvent;
 use super::http::{CourseBridge, CourseSnapshot};
 use super::node::{CourseCommand, CourseNode};
-use crate::shell::{now_ms, ConsoleInput, ConsoleLines, RunError};
+use crate::shell::{now_ms, ConsoleInput, ConsoleLines, MinerThreads, RunError};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use votechain_chain::MinerControl;
 use votechain_course::block::CourseBlock;
 use votechain_course::miner::{CourseJob, CourseMiningJob};
 use votechain_course::store::CourseStore;
@@ -71,7 +70,7 @@ pub async fn run(
             let now = now_ms();
             if now >= next_snapshot_ms {
                 next_snapshot_ms = now + super::http::SNAPSHOT_EVERY_MS;
-                tx.send_replace(CourseSnapshot::of(&node, now, miner.control.hashes()));
+                tx.send_replace(CourseSnapshot::of(&node, now, miner.0.control.hashes()));
             }
         }
         let wake = instant_at(node.poll_timeout().unwrap_or(u64::MAX));
@@ -108,7 +107,7 @@ pub async fn run(
         }
     }
     tracing::info!(target: USER, "leaving the network");
-    miner.control.cancel();
+    miner.0.control.cancel();
     Ok(())
 }
 
@@ -209,48 +208,26 @@ fn instant_at(deadline_ms: u64) -> Instant {
     Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms()).min(3_600_000))
 }
 
-/// The miner threads, started once, each waiting for its share of the current job.
-struct Miner {
-    control: MinerControl,
-    shares: Vec<std::sync::mpsc::Sender<CourseMiningJob>>,
-}
+/// The course miner: every thread runs its slice of the current job's counters.
+struct Miner(MinerThreads<CourseMiningJob>);
 
 impl Miner {
     fn new(threads: usize, found: mpsc::UnboundedSender<CourseBlock>) -> Miner {
         let n = threads.max(1);
-        let shares = (0..n)
-            .map(|i| {
-                let (tx, rx) = std::sync::mpsc::channel::<CourseMiningJob>();
-                let found = found.clone();
-                let spawned = std::thread::Builder::new()
-                    .name(format!("course-miner-{i}"))
-                    .spawn(move || {
-                        for job in rx {
-                            if let Some(block) = job.run_worker(i, n) {
-                                let _ = found.send(block);
-                            }
-                        }
-                    });
-                if let Err(e) = spawned {
-                    tracing::error!("could not start a miner thread: {e}");
-                }
-                tx
-            })
-            .collect();
-        Miner {
-            control: MinerControl::new(),
-            shares,
-        }
+        Miner(MinerThreads::new(
+            n,
+            "course-miner",
+            found,
+            move |i, job: CourseMiningJob| job.run_worker(i, n),
+        ))
     }
 
     fn start(&mut self, job: Option<CourseJob>) {
         let Some(job) = job else {
-            self.control.cancel();
+            self.0.control.cancel();
             return;
         };
-        let job = CourseMiningJob::new(&job, &self.control);
-        for share in &self.shares {
-            let _ = share.send(job.clone());
-        }
+        let job = CourseMiningJob::new(&job, &self.0.control);
+        self.0.hand_out(|_, _| job.clone());
     }
 }
