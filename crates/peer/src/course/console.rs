@@ -1,8 +1,10 @@
 //! The course peer's console language: `word`, `chain`, `block`, `peers`, `stats`,
 //! `consensus`, `mine on|off`, `help`, `quit`. Parsing is pure and unit-tested; the answers are
-//! built from the node by the functions below.
+//! built from the node by the functions below. What blocks carry comes from anyone, so it is
+//! printed with control characters replaced (`crate::peers::printable`).
 
 use super::node::CourseNode;
+use crate::peers::printable;
 use std::fmt::Write as _;
 
 /// The help text.
@@ -92,8 +94,8 @@ pub fn chain(node: &CourseNode, n: usize) -> String {
             "{:>6}  {}…  {:<16}  {}",
             b.height,
             &b.hash.to_hex()[..16],
-            b.mined_by,
-            b.messages.join(" | ")
+            printable(&b.mined_by),
+            printable(&b.messages.join(" | "))
         );
     }
     out.pop();
@@ -111,10 +113,10 @@ pub fn block(node: &CourseNode, height: u64) -> String {
             "height    {}\nhash      {}\nminedBy   {}\nmessages  {}\ntimestamp {}\nnonce     {}",
             b.height,
             b.hash.to_hex(),
-            b.mined_by,
-            b.messages.join(" | "),
+            printable(&b.mined_by),
+            printable(&b.messages.join(" | ")),
             b.timestamp,
-            b.nonce
+            printable(&b.nonce)
         ),
     }
 }

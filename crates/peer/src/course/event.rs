@@ -1,5 +1,6 @@
 //! What a course peer tells its user, the logs and the tests: events as sentences.
 
+use crate::peers::printable;
 use std::fmt;
 use std::net::SocketAddr;
 use votechain_course::Hash;
@@ -95,16 +96,17 @@ impl fmt::Display for CourseEvent {
                 messages,
                 ours,
             } => {
+                // Blocks come from anyone: control characters must not reach a terminal.
                 let who = if *ours {
                     "we mined".to_owned()
                 } else {
-                    format!("mined by {mined_by:?}")
+                    format!("mined by \"{}\"", printable(mined_by))
                 };
                 write!(
                     f,
                     "block {height} ({}…) {who}: {}",
                     &hash.to_hex()[..12],
-                    messages.join(" | ")
+                    printable(&messages.join(" | "))
                 )
             }
             CourseEvent::Reorganised {
@@ -145,11 +147,15 @@ impl fmt::Display for CourseEvent {
             CourseEvent::PeerJoined { addr, name } if name.is_empty() => {
                 write!(f, "new peer {addr}")
             }
-            CourseEvent::PeerJoined { addr, name } => write!(f, "new peer {addr} ({name:?})"),
+            CourseEvent::PeerJoined { addr, name } => {
+                write!(f, "new peer {addr} (\"{}\")", printable(name))
+            }
             CourseEvent::PeerDropped { addr } => {
                 write!(f, "peer {addr} went silent and was dropped")
             }
-            CourseEvent::WordQueued { word } => write!(f, "word {word:?} waits to be mined"),
+            CourseEvent::WordQueued { word } => {
+                write!(f, "word \"{}\" waits to be mined", printable(word))
+            }
         }
     }
 }

@@ -39,9 +39,9 @@ pub struct CoursePeers {
     map: HashMap<SocketAddr, CoursePeer>,
 }
 
-/// Cuts a name to [`MAX_NAME_CHARS`].
+/// Cuts a name to [`MAX_NAME_CHARS`], control characters shown as U+FFFD (names are printed).
 fn short_name(name: &str) -> String {
-    name.chars().take(MAX_NAME_CHARS).collect()
+    crate::peers::printable(&name.chars().take(MAX_NAME_CHARS).collect::<String>())
 }
 
 impl CoursePeers {

@@ -503,3 +503,40 @@ fn a_round_falling_due_during_a_fetch_does_not_make_the_timer_spin() {
         );
     }
 }
+
+#[test]
+fn what_blocks_and_peers_carry_reaches_the_terminal_without_control_characters() {
+    let hostile = "\u{1b}[2J\u{7}";
+    let block = mine(None, &[hostile], hostile);
+    let mut node = node_with(&[block.clone()], vec![]);
+    let event = CourseEvent::TipChanged {
+        height: 0,
+        hash: block.hash,
+        mined_by: block.mined_by.clone(),
+        messages: block.messages.clone(),
+        ours: false,
+    }
+    .to_string();
+    let shown = [
+        event,
+        super::console::chain(&node, 5),
+        super::console::block(&node, 0),
+    ];
+    datagram(
+        &mut node,
+        0,
+        addr(5000),
+        &CourseMessage::GossipReply {
+            host: "127.0.0.1".into(),
+            port: 5000,
+            name: hostile.into(),
+        },
+    );
+    let peers = super::console::peers(&node, 0);
+    for text in shown.iter().chain([&peers]) {
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+    }
+}
