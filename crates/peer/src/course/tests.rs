@@ -508,7 +508,7 @@ fn a_round_falling_due_during_a_fetch_does_not_make_the_timer_spin() {
 fn what_blocks_and_peers_carry_reaches_the_terminal_without_control_characters() {
     let hostile = "\u{1b}[2J\u{7}";
     let block = mine(None, &[hostile], hostile);
-    let mut node = node_with(&[block.clone()], vec![]);
+    let mut node = node_with(std::slice::from_ref(&block), vec![]);
     let event = CourseEvent::TipChanged {
         height: 0,
         hash: block.hash,
