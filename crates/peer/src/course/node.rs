@@ -249,7 +249,7 @@ impl CourseNode {
             };
             self.lonely_gossips = if lonely { self.lonely_gossips + 1 } else { 0 };
             self.next_gossip_ms = now_ms + gap;
-            self.gossip(now_ms);
+            self.gossip();
             for addr in self.peers.expire(now_ms, self.config.peer_silence_ms) {
                 self.sync_forget(&addr);
                 self.event(CourseEvent::PeerDropped { addr });
@@ -304,7 +304,9 @@ impl CourseNode {
                 self.reply(now_ms, from, &CourseMessage::GetBlockReply(block));
             }
             CourseMessage::GetBlockReply(Some(block)) => self.on_fetched(now_ms, from, block),
-            CourseMessage::GetBlockReply(None) => self.on_fetched_nothing(now_ms, from),
+            // Nulls: the peer lacks a height we asked for (which one, it does not say); the
+            // request's deadline deals with it.
+            CourseMessage::GetBlockReply(None) => {}
             CourseMessage::Announce(block) => self.on_announce(now_ms, from, block),
             CourseMessage::Consensus => self.request_consensus(now_ms),
             CourseMessage::NewWord { word } => {
@@ -323,7 +325,7 @@ impl CourseNode {
         }
         match self.chain.push(block.clone()) {
             Ok(()) => {
-                self.block_added(now_ms, block.clone(), true);
+                self.block_added(block.clone(), true);
                 self.announce(&block, None);
             }
             // The tip moved while it was mined: the next job is on the new tip.
@@ -342,7 +344,7 @@ impl CourseNode {
                 Ok(())
             }
             CourseCommand::Consensus => {
-                self.sync.start_round_now(now_ms);
+                self.sync.start_round_now();
                 self.sync_timeout(now_ms);
                 Ok(())
             }
@@ -380,7 +382,7 @@ impl CourseNode {
     }
 
     /// Sends our GOSSIP to the seeds and to 3 random peers.
-    fn gossip(&mut self, _now_ms: u64) {
+    fn gossip(&mut self) {
         let id = self.new_id();
         self.gossip_ids.insert(id.clone());
         let message = CourseMessage::Gossip {
@@ -485,7 +487,7 @@ impl CourseNode {
         if block.height == len {
             match self.chain.push(block.clone()) {
                 Ok(()) => {
-                    self.block_added(now_ms, block.clone(), false);
+                    self.block_added(block.clone(), false);
                     self.announce(&block, Some(from));
                     self.replan_mining(now_ms);
                 }
@@ -519,7 +521,7 @@ impl CourseNode {
     }
 
     /// A block was added on top of the chain (already pushed): persist, report, drop its words.
-    pub(super) fn block_added(&mut self, _now_ms: u64, block: CourseBlock, ours: bool) {
+    pub(super) fn block_added(&mut self, block: CourseBlock, ours: bool) {
         self.words_mined(std::slice::from_ref(&block));
         self.event(CourseEvent::TipChanged {
             height: block.height,
@@ -587,9 +589,9 @@ impl CourseNode {
     pub(super) fn request_consensus(&mut self, now_ms: u64) {
         if self.sync.is_fetching() {
             // After the fetch: what it fetched may not be what this news is about.
-            self.sync.start_round_now(now_ms);
+            self.sync.start_round_now();
         } else if self.sync.may_start_round(now_ms, CONSENSUS_MIN_GAP_MS) {
-            self.sync.start_round_now(now_ms);
+            self.sync.start_round_now();
             self.sync_timeout(now_ms);
         }
     }

@@ -118,7 +118,7 @@ impl SyncState {
     }
 
     /// A round as soon as the current one (if any) and its fetch are over.
-    pub fn start_round_now(&mut self, _now_ms: u64) {
+    pub fn start_round_now(&mut self) {
         self.round_wanted = true;
     }
 
@@ -364,10 +364,6 @@ impl CourseNode {
         self.advance(now_ms);
         self.poll_fetch(now_ms);
     }
-
-    /// A GET_BLOCK_REPLY of nulls: the peer lacks a height we asked for (which one, it does
-    /// not say); the request's deadline deals with it.
-    pub(super) fn on_fetched_nothing(&mut self, _now_ms: u64, _from: SocketAddr) {}
 
     /// Verifies what arrived in height order and applies it to the chain.
     fn advance(&mut self, now_ms: u64) {
