@@ -41,6 +41,6 @@ pub mod swarm;
 
 pub use probe::{ChainSummary, Probe};
 pub use swarm::{
-    agreement, wait_converged, wait_until, Mining, Peer, PeerConfig, TempDir, Tracker,
-    TrackerConfig, DEADLINE,
+    agreement, peer_udp_addr, peer_web_addr, wait_converged, wait_until, Mining, Peer, PeerConfig,
+    TempDir, Tracker, TrackerConfig, DEADLINE,
 };

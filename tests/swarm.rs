@@ -343,14 +343,7 @@ impl Peer {
     /// The address of its web page and API, from the line it prints after its readiness line
     /// (`web page and API on http://ADDR/`); waits for that line.
     pub fn http_addr(&mut self) -> SocketAddr {
-        const PREFIX: &str = "web page and API on http://";
-        let line = self
-            .process
-            .wait_log_from(0, "the web line", DEADLINE, |l| l.starts_with(PREFIX));
-        line[PREFIX.len()..]
-            .trim_end_matches('/')
-            .parse()
-            .unwrap_or_else(|e| panic!("the web line {line:?} names no address: {e}"))
+        peer_web_addr(&mut self.process)
     }
 
     /// Kills it with SIGKILL: no LEAVE_PEER, no flushing, as in a crash or power loss.
@@ -471,15 +464,32 @@ fn spawn_peer(name: &str, config: &PeerConfig, data: &Path, port: u16) -> (Proce
     }
     args.extend(config.extra.iter().cloned());
     let mut process = Process::spawn(name, config.netns.as_deref(), &bin("peer"), &args, &[]);
+    let addr = peer_udp_addr(&mut process);
+    (process, addr)
+}
+
+/// A peer process's UDP address, from its readiness line (`peer listening on ADDR data DIR`);
+/// waits for that line.
+pub fn peer_udp_addr(process: &mut Process) -> SocketAddr {
     let ready = process.wait_log_from(0, "its readiness line", START_DEADLINE, |l| {
         l.starts_with("peer listening on ")
     });
-    let addr = ready
+    ready
         .split_whitespace()
         .nth(3)
         .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("{name}: unexpected readiness line {ready:?}"));
-    (process, addr)
+        .unwrap_or_else(|| panic!("unexpected readiness line {ready:?}"))
+}
+
+/// A peer process's web page and API address, from the line it prints after its readiness line
+/// (`web page and API on http://ADDR/`); waits for that line.
+pub fn peer_web_addr(process: &mut Process) -> SocketAddr {
+    const PREFIX: &str = "web page and API on http://";
+    let line = process.wait_log_from(0, "the web line", DEADLINE, |l| l.starts_with(PREFIX));
+    line[PREFIX.len()..]
+        .trim_end_matches('/')
+        .parse()
+        .unwrap_or_else(|e| panic!("the web line {line:?} names no address: {e}"))
 }
 
 /// The common chain summary of `peers`, once they all answer STATS with the same one.

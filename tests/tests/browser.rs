@@ -536,15 +536,7 @@ async fn course_page(client: &Client) {
         &args,
         &[],
     );
-    let line = peer.wait_log_from(0, "the course peer's web page", DEADLINE, |l| {
-        l.contains("web page and API on http://")
-    });
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .map(|a| a.trim().trim_end_matches('/'))
-        .and_then(|a| a.parse::<SocketAddr>().ok())
-        .expect("an address in the web page line");
+    let addr = votechain_tests::peer_web_addr(&mut peer);
     let window = client.new_window(false).await.expect("a window");
     client.switch_to_window(window.handle).await.unwrap();
     open_page(client, addr).await;

@@ -26,7 +26,7 @@ use votechain_coursehost::{
 };
 use votechain_tests::binaries::bin;
 use votechain_tests::process::Process;
-use votechain_tests::{wait_until, TempDir, DEADLINE};
+use votechain_tests::{peer_udp_addr, peer_web_addr, wait_until, TempDir, DEADLINE};
 
 /// Trailing zeros of every block here: mining takes microseconds.
 const DIFFICULTY: usize = 2;
@@ -39,9 +39,6 @@ const RESEND_EVERY: Duration = Duration::from_millis(300);
 
 /// How long one HTTP exchange may take.
 const HTTP_DEADLINE: Duration = Duration::from_secs(20);
-
-/// How long the peer may take to print its readiness line.
-const START_DEADLINE: Duration = Duration::from_secs(30);
 
 /// `127.0.0.<last>:0`, a fresh port on its own loopback address.
 fn loopback(last: u8) -> SocketAddr {
@@ -230,14 +227,7 @@ impl Ours {
         }
         args.extend(extra.iter().map(|s| (*s).to_owned()));
         let mut process = Process::spawn(name, None, &bin("peer"), &args, &[]);
-        let ready = process.wait_log_from(0, "its readiness line", START_DEADLINE, |l| {
-            l.starts_with("peer listening on ")
-        });
-        let addr = ready
-            .split_whitespace()
-            .nth(3)
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("{name}: unexpected readiness line {ready:?}"));
+        let addr = peer_udp_addr(&mut process);
         Ours {
             name: name.to_owned(),
             process,
@@ -248,14 +238,7 @@ impl Ours {
 
     /// The address of its web API, from the line `web page and API on http://ADDR/`.
     fn http(&mut self) -> SocketAddr {
-        const PREFIX: &str = "web page and API on http://";
-        let line = self
-            .process
-            .wait_log_from(0, "the web line", DEADLINE, |l| l.starts_with(PREFIX));
-        line[PREFIX.len()..]
-            .trim_end_matches('/')
-            .parse()
-            .unwrap_or_else(|e| panic!("the web line {line:?} names no address: {e}"))
+        peer_web_addr(&mut self.process)
     }
 
     /// `GET /api/status`.
@@ -857,29 +840,9 @@ fn hostile_datagrams_leave_the_course_peer_answering_and_reflect_nothing() {
         "{served} of the flood's GET_BLOCK were answered in {flood_took:?}: {counters}"
     );
 
-    // A GOSSIP naming an address that never talked: no GOSSIP_REPLY goes there.
-    let victim = udp(75);
-    let victim_addr = victim.local_addr().expect("the victim's address");
-    let spoofer = udp(76);
-    let spoof = json!({
-        "type": "GOSSIP",
-        "host": victim_addr.ip().to_string(),
-        "port": victim_addr.port(),
-        "id": "5b29f4c7-40ac-4522-b217-e90e9587c1e5",
-        "name": "spoofed",
-    });
-    send_bytes(&spoofer, ours.addr, spoof.to_string().as_bytes());
-    // It was read: the reply went to the datagram's source, which a forger cannot aim.
-    let at_spoofer = drain(&spoofer, Duration::from_secs(1));
-    assert!(
-        at_spoofer
-            .iter()
-            .any(|(from, msg)| *from == ours.addr && msg["type"] == "GOSSIP_REPLY"),
-        "no GOSSIP_REPLY to the spoof's source: {at_spoofer:?}"
-    );
-    // Our peer sends the victim no GOSSIP_REPLY (what course peers it forwarded the GOSSIP to
-    // do is the next test's business).
-    let at_victim = drain(&victim, Duration::from_millis(200));
+    // A GOSSIP naming an address that never talked: our peer sends it no GOSSIP_REPLY (what
+    // course peers would do with a forwarded GOSSIP is the next test's business).
+    let (_, at_victim) = spoof_gossip(ours.addr, 75, 76, Duration::from_millis(200));
     assert!(
         !at_victim
             .iter()
@@ -890,13 +853,45 @@ fn hostile_datagrams_leave_the_course_peer_answering_and_reflect_nothing() {
     wait_stats(&probe, ours.addr, &chain, DEADLINE);
 }
 
+/// Sends our peer at `ours` a GOSSIP from a socket on 127.0.0.`spoofer` naming a fresh socket on
+/// 127.0.0.`victim` that never talked to anyone; checks the spoof was read (its GOSSIP_REPLY
+/// went back to the datagram's source, which a forger cannot aim); returns the victim's address
+/// and what it received from anyone within `wait`.
+fn spoof_gossip(
+    ours: SocketAddr,
+    victim: u8,
+    spoofer: u8,
+    wait: Duration,
+) -> (SocketAddr, Vec<(SocketAddr, Value)>) {
+    let victim = udp(victim);
+    let victim_addr = victim.local_addr().expect("the victim's address");
+    let spoofer = udp(spoofer);
+    let spoof = json!({
+        "type": "GOSSIP",
+        "host": victim_addr.ip().to_string(),
+        "port": victim_addr.port(),
+        "id": format!("spoof-{}", victim_addr),
+        "name": "spoofed",
+    });
+    send_bytes(&spoofer, ours, spoof.to_string().as_bytes());
+    let at_spoofer = drain(&spoofer, Duration::from_secs(1));
+    assert!(
+        at_spoofer
+            .iter()
+            .any(|(from, msg)| *from == ours && msg["type"] == "GOSSIP_REPLY"),
+        "no GOSSIP_REPLY to the spoof's source: {at_spoofer:?}"
+    );
+    (victim_addr, drain(&victim, wait))
+}
+
 /// Test 7b: a spoofed GOSSIP naming a third address that never talked to anyone must not be
 /// forwarded by our peer: each course peer it reached would, following the course's rule, send
 /// a GOSSIP_REPLY to that address and forward it on, so one forged datagram to our peer would
 /// become a GOSSIP_REPLY from every course peer toward the victim (it did, before our peer
-/// forwarded only GOSSIP from an originator that sent it or had talked to us). The seed protocols' failure list
-/// (shared/reference/seed-protocols.md) names "a spoofed GOSSIP was reflected to any address and
-/// forwarded to 3 more peers", and the native profile forwards only a proven GOSSIP (PROTOCOL.md).
+/// forwarded only GOSSIP from an originator that sent it or had talked to us). The seed
+/// protocols' failure list (shared/reference/seed-protocols.md) names "a spoofed GOSSIP was
+/// reflected to any address and forwarded to 3 more peers", and the native profile forwards only
+/// a proven GOSSIP (PROTOCOL.md).
 /// The victim here must receive no GOSSIP_REPLY from anyone.
 #[test]
 fn a_spoofed_gossip_draws_no_gossip_reply_to_its_victim_from_anyone() {
@@ -906,25 +901,7 @@ fn a_spoofed_gossip_draws_no_gossip_reply_to_its_victim_from_anyone() {
     let ours = Ours::start("ours", data.path(), &[course_peer.addr()], &[]);
     let probe = Asker(92);
     wait_stats(&probe, ours.addr, &chain, DEADLINE);
-    let victim = udp(93);
-    let victim_addr = victim.local_addr().expect("the victim's address");
-    let spoofer = udp(94);
-    let spoof = json!({
-        "type": "GOSSIP",
-        "host": victim_addr.ip().to_string(),
-        "port": victim_addr.port(),
-        "id": "0c4f1a52-7a3e-4b6e-9d1f-3f2a9b8c7d6e",
-        "name": "spoofed",
-    });
-    send_bytes(&spoofer, ours.addr, spoof.to_string().as_bytes());
-    let at_spoofer = drain(&spoofer, Duration::from_secs(1));
-    assert!(
-        at_spoofer
-            .iter()
-            .any(|(from, msg)| *from == ours.addr && msg["type"] == "GOSSIP_REPLY"),
-        "the spoof was not read: {at_spoofer:?}"
-    );
-    let at_victim = drain(&victim, Duration::from_millis(500));
+    let (victim_addr, at_victim) = spoof_gossip(ours.addr, 93, 94, Duration::from_millis(500));
     let replies: Vec<&(SocketAddr, Value)> = at_victim
         .iter()
         .filter(|(_, msg)| msg["type"] == "GOSSIP_REPLY")

@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 use votechain_tests::process::Process;
-use votechain_tests::{binaries, wait_until, TempDir, DEADLINE};
+use votechain_tests::{binaries, peer_udp_addr, peer_web_addr, wait_until, TempDir, DEADLINE};
 
 /// One request (`Connection: close`): the status, the head and the body as text.
 fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String, String) {
@@ -63,29 +63,15 @@ fn start(name: &str, dir: &TempDir, extra: &[&str]) -> (Process, SocketAddr) {
     args.push(dir.path().join(name).display().to_string());
     args.extend(extra.iter().map(|s| s.to_string()));
     let mut process = Process::spawn(name, None, &binaries::bin("peer"), &args, &[]);
-    let line = process.wait_log_from(0, "the web page line", DEADLINE, |l| {
-        l.contains("web page and API on http://")
-    });
-    let url = line.split("http://").nth(1).unwrap().trim_end_matches('/');
-    (process, url.trim().trim_end_matches('/').parse().unwrap())
-}
-
-fn udp_addr(process: &mut Process) -> SocketAddr {
-    let line = process.wait_log_from(0, "the readiness line", DEADLINE, |l| {
-        l.contains("peer listening on ")
-    });
-    line.split("peer listening on ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .expect("an address in the readiness line")
+    let addr = peer_web_addr(&mut process);
+    (process, addr)
 }
 
 #[test]
 fn the_course_page_and_api_show_the_chain_peers_and_take_words() {
     let dir = TempDir::new("comp3010-web");
     let (mut miner, http_addr) = start("miner", &dir, &["--mine"]);
-    let miner_udp = udp_addr(&mut miner);
+    let miner_udp = peer_udp_addr(&mut miner);
 
     // The page and its script, under the policy of every votechain page.
     let (status, head, page) = http(http_addr, "GET", "/", "");
@@ -168,7 +154,7 @@ fn the_course_page_and_api_show_the_chain_peers_and_take_words() {
     // A second peer joins through the first: the first lists it.
     let seed = miner_udp.to_string();
     let (mut joiner, joiner_http) = start("joiner", &dir, &["--seed", &seed]);
-    let joiner_udp = udp_addr(&mut joiner);
+    let joiner_udp = peer_udp_addr(&mut joiner);
     wait_until("the joiner in the peer list", DEADLINE, || {
         let (_, peers) = json(http_addr, "GET", "/api/peers", "");
         let listed = peers

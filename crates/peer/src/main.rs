@@ -155,16 +155,14 @@ async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
     }
     // Signal handlers go in before the readiness line, so a signal sent right after it is a
     // clean shutdown.
-    let Listening {
-        socket,
-        local,
-        shutdown,
-    } = listen(SocketAddr::new(cli.bind, cli.local_port))
-        .map_err(|e| Failure::Runtime(e.into()))?;
-    let data_dir = cli
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("votechain-data").join(local.port().to_string()));
+    let (
+        Listening {
+            socket,
+            local,
+            shutdown,
+        },
+        data_dir,
+    ) = listen_in_data_dir(&cli)?;
     let cfg = node_config(&cli, local).map_err(Failure::Runtime)?;
     let (node, store) =
         start::open_node(cfg, &data_dir, rand::random(), shell::now_ms()).map_err(|e| match e {
@@ -216,6 +214,17 @@ async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
         server.stop().await;
     }
     outcome
+}
+
+/// Binds the socket and installs the signal handlers, and names the data directory (after the
+/// port, known once bound, unless --data-dir says).
+fn listen_in_data_dir(cli: &Cli) -> Result<(Listening, PathBuf), Failure> {
+    let listening = listen(SocketAddr::new(cli.bind, cli.local_port))
+        .map_err(|e| Failure::Runtime(e.into()))?;
+    let data_dir = cli.data_dir.clone().unwrap_or_else(|| {
+        PathBuf::from("votechain-data").join(listening.local.port().to_string())
+    });
+    Ok((listening, data_dir))
 }
 
 /// Opens the log file in the data directory; the sentence saying where the full log is.
@@ -333,16 +342,14 @@ async fn run_course(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
             "the comp3010 profile has no tracker: give TRACKER_PORT 0 and join with --seed HOST:PORT"
         )));
     }
-    let Listening {
-        socket,
-        local,
-        shutdown,
-    } = listen(SocketAddr::new(cli.bind, cli.local_port))
-        .map_err(|e| Failure::Runtime(e.into()))?;
-    let data_dir = cli
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("votechain-data").join(local.port().to_string()));
+    let (
+        Listening {
+            socket,
+            local,
+            shutdown,
+        },
+        data_dir,
+    ) = listen_in_data_dir(&cli)?;
     let advertise = match cli.advertise.as_deref().map(resolve).transpose() {
         Ok(Some(addr)) => addr,
         Ok(None) if local.ip().is_unspecified() => {
