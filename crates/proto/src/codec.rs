@@ -177,6 +177,15 @@ pub enum DecodeError {
         /// The type received, cut to 32 characters.
         found: String,
     },
+    /// A message of the protocol that this dialect does not carry (a W4119 peer's NEW_BLOCK
+    /// holds a block the native core cannot represent).
+    #[error("{found} is not handled in the {dialect} profile")]
+    NotInDialect {
+        /// The type received.
+        found: String,
+        /// The dialect's name.
+        dialect: &'static str,
+    },
     /// A small message over [`MAX_SMALL`] bytes.
     #[error("{msg_type} of {len} bytes exceeds its limit of {limit}")]
     Oversized {
@@ -241,6 +250,7 @@ impl DecodeError {
             DecodeError::MissingType => "missing_type",
             DecodeError::TypeNotString => "type_not_string",
             DecodeError::UnknownType { .. } => "unknown_type",
+            DecodeError::NotInDialect { .. } => "not_in_dialect",
             DecodeError::Oversized { .. } => "oversized",
             DecodeError::MissingField { .. } => "missing_field",
             DecodeError::WrongType { .. } => "wrong_type",
@@ -253,6 +263,14 @@ impl DecodeError {
 /// Why a message cannot be sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EncodeError {
+    /// A message the dialect has no form for.
+    #[error("{msg_type} has no form in the {dialect} profile")]
+    NotInDialect {
+        /// The message type.
+        msg_type: &'static str,
+        /// The dialect's name.
+        dialect: &'static str,
+    },
     /// The encoding exceeds the message's size limit.
     #[error("{msg_type} encodes to {len} bytes, over its limit of {limit}")]
     TooLarge {
@@ -282,9 +300,10 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
     decode_envelope(bytes).map(|(message, _)| message)
 }
 
-/// Parses one datagram strictly, as [`decode`], and returns its [`Envelope`] as well: the
-/// optional top-level `"cookie"` and `"echo"` keys, each 32 hex characters when present.
-pub fn decode_envelope(bytes: &[u8]) -> Result<(Message, Envelope), DecodeError> {
+/// The stages every dialect's decoder shares: a datagram of at most [`MAX_DATAGRAM`] bytes,
+/// UTF-8, nested at most [`MAX_DEPTH`] deep, one JSON object with a string `"type"`. Returns
+/// the type and the object.
+pub fn parse_object(bytes: &[u8]) -> Result<(String, serde_json::Map<String, Value>), DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
@@ -298,15 +317,22 @@ pub fn decode_envelope(bytes: &[u8]) -> Result<(Message, Envelope), DecodeError>
     let value: Value = serde_json::from_str(text).map_err(|e| DecodeError::NotJson {
         detail: e.to_string(),
     })?;
-    let Value::Object(object) = &value else {
+    let Value::Object(object) = value else {
         return Err(DecodeError::NotObject);
     };
     let ty = match object.get("type") {
         None => return Err(DecodeError::MissingType),
-        Some(Value::String(s)) => s,
+        Some(Value::String(s)) => s.clone(),
         Some(_) => return Err(DecodeError::TypeNotString),
     };
-    let Some((msg_type, class)) = lookup(ty) else {
+    Ok((ty, object))
+}
+
+/// Parses one datagram strictly, as [`decode`], and returns its [`Envelope`] as well: the
+/// optional top-level `"cookie"` and `"echo"` keys, each 32 hex characters when present.
+pub fn decode_envelope(bytes: &[u8]) -> Result<(Message, Envelope), DecodeError> {
+    let (ty, object) = parse_object(bytes)?;
+    let Some((msg_type, class)) = lookup(&ty) else {
         return Err(DecodeError::UnknownType {
             found: ty.chars().take(32).collect(),
         });
@@ -319,10 +345,10 @@ pub fn decode_envelope(bytes: &[u8]) -> Result<(Message, Envelope), DecodeError>
         });
     }
     let envelope = Envelope {
-        cookie: envelope_cookie(msg_type, object, "cookie")?,
-        echo: envelope_cookie(msg_type, object, "echo")?,
+        cookie: envelope_cookie(msg_type, &object, "cookie")?,
+        echo: envelope_cookie(msg_type, &object, "echo")?,
     };
-    let message = decode_fields(msg_type, value)?;
+    let message = decode_fields(msg_type, Value::Object(object))?;
     message
         .check_bounds()
         .map_err(|b| DecodeError::OutOfRange {

@@ -1,5 +1,5 @@
 //! Dialects: how the messages of [`crate::Message`] look on the wire. Each protocol profile (the
-//! native protocol today; the W4119 voting chain's next) has
+//! native protocol, and [`W4119`] for the W4119 voting chain's tracker conversation) has
 //! its own wire format for the same conversation, so both cores decode and encode through a
 //! [`Dialect`] chosen once at start instead of calling the native codec directly. A dialect
 //! maps its datagrams onto the core's message vocabulary; it never decides what a node does.
@@ -8,12 +8,20 @@
 
 use crate::codec::{decode_envelope, encode, with_envelope, DecodeError, EncodeError, Message};
 use crate::envelope::Envelope;
+pub use crate::w4119::W4119;
 
 /// One wire format. Implementations must never panic on any input: a datagram is hostile until
 /// proven otherwise.
 pub trait Dialect: std::fmt::Debug + Send + Sync {
     /// The profile's name, as on the command line (`--profile`).
     fn name(&self) -> &'static str;
+
+    /// Whether datagrams carry address cookies (PROTOCOL.md, "Address cookies"). Without them
+    /// nothing a datagram says proves its source address, and the cores grant only what their
+    /// rules for unproven addresses allow (SECURITY.md).
+    fn address_cookies(&self) -> bool {
+        true
+    }
 
     /// A datagram as a message, with the address cookies it carried (an empty [`Envelope`] in
     /// a dialect without them).

@@ -5,7 +5,9 @@
 //! - [`codec`]: [`decode`] (strict, typed errors, never panics) and [`encode`] (never over the
 //!   size limit).
 //! - [`dialect`]: the wire format as a [`Dialect`] chosen once per run, so the cores are not
-//!   tied to the native codec (the seam for protocol profiles; [`dialect::Native`] today).
+//!   tied to the native codec (the seam for protocol profiles: [`dialect::Native`] and
+//!   [`dialect::W4119`]).
+//! - [`w4119`]: the W4119 tracker conversation's wire format.
 //! - [`limits`]: the protocol's size limits and the anti-amplification budget.
 //! - [`envelope`]: the address cookies every datagram carries beside its message (their
 //!   minting and checking live with the cores, in `votechain-sansio`).
@@ -20,10 +22,11 @@ pub mod dialect;
 pub mod envelope;
 pub mod limits;
 pub mod message;
+pub mod w4119;
 
 pub use codec::{
-    decode, decode_envelope, encode, encode_with, with_envelope, DecodeError, EncodeError, Message,
-    SizeClass, MESSAGE_TYPES,
+    decode, decode_envelope, encode, encode_with, parse_object, with_envelope, DecodeError,
+    EncodeError, Message, SizeClass, MESSAGE_TYPES,
 };
 pub use dialect::Dialect;
 pub use envelope::{Cookie, Envelope};

@@ -50,6 +50,10 @@ pub struct Config {
     /// Unregistered source addresses tracked by the rate limiter at once; beyond it, datagrams
     /// from new sources are dropped until idle entries are swept.
     pub max_sources: usize,
+    /// Without address cookies (w4119): addresses that asked to register and were sent a POKE,
+    /// held until they answer it or a few heartbeats pass; beyond it, new registrations are
+    /// dropped until some expire.
+    pub max_pending: usize,
     /// Heartbeat deadlines are rounded up to a multiple of this, so 10,000 peers registered at
     /// scattered instants cost at most `1000 / timer_granularity_ms` wake-ups per second.
     pub timer_granularity_ms: u64,
@@ -83,6 +87,7 @@ impl Config {
             rate_per_s: DEFAULT_RATE_PER_S,
             rate_burst: DEFAULT_RATE_BURST,
             max_sources: 65_536,
+            max_pending: 4_096,
             timer_granularity_ms: 10,
         }
     }
@@ -97,7 +102,7 @@ impl Config {
     /// registry encodes it).
     pub fn check(&self) -> Result<(), ConfigError> {
         self.ballot.check()?;
-        let positive: [(&'static str, u64); 8] = [
+        let positive: [(&'static str, u64); 9] = [
             ("heartbeat interval", self.heartbeat_ms),
             ("max missed heartbeats", self.max_missed.into()),
             ("max peers", self.max_peers as u64),
@@ -105,6 +110,7 @@ impl Config {
             ("rate per second", self.rate_per_s.into()),
             ("rate burst", self.rate_burst.into()),
             ("max sources", self.max_sources as u64),
+            ("max pending", self.max_pending as u64),
             ("timer granularity", self.timer_granularity_ms),
         ];
         match positive.iter().find(|(_, v)| *v == 0) {

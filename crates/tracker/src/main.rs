@@ -81,6 +81,13 @@ struct Cli {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_RATE_BURST)]
     burst: u32,
 
+    /// The protocol its peers speak: `native` (votechain's own, PROTOCOL.md) or `w4119` (the W4119
+    /// voting chain's peers, byte for byte: bare REGISTER_PEER, nonce-less POKE-ACK, a ballot of
+    /// `voting_options` only; a peer joins once it answers a POKE). --voters, --title and
+    /// --difficulty are native only.
+    #[arg(long, value_enum, default_value_t = ProfileName::Native)]
+    profile: ProfileName,
+
     /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9100; port 0 picks a
     /// free one). Off by default. The URL is printed on stderr after the readiness line.
     #[arg(long, value_name = "ADDR")]
@@ -88,6 +95,15 @@ struct Cli {
 
     #[command(flatten)]
     log: LogArgs,
+}
+
+/// The protocol profiles of `--profile`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ProfileName {
+    /// votechain's own protocol.
+    Native,
+    /// The W4119 voting chain's.
+    W4119,
 }
 
 /// A failure with the exit status it deserves.
@@ -129,10 +145,19 @@ fn run(cli: Cli) -> Result<(), Failure> {
             ),
             None => None,
         };
-        let _ = writeln!(
-            std::io::stderr(),
-            "tracker listening on {local} election {election}"
-        );
+        // W4119 peers know no election id; the native readiness line names it.
+        let _ = match cli.profile {
+            ProfileName::Native => writeln!(
+                std::io::stderr(),
+                "tracker listening on {local} election {election}"
+            ),
+            ProfileName::W4119 => {
+                writeln!(
+                    std::io::stderr(),
+                    "tracker listening on {local} profile w4119"
+                )
+            }
+        };
         let (requests_tx, requests_rx) = tokio::sync::mpsc::channel(16);
         if let Some(listener) = http {
             let url = listener
@@ -148,13 +173,21 @@ fn run(cli: Cli) -> Result<(), Failure> {
             });
         }
         let ballot = &config.ballot;
-        info!(
-            "serving election \"{}\": options {}; proof of work {} bits",
-            ballot.title,
-            ballot.options.join(", "),
-            ballot.difficulty
-        );
-        info!("{}", config.ballot.roll_summary());
+        match cli.profile {
+            ProfileName::Native => {
+                info!(
+                    "serving election \"{}\": options {}; proof of work {} bits",
+                    ballot.title,
+                    ballot.options.join(", "),
+                    ballot.difficulty
+                );
+                info!("{}", config.ballot.roll_summary());
+            }
+            ProfileName::W4119 => info!(
+                "serving W4119 peers the options {}; a peer joins once it answers a POKE",
+                ballot.options.join(", ")
+            ),
+        }
         votechain_tracker::run_with_metrics(socket, config, shutdown.cancelled_owned(), requests_rx)
             .await
             .map(drop)
@@ -186,6 +219,14 @@ fn build_config(cli: &Cli) -> Result<Config, Failure> {
         closing_height: None,
     };
     let mut config = Config::new(ballot);
+    if cli.profile == ProfileName::W4119 {
+        if cli.voters.is_some() {
+            return Err(Failure::Usage(anyhow::anyhow!(
+                "--voters needs signed votes, which W4119 peers do not make: leave it out with --profile w4119"
+            )));
+        }
+        config.dialect = std::sync::Arc::new(votechain_proto::dialect::W4119);
+    }
     config.heartbeat_ms = cli.heartbeat_ms;
     config.max_missed = cli.max_missed;
     config.max_peers = cli.max_peers;

@@ -97,6 +97,7 @@ pub fn render(snapshot: &Snapshot) -> String {
             ("source_table_full", s.source_table_full),
             ("unhandled", s.unhandled_total()),
             ("over_budget", s.over_budget),
+            ("pending_full", s.pending_full),
         ];
         let reason = |reason: &'static str, n: u64| {
             counter!("votechain_datagrams_dropped_total", "reason" => reason).absolute(n)

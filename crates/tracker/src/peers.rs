@@ -40,6 +40,12 @@ pub(crate) struct Peer {
     /// The address cookie the peer last gave us in a proven datagram: echoed in everything we
     /// send it, so it can tell our datagrams from forged ones.
     pub cookie: Option<Cookie>,
+    /// Without address cookies: a LEAVE_PEER came from its address, and it goes unless it
+    /// answers the POKE sent then.
+    pub leaving: bool,
+    /// When it was last sent a REGISTER_ACK, so repeated (possibly forged) registrations get
+    /// at most one peer list per heartbeat interval.
+    pub last_list_ms: Option<u64>,
 }
 
 /// Registered peers, their schedule, and nothing else.
@@ -97,6 +103,8 @@ impl PeerTable {
             missed: 0,
             bucket,
             cookie: None,
+            leaving: false,
+            last_list_ms: None,
         };
         self.members.push(addr);
         self.by_addr.insert(addr, peer);

@@ -26,10 +26,15 @@
 //! - An address that did not prove its origin never gets more than one datagram per request,
 //!   of at most [`unverified_reply_budget`] bytes.
 //!
+//! A dialect without address cookies (`w4119`) cannot prove anything; there a POKE answered
+//! from the address stands in for the proof, as `confirm.rs` describes, and the rest of the
+//! protocol above applies to what that admits.
+//!
 //! This file holds the registry's state, the rate check and proof of origin every datagram
 //! passes, and the dispatch on message type. Submodules, by concept: `join.rs` answers
 //! REGISTER_PEER and REQUEST_BALLOT (with a CHALLENGE when unproven); `liveness.rs` keeps members
-//! alive or lets them go (POKE, POKE_ACK, eviction, LEAVE_PEER); `announce.rs` builds peer lists
+//! alive or lets them go (POKE, POKE_ACK, eviction, LEAVE_PEER); `confirm.rs` joins and leaves
+//! without address cookies; `announce.rs` builds peer lists
 //! and runs the UPDATE_PEERS rounds; `send.rs` wraps every datagram in its envelope.
 //!
 //! [`unverified_reply_budget`]: votechain_proto::limits::unverified_reply_budget
@@ -41,7 +46,7 @@ use crate::peers::PeerTable;
 use crate::stats::Stats;
 use rand::rngs::StdRng;
 use rand::RngCore;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use tracing::debug;
@@ -52,12 +57,15 @@ use votechain_sansio::ratelimit::{Rate, SourceLimiter, Verdict};
 use votechain_sansio::TokenMinter;
 
 mod announce;
+mod confirm;
 mod join;
 mod liveness;
 mod send;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_w4119;
 
 /// How often the rate-limit table is swept of idle entries.
 const MAINTENANCE_EVERY_MS: u64 = 10_000;
@@ -134,6 +142,9 @@ pub struct Registry<R = StdRng> {
     /// Rate-limit buckets of unregistered sources.
     sources: SourceLimiter,
     peers: PeerTable,
+    /// Without address cookies: addresses that asked to register, by when they were sent the
+    /// POKE they must answer (`confirm.rs`).
+    pending: HashMap<SocketAddr, u64>,
     rng: R,
     /// A membership change not yet announced.
     announce_pending: bool,
@@ -181,6 +192,7 @@ impl<R: RngCore> Registry<R> {
             inbound: None,
             sources: SourceLimiter::new(rate, config.max_sources),
             peers: PeerTable::default(),
+            pending: HashMap::new(),
             rng,
             announce_pending: false,
             last_announce_ms: None,
@@ -287,8 +299,14 @@ impl<R: RngCore> Registry<R> {
             Message::Verify(_) if proven => self.stats.verified += 1,
             Message::Verify(_) => self.stats.bad_tokens += 1,
             Message::RequestBallot(_) => self.on_request_ballot(now_ms, from, len, proven),
+            Message::PokeAck(_) if !self.config.dialect.address_cookies() => {
+                self.poke_ack_unproven(now_ms, from)
+            }
             Message::PokeAck(m) => self.on_poke_ack(from, m, envelope.cookie),
             Message::LeavePeer(_) if proven => self.on_leave(from),
+            Message::LeavePeer(_) if !self.config.dialect.address_cookies() => {
+                self.leave_unproven(now_ms, from)
+            }
             Message::LeavePeer(_) => self.stats.leave_ignored += 1,
             other @ (Message::RegisterAck(_)
             | Message::UpdatePeers(_)
@@ -354,6 +372,7 @@ impl<R: RngCore> Registry<R> {
         }
         self.next_maintenance_ms = now_ms + MAINTENANCE_EVERY_MS;
         self.sources.sweep(now_ms);
+        self.expire_pending(now_ms);
     }
 }
 

@@ -59,7 +59,8 @@ pub struct Stats {
     pub poke_acks_ok: u64,
     /// POKE_ACKs from a member with a nonce that is neither.
     pub poke_acks_wrong_nonce: u64,
-    /// POKE_ACKs from a member without a nonce (seed A's form), which prove nothing.
+    /// POKE_ACKs from a member without a nonce (seed A's form), which prove nothing where the
+    /// dialect has address cookies (in w4119 they are the answer).
     pub poke_acks_no_nonce: u64,
     /// POKE_ACKs from an address that is not registered.
     pub poke_acks_unknown: u64,
@@ -67,6 +68,18 @@ pub struct Stats {
     pub update_rounds: u64,
     /// UPDATE_PEERS datagrams sent.
     pub updates_sent: u64,
+    /// Without address cookies (w4119): POKEs sent to an address asking to register, which it
+    /// must answer to join.
+    pub confirm_pokes_sent: u64,
+    /// Without address cookies: registrations refused because `max_pending` addresses are
+    /// waiting to confirm.
+    pub pending_full: u64,
+    /// Without address cookies: repeated REGISTER_PEERs of a member not answered because it got
+    /// a peer list less than a heartbeat interval ago.
+    pub lists_withheld: u64,
+    /// Without address cookies: members that sent LEAVE_PEER and then answered the POKE that
+    /// followed, so they stay (the LEAVE_PEER was forged, or they changed their mind).
+    pub leaves_contradicted: u64,
     /// Replies to unproven requests withheld because they exceeded the anti-amplification
     /// budget (never expected: CHALLENGE is far below it).
     pub over_budget: u64,

@@ -87,6 +87,9 @@ impl<R: RngCore> Registry<R> {
     /// Sends `to` a REGISTER_ACK listing a sample of members, `to` itself first.
     pub(super) fn send_peer_list_ack(&mut self, now_ms: u64, to: SocketAddr) {
         let (payload, _) = self.encode_list(Some(to), true);
+        if let Some(peer) = self.peers.get_mut(&to) {
+            peer.last_list_ms = Some(now_ms);
+        }
         self.stats.acks_sent += 1;
         self.send(now_ms, to, "REGISTER_ACK", payload);
     }

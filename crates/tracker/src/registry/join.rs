@@ -2,14 +2,14 @@
 //! proven address (REGISTER_ACK with a peer list) and REQUEST_BALLOT gets BALLOT_OPTIONS; an
 //! unproven request that may not have the full answer gets one small CHALLENGE carrying our
 //! cookie, within the anti-amplification budget, so only the real owner of an address can join.
+//! In a dialect without cookies, `confirm.rs` takes the CHALLENGE's place.
 
-use super::{rate_of, Event, Output, Registry};
+use super::{Event, Output, Registry};
 use rand::RngCore;
 use std::net::SocketAddr;
 use votechain_chain::Hash;
 use votechain_proto::limits::{unverified_reply_budget, ENVELOPE_RESERVE};
 use votechain_proto::{Challenge, Cookie, RegisterPeer, RegisterRefused};
-use votechain_sansio::ratelimit::Bucket;
 
 impl<R: RngCore> Registry<R> {
     /// REGISTER_PEER: a proven address joins (a member already in gets its list again); an
@@ -25,7 +25,10 @@ impl<R: RngCore> Registry<R> {
         cookie: Option<Cookie>,
     ) {
         if !proven {
-            self.challenge(now_ms, from, request_len);
+            match self.config.dialect.address_cookies() {
+                true => self.challenge(now_ms, from, request_len),
+                false => self.register_unproven(now_ms, from),
+            }
             return;
         }
         if let Some(theirs) = m.election.filter(|e| *e != self.election) {
@@ -38,33 +41,10 @@ impl<R: RngCore> Registry<R> {
             self.send_peer_list_ack(now_ms, from);
             return;
         }
-        if self.peers.len() >= self.config.max_peers {
-            self.stats.refused_full += 1;
-            self.out.push_back(Output::Event(Event::Refused {
-                addr: from,
-                max_peers: self.config.max_peers,
-            }));
-            return;
-        }
-        let bucket = Bucket::full(rate_of(&self.config), now_ms);
-        self.peers.insert(
-            from,
-            m.name.clone(),
-            now_ms + self.config.heartbeat_ms,
-            bucket,
-        );
+        self.admit(now_ms, from, m.name);
         if let Some(peer) = self.peers.get_mut(&from) {
             peer.cookie = cookie;
         }
-        self.sources.remove(&from);
-        self.stats.joined += 1;
-        self.out.push_back(Output::Event(Event::Joined {
-            addr: from,
-            name: m.name,
-            n_peers: self.peers.len(),
-        }));
-        self.send_peer_list_ack(now_ms, from);
-        self.announce_pending = true;
     }
 
     /// A proven peer holding election `theirs`, not ours: it is told so (and, if it was a
@@ -102,7 +82,8 @@ impl<R: RngCore> Registry<R> {
 
     /// REQUEST_BALLOT: the ballot goes to a proven request, or to any request when it fits
     /// the anti-amplification budget (a ballot without a voter roll usually does not; one with
-    /// a roll never does).
+    /// a roll never does). Without address cookies nothing is proven: members get it (each at
+    /// its own rate), others only within the budget.
     pub(super) fn on_request_ballot(
         &mut self,
         now_ms: u64,
@@ -112,12 +93,15 @@ impl<R: RngCore> Registry<R> {
     ) {
         let fits =
             self.ballot_datagram.len() + ENVELOPE_RESERVE <= unverified_reply_budget(request_len);
-        if proven || fits {
+        let cookies = self.config.dialect.address_cookies();
+        if proven || fits || (!cookies && self.peers.contains(&from)) {
             let payload = self.ballot_datagram.clone();
             self.stats.ballots_sent += 1;
             self.send(now_ms, from, "BALLOT_OPTIONS", payload);
-        } else {
+        } else if cookies {
             self.challenge(now_ms, from, request_len);
+        } else {
+            self.stats.over_budget += 1;
         }
     }
 

@@ -75,14 +75,29 @@ impl<R: RngCore> Registry<R> {
         }
         if peer.missed >= max_missed {
             let missed = peer.missed;
-            let name = self.peers.remove(&addr).and_then(|p| p.name);
-            self.stats.evicted += 1;
-            self.out.push_back(Output::Event(Event::Evicted {
-                addr,
-                name,
-                missed,
-                n_peers: self.peers.len(),
-            }));
+            let Some(gone) = self.peers.remove(&addr) else {
+                return;
+            };
+            let n_peers = self.peers.len();
+            // Without address cookies a LEAVE_PEER takes effect here, once the POKE that
+            // followed it went unanswered (confirm.rs).
+            let event = if gone.leaving {
+                self.stats.left += 1;
+                Event::Left {
+                    addr,
+                    name: gone.name,
+                    n_peers,
+                }
+            } else {
+                self.stats.evicted += 1;
+                Event::Evicted {
+                    addr,
+                    name: gone.name,
+                    missed,
+                    n_peers,
+                }
+            };
+            self.out.push_back(Output::Event(event));
             self.announce_pending = true;
             return;
         }
