@@ -1,6 +1,6 @@
 //! Incoming datagrams and outgoing messages. A datagram is decoded into its `type` and its JSON
 //! body or a [`DatagramError`]; every message sent is built here as a [`Json`] tree in the key
-//! order the W4119 Python code writes, and encoded with [`python_dumps`]. [`Counters`] records
+//! order the W4119 Python code writes, and encoded with [`python_dumps`]. `Counters` records
 //! what arrived, per type, and what was dropped.
 
 use std::collections::HashMap;
