@@ -266,6 +266,19 @@ mod tests {
     }
 
     #[test]
+    fn every_character_reads_back_as_itself() {
+        // Every Unicode scalar value, escaped or not, must survive a round trip through a
+        // standard JSON reader, and the output must be pure ASCII.
+        let text: String = (0..=0x10_ffff_u32).filter_map(char::from_u32).collect();
+        let written = python_dumps(&Json::string(text.clone()), false);
+        assert!(written.is_ascii());
+        assert_eq!(
+            serde_json::from_str::<String>(&written).expect("valid JSON"),
+            text
+        );
+    }
+
+    #[test]
     fn empty_containers_and_literals() {
         assert_eq!(python_dumps(&Json::Object(Vec::new()), true), "{}");
         assert_eq!(python_dumps(&Json::Array(Vec::new()), true), "[]");

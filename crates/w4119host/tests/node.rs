@@ -305,3 +305,77 @@ fn garbage_is_counted_never_fatal() {
         .is_empty());
     assert!(node.peer_list().is_empty());
 }
+
+/// A small deterministic generator (xorshift64) so the mutation test needs no RNG crate and
+/// fails the same way every run.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, bound: usize) -> usize {
+        (self.next() % bound.max(1) as u64) as usize
+    }
+}
+
+#[test]
+fn mutated_messages_never_panic_the_peer_or_the_tracker() {
+    let mut source = joined(6001, &[]);
+    source.vote("a", "Adam", "2025-01-01 12:00:00");
+    source.vote("b", "Bob", "2025-01-01 12:00:01");
+    let mut seeds: Vec<String> = chain_stream(&mut source, 6002);
+    seeds.push(datagram::new_block(&source.chain()[2]));
+    seeds.push(datagram::peer_list(
+        "UPDATE_PEERS",
+        &["127.0.0.1:6003".to_owned()],
+    ));
+    seeds.push(datagram::peer_list(
+        "REGISTER_ACK",
+        &["127.0.0.1:6001".to_owned()],
+    ));
+    seeds.push(r#"{"type": "BALLOT_OPTIONS", "voting_options": ["Adam"]}"#.to_owned());
+    for kind in [
+        "POKE",
+        "POKE-ACK",
+        "REQUEST_CHAIN",
+        "REGISTER_PEER",
+        "LEAVE_PEER",
+    ] {
+        seeds.push(datagram::bare(kind));
+    }
+    let alphabet = b"{}[]\":,0123456789-.eE nulltruefalse\\u00\xff";
+    let mut random = XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut peer = Node::new(addr(6002), addr(TRACKER), 2, true, true);
+    let mut tracker = votechain_w4119host::Registry::new(&["Adam"]);
+    for _ in 0..4_000 {
+        let seed = &seeds[random.below(seeds.len())];
+        let mut bytes = seed.as_bytes().to_vec();
+        for _ in 0..=random.below(4) {
+            let at = random.below(bytes.len());
+            match random.below(3) {
+                0 if at < bytes.len() => bytes[at] = alphabet[random.below(alphabet.len())],
+                0 => bytes.push(alphabet[random.below(alphabet.len())]),
+                1 => bytes.truncate(at),
+                _ => bytes.insert(at, alphabet[random.below(alphabet.len())]),
+            }
+        }
+        let from = addr(6000 + random.below(80) as u16);
+        peer.handle_datagram(from, &bytes);
+        tracker.handle_datagram(from, &bytes);
+    }
+    // Both are still consistent: the peer's chain is valid and the tracker still answers.
+    assert_eq!(
+        votechain_w4119host::block::chain_defect(&peer.chain(), 2),
+        None
+    );
+    // The mutations reach past decoding into the block handlers.
+    assert!(peer.crashes_avoided() > 0 && peer.invalid_blocks() > 0);
+    assert!(peer.undecodable() > 0 && tracker.undecodable() > 0);
+    let out = tracker.handle_datagram(addr(1), br#"{"type": "REQUEST_BALLOT"}"#);
+    assert_eq!(out.len(), 1);
+}
