@@ -165,3 +165,16 @@ fn bad_datagrams_do_not_stop_the_tracker_or_the_peer() {
     let block = peer.vote("v", "Adam");
     assert_eq!(block.index, 1);
 }
+
+#[test]
+fn whole_chain_request_to_nobody_returns_nothing_after_its_timeout() {
+    // A port that was just free: nothing answers (Linux may report ICMP "port unreachable").
+    let vacant = UdpSocket::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .and_then(|socket| socket.local_addr())
+        .expect("free port");
+    let started = Instant::now();
+    let (blocks, total) = whole_chain_request(vacant, Duration::from_millis(200)).expect("request");
+    assert!(blocks.is_empty());
+    assert_eq!(total, 0);
+    assert!(started.elapsed() >= Duration::from_millis(200));
+}
