@@ -5,7 +5,7 @@
 
 use votechain_w4119::block::hash_input;
 use votechain_w4119::{
-    genesis, meets_difficulty, python_dumps, w4119_hash, PyValue, W4119Block, W4119Chain,
+    genesis, meets_difficulty, python_dumps, w4119_hash, PyValue, Tally, W4119Block, W4119Chain,
     GENESIS_HASH,
 };
 
@@ -88,4 +88,26 @@ fn the_chain_python_mined_validates_at_its_difficulty() {
     // One difficulty up, the first mined block (almost surely) fails; at 64 every one does.
     let (position, _) = W4119Chain::validate_chain(blocks, 64).unwrap_err();
     assert_eq!(position, 1);
+
+    // Python mined alice twice and a choice off the ballot; the honest tally counts neither.
+    let ballot: Vec<String> = ["Adam", "Bob", "Catherine"].map(String::from).to_vec();
+    let tally = Tally::of(chain.blocks(), &ballot);
+    assert_eq!(
+        tally.counts(),
+        [
+            ("Adam".to_string(), 1),
+            ("Bob".to_string(), 1),
+            ("Catherine".to_string(), 0)
+        ]
+    );
+    let reasons: Vec<String> = tally.uncounted().iter().map(|u| u.to_string()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "a transaction in block 3 by \"alice\" for \"Bob\" is not counted: the voter already \
+             voted, and their vote in block 1 is the one counted",
+            "a transaction in block 4 by \"erin\" for \"Zed\" is not counted: the choice is not on \
+             the ballot"
+        ]
+    );
 }
