@@ -3,6 +3,7 @@
 //! - [`admission`]: who may fill the pending pool of an open election.
 //! - [`config`]: every tunable with its default.
 //! - [`course`]: the `comp3010` profile: a peer of the COMP 3010 course network.
+//! - [`w4119`]: the `w4119` profile: a peer of a W4119 voting chain.
 //! - [`console`]: the console command language.
 //! - [`peers`]: known peers, their freshness and bans.
 //! - [`loglimit`]: rate-limited log lines for what the network can repeat.
@@ -44,3 +45,4 @@ pub mod start;
 pub mod tracker_client;
 pub mod view;
 pub mod voting;
+pub mod w4119;

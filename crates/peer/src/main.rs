@@ -109,16 +109,16 @@ struct Cli {
     /// Do not read console commands from stdin.
     #[arg(long)]
     no_console: bool,
-    /// The protocol: `native` (votechain's own, PROTOCOL.md) or `comp3010` (a COMP 3010 course
+    /// The protocol: `native` (votechain's own, PROTOCOL.md), `comp3010` (a COMP 3010 course
     /// network, byte for byte: no tracker, so TRACKER_PORT is 0; join through --seed
-    /// HOST:PORT, e.g. --seed silicon.cs.umanitoba.ca:8999).
+    /// HOST:PORT, e.g. --seed silicon.cs.umanitoba.ca:8999) or `w4119` (a W4119 voting chain,
+    /// byte for byte: its tracker at TRACKER_PORT, our own or theirs).
     #[arg(long, value_enum, default_value_t = ProfileName::Native)]
     profile: ProfileName,
-    /// comp3010: trailing '0' hex characters of a valid block hash (the course networks use 8,
-    /// the competition network 9).
-    #[arg(long, default_value_t = votechain_course::limits::DEFAULT_DIFFICULTY,
-          value_parser = clap::value_parser!(u32).range(1..=64))]
-    difficulty: u32,
+    /// comp3010: trailing '0' hex characters of a valid block hash [default: 8; the competition
+    /// network uses 9]. w4119: leading '0' hex characters [default: 2, W4119's "00"].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
+    difficulty: Option<u32>,
     #[command(flatten)]
     log: LogArgs,
 }
@@ -130,6 +130,8 @@ enum ProfileName {
     Native,
     /// The COMP 3010 course network's.
     Comp3010,
+    /// The W4119 voting chain's.
+    W4119,
 }
 
 /// A failure with the exit status it deserves.
@@ -150,8 +152,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
-    if cli.profile == ProfileName::Comp3010 {
-        return run_course(cli, log_file).await;
+    match cli.profile {
+        ProfileName::Comp3010 => return run_course(cli, log_file).await,
+        ProfileName::W4119 => return run_w4119(cli, log_file).await,
+        ProfileName::Native => {}
     }
     // Signal handlers go in before the readiness line, so a signal sent right after it is a
     // clean shutdown.
@@ -373,7 +377,9 @@ async fn run_course(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
         .clone()
         .unwrap_or_else(|| format!("votechain-{}", local.port()));
     let mut cfg = votechain_peer::course::CourseConfig::new(name, advertise, seeds);
-    cfg.difficulty = cli.difficulty;
+    cfg.difficulty = cli
+        .difficulty
+        .unwrap_or(votechain_course::limits::DEFAULT_DIFFICULTY);
     cfg.mine = cli.mine;
     cfg.gossip_interval_ms = cli.gossip_interval.max(1) * 1000;
     cfg.peer_silence_ms = cli.peer_silence.max(1) * 1000;
@@ -383,6 +389,7 @@ async fn run_course(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
         cfg.download.per_peer = (window / 2).max(1);
     }
     cfg.rng_seed = rand::random();
+    let cfg_difficulty = cfg.difficulty;
     let (node, store) =
         course_start::open_course_node(cfg, &data_dir).map_err(|e| Failure::Runtime(e.into()))?;
     let log_note = open_log(&log_file, &data_dir);
@@ -397,7 +404,7 @@ async fn run_course(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
         "peer listening on {local} data {}\nprofile comp3010, difficulty {}, mining {}; \
          {help_note}{log_note}{web_note}",
         data_dir.display(),
-        cli.difficulty,
+        cfg_difficulty,
         if cli.mine {
             "on"
         } else {
@@ -434,4 +441,61 @@ async fn run_course(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
         server.stop().await;
     }
     outcome
+}
+
+/// `--profile w4119`: a peer of a W4119 voting chain ([`votechain_peer::w4119`]), registered
+/// with the tracker at TRACKER_PORT (W4119's own or ours with `--profile w4119`).
+async fn run_w4119(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
+    use votechain_peer::w4119::{shell as w4119_shell, start as w4119_start, W4119Config};
+    if cli.tracker_port == 0 {
+        return Err(Failure::Usage(anyhow::anyhow!(
+            "the w4119 profile joins through a tracker: give its TRACKER_PORT (and \
+             --tracker-host when it runs elsewhere)"
+        )));
+    }
+    let tracker = resolve(&format!("{}:{}", cli.tracker_host, cli.tracker_port))
+        .map_err(Failure::Usage)?;
+    let (
+        Listening {
+            socket,
+            local,
+            shutdown,
+        },
+        data_dir,
+    ) = listen_in_data_dir(&cli)?;
+    // W4119 peers know each other by the address the tracker sees; on this machine that is
+    // the bound one (127.0.0.1 when bound to every interface).
+    let me = match local.ip().is_unspecified() {
+        true => SocketAddr::from(([127, 0, 0, 1], local.port())),
+        false => local,
+    };
+    let mut cfg = W4119Config::new(tracker, me);
+    cfg.difficulty = cli
+        .difficulty
+        .unwrap_or(votechain_w4119::limits::DEFAULT_DIFFICULTY);
+    cfg.rng_seed = rand::random();
+    let difficulty = cfg.difficulty;
+    let (node, store) =
+        w4119_start::open_w4119_node(cfg, &data_dir).map_err(|e| Failure::Runtime(e.into()))?;
+    let log_note = open_log(&log_file, &data_dir);
+    let help_note = help_note(&cli);
+    let _ = writeln!(
+        std::io::stderr(),
+        "peer listening on {local} data {}\nprofile w4119, tracker {tracker}, proof of work {} \
+         leading zeros; {help_note}{log_note}",
+        data_dir.display(),
+        difficulty,
+    );
+    let shell_cfg = w4119_shell::W4119ShellConfig {
+        data_dir,
+        console: if cli.no_console {
+            shell::ConsoleInput::None
+        } else {
+            shell::ConsoleInput::Stdin
+        },
+        events: None,
+    };
+    w4119_shell::run(socket, node, store, shell_cfg, shutdown.cancelled_owned())
+        .await
+        .map_err(|e| Failure::Runtime(e.into()))
 }

@@ -14,6 +14,14 @@ pub fn printable(text: &str) -> String {
         .collect()
 }
 
+/// "1 vote", "2 votes".
+pub fn plural(n: usize, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
 /// How a peer became known; a tracker or seed entry is kept even when silent, so a node can
 /// always re-contact its entry points.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

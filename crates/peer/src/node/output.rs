@@ -2,6 +2,7 @@
 //! [`votechain_sansio::output`]), the store [`Record`]s, the [`Event`]s worth telling someone,
 //! and the counters behind `stats`.
 
+use crate::peers::plural;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use votechain_chain::{Block, BlockTemplate, Hash, Vote};
@@ -163,14 +164,6 @@ pub struct NodeStats {
 /// The `messages_out` key of requests resent after their receiver's CHALLENGE, whose type the
 /// node no longer decodes.
 pub const RESENT: &str = "RESENT";
-
-/// "1 vote", "2 votes".
-fn plural(n: usize, noun: &str) -> String {
-    match n {
-        1 => format!("1 {noun}"),
-        n => format!("{n} {noun}s"),
-    }
-}
 
 /// Events as sentences, for the log and the console (never Debug output).
 impl std::fmt::Display for Event {
