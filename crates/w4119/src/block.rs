@@ -187,12 +187,17 @@ impl W4119Block {
             }
         }
         for (position, transaction) in self.transactions.iter().enumerate() {
-            let value = PyValue::Dict(transaction.fields.clone());
-            let depth = value.depth();
+            let fields = &transaction.fields;
+            let depth = 1 + fields.iter().map(|(_, v)| v.depth()).max().unwrap_or(0);
             if depth > MAX_TRANSACTION_DEPTH {
                 return Err(W4119Error::TooDeep { position, depth });
             }
-            if let Some(bytes) = longest_string(&value).filter(|&b| b > MAX_STRING_BYTES) {
+            let longest = fields
+                .iter()
+                .flat_map(|(k, v)| [Some(k.len()), longest_string(v)])
+                .flatten()
+                .max();
+            if let Some(bytes) = longest.filter(|&b| b > MAX_STRING_BYTES) {
                 return Err(W4119Error::StringTooLong {
                     field: "transactions",
                     bytes,

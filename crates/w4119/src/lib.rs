@@ -1,6 +1,6 @@
-//! The W4119 voting chain (PROTOCOL.md's seed A, "Columbia-CSEE-W4119"): a Python peer network
-//! whose blocks are hashed over Python's `json.dumps`, and whose datagrams are Python JSON. This
-//! crate speaks it byte for byte and adds what the seed lacked: every block is checked before it
+//! The W4119 voting chain (seed A, "Columbia-CSEE-W4119", in PROTOCOL.md and the seed reference;
+//! its profile is `w4119`): a Python peer network whose blocks are hashed over Python's
+//! `json.dumps`, and whose datagrams are Python JSON. This crate speaks it byte for byte and adds what the seed lacked: every block is checked before it
 //! is kept, and the tally counts only votes for ballot options, one per voter.
 //!
 //! - [`pyjson`]: [`PyValue`] and [`python_dumps`], Python's `json.dumps` reproduced exactly.

@@ -11,7 +11,8 @@ use crate::limits::MAX_DIFFICULTY;
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-/// Attempts between two looks at the cancel flag (and two updates of the hash counter).
+/// Attempts between two looks at the cancel flag (and two updates of the hash counter): a few
+/// milliseconds of work, so a cancel is noticed quickly and the counter is not contended.
 const BATCH: u64 = 4096;
 
 /// What a block will hold, all but its nonce and hash.
@@ -39,16 +40,17 @@ impl BlockTemplate {
     }
 }
 
-/// Mines `template` at `difficulty`, trying nonces from 0. Returns the block, or `None` when
-/// `cancel` is set (it is read every few thousand attempts), when `difficulty` is above 64, or
-/// when every nonce fails. Adds the attempts made to `hashes` as it goes.
+/// Mines `template` at `difficulty`, trying nonces from 0 as the Python peer does, so it finds
+/// the nonce Python would. Returns the block, or `None` when `cancel` is set (it is read first and
+/// every few thousand attempts), when `difficulty` is above 64, or when every nonce up to
+/// 2^64 - 1 fails. Adds the attempts made to `hashes` as it goes.
 pub fn mine(
     template: &BlockTemplate,
     difficulty: u32,
     cancel: &AtomicBool,
     hashes: &AtomicU64,
 ) -> Option<W4119Block> {
-    if difficulty > MAX_DIFFICULTY {
+    if difficulty > MAX_DIFFICULTY || cancel.load(Ordering::Relaxed) {
         return None;
     }
     let (prefix, suffix) = hash_input_parts(
@@ -59,35 +61,37 @@ pub fn mine(
     );
     let mut text = String::with_capacity(prefix.len() + 20 + suffix.len());
     let mut nonce: u64 = 0;
+    let mut unreported: u64 = 0;
     loop {
-        if cancel.load(Ordering::Relaxed) {
-            return None;
-        }
-        let batch_end = nonce.saturating_add(BATCH);
-        let start = nonce;
-        while nonce < batch_end {
-            text.clear();
-            text.push_str(&prefix);
-            text.push_str(itoa(nonce, &mut [0u8; 20]));
-            text.push_str(&suffix);
-            let digest: [u8; 32] = Sha256::digest(text.as_bytes()).into();
-            if digest_meets_difficulty(&digest, difficulty) {
-                hashes.fetch_add(nonce - start + 1, Ordering::Relaxed);
-                return Some(W4119Block {
-                    index: template.index,
-                    transactions: template.transactions.clone(),
-                    timestamp: template.timestamp.clone(),
-                    previous_hash: template.previous_hash.clone(),
-                    nonce,
-                    hash: hex::encode(digest),
-                });
+        if unreported == BATCH {
+            hashes.fetch_add(unreported, Ordering::Relaxed);
+            unreported = 0;
+            if cancel.load(Ordering::Relaxed) {
+                return None;
             }
-            nonce += 1;
         }
-        hashes.fetch_add(nonce - start, Ordering::Relaxed);
-        if nonce == u64::MAX {
+        text.clear();
+        text.push_str(&prefix);
+        text.push_str(itoa(nonce, &mut [0u8; 20]));
+        text.push_str(&suffix);
+        let digest: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+        unreported += 1;
+        if digest_meets_difficulty(&digest, difficulty) {
+            hashes.fetch_add(unreported, Ordering::Relaxed);
+            return Some(W4119Block {
+                index: template.index,
+                transactions: template.transactions.clone(),
+                timestamp: template.timestamp.clone(),
+                previous_hash: template.previous_hash.clone(),
+                nonce,
+                hash: hex::encode(digest),
+            });
+        }
+        let Some(next) = nonce.checked_add(1) else {
+            hashes.fetch_add(unreported, Ordering::Relaxed);
             return None;
-        }
+        };
+        nonce = next;
     }
 }
 

@@ -16,7 +16,9 @@
 //! `1.0`), which differs from Rust's formatting, so a hash over a float could not be reproduced
 //! with certainty. serde_json reads an integer outside 64 bits as a float, so such an integer is
 //! refused the same way; Python would print it exactly, but no W4119 peer makes one (a nonce beyond
-//! 2^64 would take longer to reach than anyone mines).
+//! 2^64 would take longer to reach than anyone mines). A string holding a lone surrogate escape
+//! (`"\ud800"`) is refused as not JSON: a Rust string cannot hold one, a Python `str` can, but
+//! no W4119 peer writes one.
 
 mod dumps;
 mod parse;

@@ -93,3 +93,45 @@ fn floats_and_huge_integers_are_refused_and_bad_json_is_typed() {
     assert_eq!(PyValue::parse(b" \n{} \t").unwrap().depth(), 1);
     assert_eq!(PyValue::parse(b"[[1],{\"a\":[]}]").unwrap().depth(), 3);
 }
+
+proptest::proptest! {
+    #[test]
+    fn what_python_dumps_writes_parses_back_the_same(value in value()) {
+        for sort_keys in [false, true] {
+            let text = python_dumps(&value, sort_keys);
+            proptest::prop_assert!(text.bytes().all(|b| (b' '..=b'~').contains(&b)), "ensure_ascii");
+            let back = PyValue::parse(text.as_bytes()).unwrap();
+            if sort_keys {
+                // Sorting twice changes nothing.
+                proptest::prop_assert_eq!(python_dumps(&back, true), text);
+            } else {
+                proptest::prop_assert_eq!(back, value.clone());
+            }
+        }
+    }
+
+    #[test]
+    fn parse_never_panics(bytes in proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..256)) {
+        let _ = PyValue::parse(&bytes);
+    }
+}
+
+/// Any value without floats, a few levels deep, keys and strings with any characters.
+fn value() -> impl proptest::strategy::Strategy<Value = PyValue> {
+    use proptest::prelude::*;
+    let text = || prop::collection::vec(any::<char>(), 0..8).prop_map(String::from_iter);
+    let leaf = prop_oneof![
+        Just(PyValue::Null),
+        any::<bool>().prop_map(PyValue::Bool),
+        any::<i64>().prop_map(|n| PyValue::Int(n.into())),
+        any::<u64>().prop_map(PyValue::from),
+        text().prop_map(PyValue::Str),
+    ];
+    leaf.prop_recursive(4, 32, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(PyValue::List),
+            prop::collection::vec((text(), inner), 0..6)
+                .prop_map(|entries| PyValue::Dict(entries.into_iter().collect())),
+        ]
+    })
+}
