@@ -453,8 +453,8 @@ async fn run_w4119(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
              --tracker-host when it runs elsewhere)"
         )));
     }
-    let tracker = resolve(&format!("{}:{}", cli.tracker_host, cli.tracker_port))
-        .map_err(Failure::Usage)?;
+    let tracker =
+        resolve(&format!("{}:{}", cli.tracker_host, cli.tracker_port)).map_err(Failure::Usage)?;
     let (
         Listening {
             socket,

@@ -159,11 +159,12 @@ pub fn peers(node: &W4119Node) -> String {
 /// Registration, ballot, chain and counters.
 pub fn status(node: &W4119Node) -> String {
     let c = node.counters();
-    let ballot = node
-        .ballot()
-        .map_or("not yet received".to_owned(), |b| {
-            b.iter().map(|o| printable(o)).collect::<Vec<_>>().join(", ")
-        });
+    let ballot = node.ballot().map_or("not yet received".to_owned(), |b| {
+        b.iter()
+            .map(|o| printable(o))
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
     format!(
         "tracker {} ({})\nballot  {ballot}\nchain   {} blocks, tip {}\npeers   {}\nvotes   {} of ours waiting to be mined\n\
          seen    {} datagrams, {} malformed, {} invalid blocks, {} invalid chains, {} switches\n\

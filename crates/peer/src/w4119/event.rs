@@ -90,7 +90,11 @@ impl fmt::Display for W4119Event {
                 "no word from the tracker for {silent_s} s; registering again"
             ),
             W4119Event::BlockAdded { index, from, votes } => {
-                write!(f, "block {index} from {from} added ({})", plural(*votes, "vote"))
+                write!(
+                    f,
+                    "block {index} from {from} added ({})",
+                    plural(*votes, "vote")
+                )
             }
             W4119Event::ChainSwitched {
                 old_len,
@@ -103,7 +107,11 @@ impl fmt::Display for W4119Event {
                     "switched to the longer chain of {from}: {old_len} → {new_len} blocks"
                 )?;
                 if *requeued > 0 {
-                    write!(f, "; {} of ours will be mined again", plural(*requeued, "vote"))?;
+                    write!(
+                        f,
+                        "; {} of ours will be mined again",
+                        plural(*requeued, "vote")
+                    )?;
                 }
                 Ok(())
             }

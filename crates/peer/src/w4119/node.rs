@@ -51,6 +51,12 @@ pub type W4119Output = Output<Vec<W4119Block>, BlockTemplate, W4119Event>;
 /// Most blocks a CHAIN_BLOCK stream may announce: a longer claim is not collected.
 pub const MAX_CHAIN_BLOCKS: u64 = 200_000;
 
+/// Most bytes of CHAIN_BLOCK datagrams one stream may hold before it is dropped.
+pub const MAX_STREAM_BYTES: usize = 64 << 20;
+
+/// Most CHAIN_BLOCK streams collected at once.
+pub const MAX_STREAMS: usize = 4;
+
 /// Block hashes remembered, so each NEW_BLOCK is handled and passed on once.
 pub const SEEN_BLOCKS: usize = 8_192;
 
@@ -148,6 +154,8 @@ pub struct W4119Counters {
 struct Stream {
     total: u64,
     blocks: BTreeMap<u64, W4119Block>,
+    /// Datagram bytes received for it, bounded by [`MAX_STREAM_BYTES`].
+    bytes: usize,
     last_ms: u64,
 }
 
@@ -282,9 +290,7 @@ impl W4119Node {
             self.next_resync_ms = now_ms + self.config.resync_every_ms;
             self.replan_mining();
         }
-        if self.registered
-            && now_ms >= self.last_tracker_ms + self.config.tracker_silence_ms
-        {
+        if self.registered && now_ms >= self.last_tracker_ms + self.config.tracker_silence_ms {
             self.registered = false;
             self.next_register_ms = now_ms;
             self.event(W4119Event::TrackerSilent {
@@ -381,7 +387,10 @@ impl W4119Node {
                 index,
                 block,
                 total_blocks,
-            } => self.on_chain_block(now_ms, from, index, block, total_blocks),
+            } => {
+                let len = datagram.len();
+                self.on_chain_block(now_ms, from, (index, total_blocks, len), block)
+            }
             // Messages for a tracker: we are none.
             W4119Message::RegisterPeer
             | W4119Message::RequestBallot
@@ -416,9 +425,12 @@ impl W4119Node {
                     }
                     self.mined_own.push_back(t.clone());
                 }
-                self.broadcast(None, &W4119Message::NewBlock {
-                    block: block.clone(),
-                });
+                self.broadcast(
+                    None,
+                    &W4119Message::NewBlock {
+                        block: block.clone(),
+                    },
+                );
                 for t in ours {
                     self.event(W4119Event::VoteMined {
                         voter: t.voter_id().unwrap_or_default().to_owned(),
@@ -471,7 +483,11 @@ impl W4119Node {
                 "{voter} already voted, for {counted}, in block {index}; one vote per voter counts"
             ));
         }
-        if self.own.iter().any(|t| t.voter_id() == Some(voter.as_str())) {
+        if self
+            .own
+            .iter()
+            .any(|t| t.voter_id() == Some(voter.as_str()))
+        {
             return Err(format!("{voter}'s vote is already being mined"));
         }
         if self.own.len() >= MAX_OWN_VOTES {
@@ -542,7 +558,11 @@ impl W4119Node {
             }
             return;
         }
-        if self.chain.get(block.index).is_some_and(|b| b.hash == block.hash) {
+        if self
+            .chain
+            .get(block.index)
+            .is_some_and(|b| b.hash == block.hash)
+        {
             self.seen.insert(block.hash);
             return;
         }
@@ -583,39 +603,53 @@ impl W4119Node {
 
     /// CHAIN_BLOCK: collected when we asked `from`; a complete stream is validated and adopted
     /// when longer than our chain.
+    /// `(index, total, len)`: the CHAIN_BLOCK's position, `total_blocks` and datagram size.
     fn on_chain_block(
         &mut self,
         now_ms: u64,
         from: SocketAddr,
-        index: u64,
+        (index, total, len): (u64, u64, usize),
         block: W4119Block,
-        total: u64,
     ) {
-        let asked = self
-            .asked
-            .get(&from)
-            .is_some_and(|t| now_ms < t + self.config.chain_wait_ms * 4);
-        let len = self.chain.len() as u64;
+        // From a peer asked within `chain_wait_ms`, or whose stream is still coming in.
+        let asked = self.streams.contains_key(&from)
+            || self
+                .asked
+                .get(&from)
+                .is_some_and(|t| now_ms < t + self.config.chain_wait_ms);
+        let ours = self.chain.len() as u64;
         if !asked || total > MAX_CHAIN_BLOCKS || index >= total || block.index != index {
             self.counters.unsolicited += 1;
             return;
         }
-        if total <= len {
+        if total <= ours {
             // Not longer than ours: nothing to collect.
             self.streams.remove(&from);
+            return;
+        }
+        if !self.streams.contains_key(&from) && self.streams.len() >= MAX_STREAMS {
+            self.counters.unsolicited += 1;
             return;
         }
         let stream = self.streams.entry(from).or_insert_with(|| Stream {
             total,
             blocks: BTreeMap::new(),
+            bytes: 0,
             last_ms: now_ms,
         });
         if stream.total != total {
             // The sender's chain grew or changed mid-stream: start over with the new claim.
             stream.total = total;
             stream.blocks.clear();
+            stream.bytes = 0;
         }
         stream.last_ms = now_ms;
+        stream.bytes += len;
+        if stream.bytes > MAX_STREAM_BYTES {
+            self.streams.remove(&from);
+            self.counters.unsolicited += 1;
+            return;
+        }
         stream.blocks.insert(index, block);
         if (stream.blocks.len() as u64) < stream.total {
             return;

@@ -203,7 +203,8 @@ impl Miner {
         };
         let cancel = Arc::new(AtomicBool::new(false));
         self.cancel = cancel.clone();
-        let (hashes, found, difficulty) = (self.hashes.clone(), self.found.clone(), self.difficulty);
+        let (hashes, found, difficulty) =
+            (self.hashes.clone(), self.found.clone(), self.difficulty);
         tokio::task::spawn_blocking(move || {
             if let Some(block) = votechain_w4119::mine(&template, difficulty, &cancel, &hashes) {
                 let _ = found.send(block);
