@@ -1,11 +1,11 @@
 //! The seam for protocol profiles: what differs between the dialects the node speaks — the wire
 //! codec, the chain's block/hash/proof-of-work rules, which handshakes exist, and what may be
 //! answered to an address that did not prove itself — behind one small interface chosen once
-//! (ARCHITECTURE.md, "Protocol profiles"). One node core serves every profile; a profile is
-//! never a fork of the node. [`Native`] is this project's own protocol (PROTOCOL.md); the W4119
-//! profile will implement the same trait. The COMP 3010 course chain is not a voting chain and
-//! has a core of its own built from the same parts ([`crate::course`], ARCHITECTURE.md
-//! "Protocol profiles").
+//! (ARCHITECTURE.md, "Protocol profiles"). [`Native`] is this project's own protocol
+//! (PROTOCOL.md). The COMP 3010 course chain (no votes) and the W4119 voting chain (unsigned
+//! votes under a hash over Python's `json.dumps`, no block type in common with `ChainState`)
+//! have cores of their own built from the same parts ([`crate::course`], [`crate::w4119`]);
+//! the tracker core serves W4119 peers through this seam's `Dialect`.
 
 use std::fmt::Debug;
 use votechain_chain::validate::{verify_blocks, ValidationError, VerifiedBlock};

@@ -147,6 +147,8 @@ pub struct W4119Counters {
     pub invalid_chains: u64,
     /// Chain switches.
     pub switches: u64,
+    /// BALLOT_OPTIONS that differed from the first ballot the tracker sent, ignored.
+    pub ballots_ignored: u64,
 }
 
 /// One CHAIN_BLOCK stream being collected.
@@ -370,11 +372,19 @@ impl W4119Node {
             }
             W4119Message::BallotOptions { voting_options } if from_tracker => {
                 self.last_tracker_ms = now_ms;
-                if self.ballot.as_ref() != Some(&voting_options) {
-                    self.ballot = Some(voting_options.clone());
-                    self.event(W4119Event::Ballot {
-                        options: voting_options,
-                    });
+                // A W4119 tracker's ballot never changes: the first one stands, so a datagram
+                // forged from the tracker's address later cannot rewrite what counts.
+                match &self.ballot {
+                    None => {
+                        self.ballot = Some(voting_options.clone());
+                        self.event(W4119Event::Ballot {
+                            options: voting_options,
+                        });
+                    }
+                    Some(ballot) if *ballot != voting_options => {
+                        self.counters.ballots_ignored += 1;
+                    }
+                    Some(_) => {}
                 }
             }
             W4119Message::Poke

@@ -192,6 +192,15 @@ fn lists_and_ballots_count_only_from_the_tracker() {
     assert_eq!(h.node.peers(), [addr(3)]);
     assert_eq!(h.node.ballot().unwrap(), ["Adam", "Bob"]);
     assert_eq!(h.node.counters().not_from_tracker, 2);
+    // The first ballot stands, even from the tracker's address.
+    h.recv(
+        tracker(),
+        &W4119Message::BallotOptions {
+            voting_options: vec!["Mallory".into()],
+        },
+    );
+    assert_eq!(h.node.ballot().unwrap(), ["Adam", "Bob"]);
+    assert_eq!(h.node.counters().ballots_ignored, 1);
 }
 
 #[test]
