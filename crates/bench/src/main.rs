@@ -18,6 +18,7 @@ mod sync;
 mod tracker;
 mod validate;
 mod votes;
+mod w4119;
 mod web;
 
 /// votechain benchmarks.
@@ -52,6 +53,9 @@ enum Command {
     /// The COMP 3010 course profile: the course miner's hash rate against the native miner's,
     /// and our course peer syncing 10,000 blocks from course-style hosts against stop-and-wait.
     Comp3010(comp3010::Args),
+    /// The W4119 profile: how fast W4119 peers join our tracker (confirmed by an answered
+    /// POKE) against W4119's own tracker.
+    W4119(w4119::Args),
 }
 
 fn main() -> ExitCode {
@@ -73,5 +77,6 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::SideBlocks(args) => sideblocks::run(args),
         Command::Web(args) => web::run(args),
         Command::Comp3010(args) => comp3010::run(args),
+        Command::W4119(args) => w4119::run(args),
     }
 }

@@ -75,10 +75,14 @@ pub struct Tracker {
 impl Tracker {
     /// Starts a tracker with default settings for `ballot`.
     pub fn start(ballot: Ballot) -> anyhow::Result<Tracker> {
+        Tracker::start_with(votechain_tracker::Config::new(ballot))
+    }
+
+    /// Starts a tracker with `config`.
+    pub fn start_with(config: votechain_tracker::Config) -> anyhow::Result<Tracker> {
         let socket = bind_loopback()?;
         let addr = socket.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
-        let config = votechain_tracker::Config::new(ballot);
         tokio::spawn(async move {
             if let Err(e) = votechain_tracker::run(socket, config, rx).await {
                 eprintln!("tracker stopped: {e}");

@@ -7,6 +7,8 @@
 //! - [`node`]: one peer's sans-IO node driven by a sequence of operations read from the input.
 //! - [`registry`]: the tracker's sans-IO registry, likewise.
 //! - [`course`]: a `--profile comp3010` peer's sans-IO node, likewise.
+//! - [`w4119`]: a `--profile w4119` peer's sans-IO node, or the tracker's registry in the W4119
+//!   dialect, likewise.
 //!
 //! The input is read with a small [`cursor::Cursor`] rather than `arbitrary`, so the crate has
 //! no dependency beyond the workspace's; [`messages`] turns input bytes into valid messages,
@@ -18,11 +20,13 @@ mod decode;
 pub mod messages;
 mod node;
 mod registry;
+mod w4119;
 
 pub use course::course;
 pub use decode::decode;
 pub use node::node;
 pub use registry::registry;
+pub use w4119::w4119;
 
 /// Times a core's timer may fire at one instant before it must point into the future.
 const TIMEOUT_REPEATS: usize = 8;
@@ -53,4 +57,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("node", node),
     ("registry", registry),
     ("course", course),
+    ("w4119", w4119),
 ];

@@ -24,8 +24,8 @@ use votechain_tracker::metrics;
 /// that misses too many heartbeats is evicted and every change is announced to all peers.
 ///
 /// Once bound it prints one line on stderr, `tracker listening on ADDR election HASH` (HASH is
-/// the election id, the genesis block's hash), then logs joins, leaves and evictions. Ctrl-C
-/// or SIGTERM stops it cleanly.
+/// the election id, the genesis block's hash; `profile w4119` instead of `election HASH` under
+/// --profile w4119), then logs joins, leaves and evictions. Ctrl-C or SIGTERM stops it cleanly.
 #[derive(Parser, Debug)]
 #[command(name = "tracker", version, after_help = AFTER_HELP)]
 struct Cli {
@@ -102,7 +102,7 @@ struct Cli {
 enum ProfileName {
     /// votechain's own protocol.
     Native,
-    /// The W4119 voting chain's.
+    /// The W4119 voting chain's (PROTOCOL.md, "Profile w4119").
     W4119,
 }
 
