@@ -274,7 +274,8 @@ async fn carry_out(
 }
 
 /// Sends one datagram; a failure (e.g. a full buffer) is the network's loss, not ours to die of.
-async fn send(socket: &UdpSocket, to: SocketAddr, bytes: &[u8]) {
+/// Every profile's shell sends through it.
+pub(crate) async fn send(socket: &UdpSocket, to: SocketAddr, bytes: &[u8]) {
     if let Err(e) = socket.send_to(bytes, to).await {
         tracing::debug!(%to, error = %e, "send failed");
     }
@@ -407,7 +408,9 @@ pub fn log_event(event: &Event, syncing: bool, label: Option<&str>) {
     }
 }
 
-fn instant_at(deadline_ms: u64) -> Instant {
+/// The instant of a core's deadline in `now_ms` milliseconds (at most an hour ahead), for a
+/// tokio timer; shared by every profile's shell.
+pub(crate) fn instant_at(deadline_ms: u64) -> Instant {
     Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms()).min(3_600_000))
 }
 

@@ -10,19 +10,19 @@
 //!
 //! W4119 blocks share nothing with ours (their own hash rule, unsigned votes), so NEW_BLOCK,
 //! CHAIN_BLOCK and BALLOT_OPTIONS, which carry native blocks or the native ballot in the core's
-//! vocabulary, are [`DecodeError::NotInDialect`] here: the W4119 peer has a codec of its own
-//! (`votechain-w4119`).
+//! vocabulary, are [`DecodeError::NotInDialect`] here; the W4119 peer core reads them. The
+//! bytes are `votechain-w4119`'s codec's: one W4119 codec serves both cores.
 
-use crate::codec::{parse_object, DecodeError, EncodeError, Message};
+use crate::codec::{DecodeError, EncodeError, Message};
 use crate::dialect::Dialect;
 use crate::envelope::Envelope;
 use crate::limits::{MAX_CHAIN_BATCH, MAX_SMALL};
 use crate::message::*;
-use serde_json::Value;
-use std::fmt::Write as _;
 use std::net::SocketAddr;
+use votechain_w4119::wire::{self as w4119_wire, W4119Message, WireError};
 
-/// The W4119 wire format of the tracker's messages.
+/// The W4119 wire format of the tracker's messages: `votechain-w4119`'s codec, mapped onto the
+/// core's vocabulary.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct W4119;
 
@@ -36,37 +36,33 @@ impl Dialect for W4119 {
     }
 
     fn decode(&self, datagram: &[u8]) -> Result<(Message, Envelope), DecodeError> {
-        let (ty, object) = parse_object(datagram)?;
-        let message: Message = match ty.as_str() {
-            "REGISTER_PEER" => RegisterPeer::default().into(),
-            "REQUEST_BALLOT" => RequestBallot {}.into(),
-            "POKE" => Poke::default().into(),
-            // Their design document spells it with an underscore; the wire has a hyphen.
-            "POKE-ACK" | "POKE_ACK" => PokeAck::default().into(),
-            "LEAVE_PEER" => LeavePeer {}.into(),
-            "REQUEST_CHAIN" => RequestChain {
+        let message: Message = match w4119_wire::decode(datagram).map_err(decode_error)? {
+            W4119Message::RegisterPeer => RegisterPeer::default().into(),
+            W4119Message::RequestBallot => RequestBallot {}.into(),
+            W4119Message::Poke => Poke::default().into(),
+            W4119Message::PokeAck => PokeAck::default().into(),
+            W4119Message::LeavePeer => LeavePeer {}.into(),
+            W4119Message::RequestChain => RequestChain {
                 start: 0,
                 count: MAX_CHAIN_BATCH,
             }
             .into(),
-            "REGISTER_ACK" => RegisterAck {
-                peer_list: peer_list("REGISTER_ACK", &object)?,
+            W4119Message::RegisterAck { peer_list } => RegisterAck {
+                peer_list: addrs("REGISTER_ACK", &peer_list)?,
                 observed: None,
             }
             .into(),
-            "UPDATE_PEERS" => UpdatePeers {
-                peer_list: peer_list("UPDATE_PEERS", &object)?,
+            W4119Message::UpdatePeers { peer_list } => UpdatePeers {
+                peer_list: addrs("UPDATE_PEERS", &peer_list)?,
             }
             .into(),
-            "BALLOT_OPTIONS" | "NEW_BLOCK" | "CHAIN_BLOCK" => {
+            // W4119's blocks and ballot are not the core's: its own peer core reads them.
+            other @ (W4119Message::BallotOptions { .. }
+            | W4119Message::NewBlock { .. }
+            | W4119Message::ChainBlock { .. }) => {
                 return Err(DecodeError::NotInDialect {
-                    found: ty,
+                    found: other.type_name().to_owned(),
                     dialect: "w4119",
-                })
-            }
-            _ => {
-                return Err(DecodeError::UnknownType {
-                    found: ty.chars().take(32).collect(),
                 })
             }
         };
@@ -82,20 +78,23 @@ impl Dialect for W4119 {
     }
 
     fn encode(&self, message: &Message) -> Result<Vec<u8>, EncodeError> {
-        let mut out = String::from("{\"type\": ");
-        let (wire, list): (&str, Option<(&str, Vec<String>)>) = match message {
-            Message::RegisterPeer(_) => ("REGISTER_PEER", None),
-            Message::RegisterAck(m) => ("REGISTER_ACK", Some(("peer_list", addrs(&m.peer_list)))),
-            Message::UpdatePeers(m) => ("UPDATE_PEERS", Some(("peer_list", addrs(&m.peer_list)))),
-            Message::RequestBallot(_) => ("REQUEST_BALLOT", None),
-            Message::BallotOptions(m) => (
-                "BALLOT_OPTIONS",
-                Some(("voting_options", m.voting_options.clone())),
-            ),
-            Message::Poke(_) => ("POKE", None),
-            Message::PokeAck(_) => ("POKE-ACK", None),
-            Message::LeavePeer(_) => ("LEAVE_PEER", None),
-            Message::RequestChain(_) => ("REQUEST_CHAIN", None),
+        let strings = |list: &[SocketAddr]| list.iter().map(SocketAddr::to_string).collect();
+        let w4119 = match message {
+            Message::RegisterPeer(_) => W4119Message::RegisterPeer,
+            Message::RegisterAck(m) => W4119Message::RegisterAck {
+                peer_list: strings(&m.peer_list),
+            },
+            Message::UpdatePeers(m) => W4119Message::UpdatePeers {
+                peer_list: strings(&m.peer_list),
+            },
+            Message::RequestBallot(_) => W4119Message::RequestBallot,
+            Message::BallotOptions(m) => W4119Message::BallotOptions {
+                voting_options: m.voting_options.clone(),
+            },
+            Message::Poke(_) => W4119Message::Poke,
+            Message::PokeAck(_) => W4119Message::PokeAck,
+            Message::LeavePeer(_) => W4119Message::LeavePeer,
+            Message::RequestChain(_) => W4119Message::RequestChain,
             other => {
                 return Err(EncodeError::NotInDialect {
                     msg_type: other.type_name(),
@@ -103,29 +102,16 @@ impl Dialect for W4119 {
                 })
             }
         };
-        push_py_str(&mut out, wire);
-        if let Some((key, items)) = list {
-            out.push_str(", ");
-            push_py_str(&mut out, key);
-            out.push_str(": [");
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                push_py_str(&mut out, item);
-            }
-            out.push(']');
-        }
-        out.push('}');
+        let bytes = w4119_wire::encode(&w4119);
         let limit = message.size_class().limit();
-        if out.len() > limit {
+        if bytes.len() > limit {
             return Err(EncodeError::TooLarge {
                 msg_type: message.type_name(),
-                len: out.len(),
+                len: bytes.len(),
                 limit,
             });
         }
-        Ok(out.into_bytes())
+        Ok(bytes)
     }
 
     fn seal(&self, body: &[u8], _envelope: &Envelope) -> Vec<u8> {
@@ -133,69 +119,37 @@ impl Dialect for W4119 {
     }
 }
 
-/// Peer addresses as W4119 writes them, `"ip:port"`.
-fn addrs(list: &[SocketAddr]) -> Vec<String> {
-    list.iter().map(SocketAddr::to_string).collect()
-}
-
-/// The `peer_list` of a REGISTER_ACK or UPDATE_PEERS: strings, each an `ip:port`.
-fn peer_list(
-    msg_type: &'static str,
-    object: &serde_json::Map<String, Value>,
-) -> Result<Vec<SocketAddr>, DecodeError> {
-    let field = || "peer_list".to_owned();
-    let Some(value) = object.get("peer_list") else {
-        return Err(DecodeError::MissingField {
-            msg_type,
-            field: field(),
-        });
-    };
-    let Value::Array(items) = value else {
-        return Err(DecodeError::WrongType {
-            msg_type,
-            field: field(),
-            detail: "expected a list of \"ip:port\" strings".into(),
-        });
-    };
-    items
-        .iter()
-        .map(|item| {
-            item.as_str()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| DecodeError::InvalidValue {
-                    msg_type,
-                    field: field(),
-                    detail: "an entry is not an \"ip:port\" string".into(),
-                })
+/// A W4119 peer list's `"ip:port"` strings as addresses.
+fn addrs(msg_type: &'static str, list: &[String]) -> Result<Vec<SocketAddr>, DecodeError> {
+    list.iter()
+        .map(|s| {
+            w4119_wire::peer_addr(s).map_err(|_| DecodeError::InvalidValue {
+                msg_type,
+                field: "peer_list".into(),
+                detail: "an entry is not an \"ip:port\" string".into(),
+            })
         })
         .collect()
 }
 
-/// Appends `s` as Python's `json.dumps` writes a string by default (`ensure_ascii`): `"` and
-/// `\` escaped, `\n \r \t \b \f` short, other control characters and every non-ASCII character
-/// (DEL included: Python keeps only `' '..='~'`) as `\uXXXX` in lower-case hex (UTF-16, so
-/// beyond the BMP as a surrogate pair).
-pub fn push_py_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            ' '..='~' => out.push(c),
-            _ => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    let _ = write!(out, "\\u{unit:04x}");
-                }
-            }
-        }
+/// The codec's error as the core's, by the same stage names.
+fn decode_error(error: WireError) -> DecodeError {
+    match error {
+        WireError::TooLarge { len } => DecodeError::TooLarge { len },
+        WireError::NotJson(detail) => DecodeError::NotJson { detail },
+        WireError::NotObject => DecodeError::NotObject,
+        WireError::NoType => DecodeError::MissingType,
+        WireError::UnknownType(found) => DecodeError::UnknownType { found },
+        WireError::MissingField(field) => DecodeError::MissingField {
+            msg_type: "W4119",
+            field: field.to_owned(),
+        },
+        other => DecodeError::InvalidValue {
+            msg_type: "W4119",
+            field: String::new(),
+            detail: other.to_string(),
+        },
     }
-    out.push('"');
 }
 
 #[cfg(test)]
@@ -247,14 +201,6 @@ mod tests {
     }
 
     #[test]
-    fn strings_are_escaped_as_json_dumps_does() {
-        // python3 -c 'import json; print(json.dumps("é中😀\x01\"\\\x7f\n\t\x08\x0c"))'
-        let mut out = String::new();
-        push_py_str(&mut out, "é中😀\u{1}\"\\\u{7f}\n\t\u{8}\u{c}");
-        assert_eq!(out, r#""\u00e9\u4e2d\ud83d\ude00\u0001\"\\\u007f\n\t\b\f""#);
-    }
-
-    #[test]
     fn decodes_their_datagrams_and_ignores_extra_keys() {
         let cases: [(&str, Message); 6] = [
             (
@@ -289,14 +235,14 @@ mod tests {
     #[test]
     fn refuses_what_it_cannot_map_with_typed_errors() {
         let refused = |text: &str| W4119.decode(text.as_bytes()).unwrap_err().kind();
-        assert_eq!(
-            refused(r#"{"type": "NEW_BLOCK", "block": {}}"#),
-            "not_in_dialect"
-        );
+        let genesis = votechain_w4119::genesis().to_json_string();
+        let new_block = format!(r#"{{"type": "NEW_BLOCK", "block": {genesis}}}"#);
+        assert_eq!(refused(&new_block), "not_in_dialect");
+        assert_eq!(refused(r#"{"type": "NEW_BLOCK", "block": {}}"#), "invalid_value");
         assert_eq!(refused(r#"{"type": "GOSSIP"}"#), "unknown_type");
-        assert_eq!(refused(r#"{"type": 3}"#), "type_not_string");
+        assert_eq!(refused(r#"{"type": 3}"#), "missing_type");
         assert_eq!(refused("[]"), "not_object");
-        assert_eq!(refused(""), "empty");
+        assert_eq!(refused("{"), "not_json");
         assert_eq!(
             refused(r#"{"type": "UPDATE_PEERS", "peer_list": ["nowhere"]}"#),
             "invalid_value"
@@ -305,4 +251,5 @@ mod tests {
         let padded = format!(r#"{{"type": "POKE", "pad": "{}"}}"#, "x".repeat(2_000));
         assert_eq!(refused(&padded), "oversized");
     }
+
 }

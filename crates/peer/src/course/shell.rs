@@ -7,11 +7,10 @@ use super::console::{self, CourseLine};
 use super::event::CourseEvent;
 use super::http::{CourseBridge, CourseSnapshot};
 use super::node::{CourseCommand, CourseNode};
-use crate::shell::{now_ms, ConsoleInput, ConsoleLines, MinerThreads, RunError};
+use crate::shell::{instant_at, now_ms, send, ConsoleInput, ConsoleLines, MinerThreads, RunError};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use votechain_course::block::CourseBlock;
@@ -195,17 +194,6 @@ fn report(
         CourseEvent::CandidateFailed { .. } => tracing::warn!("{event}"),
         _ => tracing::info!(target: USER, "{event}"),
     }
-}
-
-/// Sends one datagram; a failure is the network's loss.
-async fn send(socket: &UdpSocket, to: SocketAddr, bytes: &[u8]) {
-    if let Err(e) = socket.send_to(bytes, to).await {
-        tracing::debug!(%to, error = %e, "send failed");
-    }
-}
-
-fn instant_at(deadline_ms: u64) -> Instant {
-    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms()).min(3_600_000))
 }
 
 /// The course miner: every thread runs its slice of the current job's counters.

@@ -6,13 +6,12 @@
 use super::console::{self, W4119Line};
 use super::event::W4119Event;
 use super::node::{W4119Command, W4119Node};
-use crate::shell::{now_ms, ConsoleInput, ConsoleLines, RunError};
+use crate::shell::{instant_at, now_ms, send, ConsoleInput, ConsoleLines, RunError};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use votechain_runtime::net::BurstReader;
@@ -164,17 +163,6 @@ fn report(events: Option<&mpsc::UnboundedSender<(u64, W4119Event)>>, event: W411
         }
         None => tracing::info!(target: USER, "{event}"),
     }
-}
-
-/// Sends one datagram; a failure is the network's loss.
-async fn send(socket: &UdpSocket, to: SocketAddr, bytes: &[u8]) {
-    if let Err(e) = socket.send_to(bytes, to).await {
-        tracing::debug!(%to, error = %e, "send failed");
-    }
-}
-
-fn instant_at(deadline_ms: u64) -> Instant {
-    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms()).min(3_600_000))
 }
 
 /// The W4119 miner: one blocking task per template, trying nonces from 0 as W4119 does (its
