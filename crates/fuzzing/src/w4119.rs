@@ -154,7 +154,7 @@ impl Peer {
         config.rng_seed = u64::from(setup);
         config.epoch_unix_ms = 0;
         Peer {
-            node: W4119Node::new(config, chain),
+            node: W4119Node::new(config, chain, &[]),
             now_ms: START_MS,
             network: network.blocks().to_vec(),
             job: None,

@@ -238,7 +238,10 @@ mod tests {
         let genesis = votechain_w4119::genesis().to_json_string();
         let new_block = format!(r#"{{"type": "NEW_BLOCK", "block": {genesis}}}"#);
         assert_eq!(refused(&new_block), "not_in_dialect");
-        assert_eq!(refused(r#"{"type": "NEW_BLOCK", "block": {}}"#), "invalid_value");
+        assert_eq!(
+            refused(r#"{"type": "NEW_BLOCK", "block": {}}"#),
+            "invalid_value"
+        );
         assert_eq!(refused(r#"{"type": "GOSSIP"}"#), "unknown_type");
         assert_eq!(refused(r#"{"type": 3}"#), "missing_type");
         assert_eq!(refused("[]"), "not_object");
@@ -251,5 +254,4 @@ mod tests {
         let padded = format!(r#"{{"type": "POKE", "pad": "{}"}}"#, "x".repeat(2_000));
         assert_eq!(refused(&padded), "oversized");
     }
-
 }

@@ -19,6 +19,8 @@ pub const DEFAULT_MAX_LIST: usize = 64;
 pub const DEFAULT_RATE_PER_S: u32 = 20;
 /// Default burst of datagrams accepted from one source address.
 pub const DEFAULT_RATE_BURST: u32 = 40;
+/// How often `tracker --profile w4119` repeats the peer list to every member.
+pub const W4119_LIST_REFRESH_MS: u64 = 10_000;
 /// Default proof of work of the demo ballot, in leading zero bits: about 65,536 hashes per
 /// block, a few milliseconds on one core.
 pub const DEFAULT_DIFFICULTY: u32 = 16;
@@ -54,6 +56,10 @@ pub struct Config {
     /// held until they answer it or a few heartbeats pass; beyond it, new registrations are
     /// dropped until some expire.
     pub max_pending: usize,
+    /// When set, an UPDATE_PEERS round goes out this often even without a membership change, so
+    /// a member that lost one is not left with a stale list for good. W4119 peers never ask
+    /// again (`tracker --profile w4119` sets it); native peers have gossip and re-registration.
+    pub list_refresh_ms: Option<u64>,
     /// Heartbeat deadlines are rounded up to a multiple of this, so 10,000 peers registered at
     /// scattered instants cost at most `1000 / timer_granularity_ms` wake-ups per second.
     pub timer_granularity_ms: u64,
@@ -88,6 +94,7 @@ impl Config {
             rate_burst: DEFAULT_RATE_BURST,
             max_sources: 65_536,
             max_pending: 4_096,
+            list_refresh_ms: None,
             timer_granularity_ms: 10,
         }
     }

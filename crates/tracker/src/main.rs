@@ -226,6 +226,7 @@ fn build_config(cli: &Cli) -> Result<Config, Failure> {
             )));
         }
         config.dialect = std::sync::Arc::new(votechain_proto::dialect::W4119);
+        config.list_refresh_ms = Some(W4119_LIST_REFRESH_MS);
     }
     config.heartbeat_ms = cli.heartbeat_ms;
     config.max_missed = cli.max_missed;

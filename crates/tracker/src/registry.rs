@@ -359,10 +359,10 @@ impl<R: RngCore> Registry<R> {
             .next_due()
             .map(|due| due.div_ceil(granularity) * granularity);
         let announce = self.announce_pending.then(|| self.next_announce_ms());
-        match (poke, announce) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [poke, announce, self.next_refresh_ms()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Sweeps idle entries from the rate-limit table now and then.

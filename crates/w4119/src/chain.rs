@@ -3,9 +3,11 @@
 //! [`W4119Chain::validate_chain`] (which appends), so every block held has a hash that is exactly
 //! its contents' hash and follows its parent.
 //!
-//! Fork choice: the longest valid chain wins; of two chains of equal length we keep ours. W4119
-//! has no tie-break (equal forks never resolved there); keeping ours at least never flaps, and
-//! the next block mined on either side settles it. A switch drops our blocks from the fork
+//! Fork choice: the longest valid chain wins; of two chains of equal length, the one whose tip
+//! hash is lower. W4119 has no tie-break (equal forks never resolved there, and a vote on the
+//! side that kept its branch stayed stranded until someone voted again); with the hash as
+//! tie-break every peer that sees both branches picks the same one, and W4119's own peers, which
+//! adopt any complete chain they are sent, follow. A switch drops our blocks from the fork
 //! point ([`W4119Chain::replaced_from`]); the caller should put their votes back in its pool.
 
 use crate::block::{genesis, W4119Block};
@@ -114,10 +116,12 @@ impl W4119Chain {
         self.blocks.get(from..).unwrap_or(&[])
     }
 
-    /// True when `other` should replace us: it is longer, at the same difficulty. Equal length
-    /// keeps ours (module docs).
+    /// True when `other` should replace us: at the same difficulty, it is longer, or as long
+    /// with a lower tip hash (module docs).
     pub fn prefers(&self, other: &W4119Chain) -> bool {
-        other.difficulty == self.difficulty && other.len() > self.len()
+        other.difficulty == self.difficulty
+            && (other.len() > self.len()
+                || (other.len() == self.len() && other.tip().hash < self.tip().hash))
     }
 
     /// Switches to `other` if [`W4119Chain::prefers`] it, returning the blocks of ours it drops

@@ -10,13 +10,18 @@
 //! new branch's blocks. The genesis block is fixed and need not be stored; a record of it
 //! replays as the chain of the genesis block alone.
 //!
+//! Beside blocks it keeps the peer's own votes, one record each
+//! (`{"own_vote": {"voter_id": …, "candidate_id": …, "timestamp": …}}`), written when a vote is
+//! accepted, so a restarted peer still knows which votes are its own: one it accepted but had not
+//! mined yet, or one a later chain switch drops, is mined again ([`W4119Store::own_votes`]).
+//!
 //! A native store (blocks or votes) and a course chain store (its records are course datagrams,
 //! objects with a `type`; a W4119 block has none) are refused with a sentence saying which they
 //! are, rather than replayed into nothing.
 
-use crate::block::W4119Block;
+use crate::block::{Transaction, W4119Block};
 use crate::chain::W4119Chain;
-use crate::pyjson::Loose;
+use crate::pyjson::{python_dumps, Loose, PyDict, PyValue};
 use std::io;
 use std::path::Path;
 use votechain_chain::store::{Entry, Store};
@@ -26,7 +31,12 @@ use votechain_chain::store::{Entry, Store};
 pub struct W4119Store {
     /// The native store that frames, checks and syncs the records.
     store: Store,
+    /// The own votes the file held when it was opened, in order.
+    own: Vec<Transaction>,
 }
+
+/// The key of an own-vote record.
+const OWN_VOTE: &str = "own_vote";
 
 impl W4119Store {
     /// Opens (or creates) the store at `path` and replays it into a chain of `difficulty`.
@@ -52,8 +62,13 @@ impl W4119Store {
             return Err(refuse("a course chain store (its records are messages)"));
         }
         let mut chain = W4119Chain::new(difficulty);
+        let mut own = Vec::new();
         let mut skipped = Vec::new();
         for (index, record) in recovered.raw.iter().enumerate() {
+            if let Some(vote) = own_vote(record) {
+                own.push(vote);
+                continue;
+            }
             if let Err(why) = replay(&mut chain, record) {
                 skipped.push(format!("record {index}: {why}"));
             }
@@ -77,7 +92,12 @@ impl W4119Store {
         }
         let report =
             (!report.is_empty()).then(|| format!("the W4119 store {}", report.join(", and ")));
-        Ok((W4119Store { store }, chain, report))
+        Ok((W4119Store { store, own }, chain, report))
+    }
+
+    /// The own votes the file held when it was opened, oldest first.
+    pub fn own_votes(&self) -> &[Transaction] {
+        &self.own
     }
 
     /// Appends `blocks` durably, with one write and one sync: when this returns `Ok` they are on
@@ -90,6 +110,32 @@ impl W4119Store {
             .collect();
         let entries: Vec<Entry<'_>> = payloads.iter().map(|p| Entry::Raw(p)).collect();
         self.store.append_all(&entries)
+    }
+
+    /// Appends our own `votes` durably (one write, one sync), so they are known as ours after a
+    /// restart.
+    pub fn append_own(&mut self, votes: &[Transaction]) -> io::Result<()> {
+        let payloads: Vec<Vec<u8>> = votes
+            .iter()
+            .map(|vote| {
+                let mut record = PyDict::new();
+                record.insert(OWN_VOTE, PyValue::Dict(vote.fields().clone()));
+                python_dumps(&PyValue::Dict(record), false).into_bytes()
+            })
+            .collect();
+        let entries: Vec<Entry<'_>> = payloads.iter().map(|p| Entry::Raw(p)).collect();
+        self.store.append_all(&entries)
+    }
+}
+
+/// The vote of an own-vote record, or `None` for any other record.
+fn own_vote(record: &[u8]) -> Option<Transaction> {
+    match PyValue::parse(record).ok()? {
+        PyValue::Dict(dict) => match dict.get(OWN_VOTE)? {
+            PyValue::Dict(fields) => Some(Transaction::from_fields(fields.clone())),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

@@ -18,6 +18,6 @@ pub mod shell;
 pub mod start;
 
 pub use event::W4119Event;
-pub use node::{W4119Command, W4119Config, W4119Node};
+pub use node::{W4119Command, W4119Config, W4119Node, W4119Record};
 #[cfg(test)]
 mod tests;

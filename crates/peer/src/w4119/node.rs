@@ -20,9 +20,10 @@
 //!   [`W4119Config::serve_gap_ms`] per peer; from anyone else it is refused (counted), so our
 //!   peer never amplifies toward an address that did not register. CHAIN_BLOCK streams are read
 //!   only from peers we asked, collected by index until `total_blocks` are in, validated from the
-//!   genesis block and adopted when longer than ours (equal length keeps ours, as W4119 does).
-//!   We ask one random peer again every [`W4119Config::resync_every_ms`], so a NEW_BLOCK lost
-//!   on the way is not lost for good.
+//!   genesis block and adopted when longer than ours, or as long with a lower tip hash (so an
+//!   equal fork resolves). Every [`W4119Config::resync_every_ms`] we ask one random peer again
+//!   and the tracker for its list (REGISTER_PEER), so a lost NEW_BLOCK or UPDATE_PEERS is not
+//!   lost for good.
 //! - **Votes.** `vote <voter> <choice>` is checked against the ballot and against the voter's
 //!   counted vote, then mined into a one-vote block (as W4119 does) and sent to every peer. A
 //!   vote whose block a chain switch drops is mined again on the new chain: nothing we
@@ -44,9 +45,19 @@ use votechain_w4119::{
     now_timestamp, BlockTemplate, Tally, Transaction, W4119Block, W4119Chain, W4119Error,
 };
 
-/// What the shell must do, in order: send, persist blocks (from the first one that changed:
-/// the store replaces every block at or above a record's index), mine a template, report.
-pub type W4119Output = Output<Vec<W4119Block>, BlockTemplate, W4119Event>;
+/// What the shell must do, in order: send, persist, mine a template, report.
+pub type W4119Output = Output<W4119Record, BlockTemplate, W4119Event>;
+
+/// What the node asks the shell to store before anything that follows it is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum W4119Record {
+    /// Blocks, from the first one that changed (the store replaces every block at or above a
+    /// record's index).
+    Blocks(Vec<W4119Block>),
+    /// A vote of ours, accepted: after a restart it is still known as ours, and mined again if
+    /// the chain lacks it.
+    OwnVote(Transaction),
+}
 
 /// Most blocks a CHAIN_BLOCK stream may announce: a longer claim is not collected.
 pub const MAX_CHAIN_BLOCKS: u64 = 200_000;
@@ -193,9 +204,16 @@ pub struct W4119Node {
 }
 
 impl W4119Node {
-    /// A node with the chain recovered from its store.
-    pub fn new(config: W4119Config, chain: W4119Chain) -> W4119Node {
+    /// A node with the chain and our own votes recovered from its store: those the chain holds
+    /// are remembered as ours, the others wait to be mined again.
+    pub fn new(config: W4119Config, chain: W4119Chain, own_votes: &[Transaction]) -> W4119Node {
+        let in_chain = |t: &Transaction| chain.blocks().iter().any(|b| b.transactions.contains(t));
+        let (mined, waiting): (Vec<Transaction>, Vec<Transaction>) =
+            own_votes.iter().cloned().partition(in_chain);
+        let skip = mined.len().saturating_sub(REMEMBERED_OWN);
         W4119Node {
+            own: waiting.into_iter().collect(),
+            mined_own: mined.into_iter().skip(skip).collect(),
             rng: ChaCha8Rng::seed_from_u64(config.rng_seed),
             config,
             chain,
@@ -210,8 +228,6 @@ impl W4119Node {
             streams: HashMap::new(),
             served: HashMap::new(),
             seen: DedupCache::new(SEEN_BLOCKS),
-            own: VecDeque::new(),
-            mined_own: VecDeque::new(),
             job: None,
             out: VecDeque::new(),
             counters: W4119Counters::default(),
@@ -311,6 +327,11 @@ impl W4119Node {
         self.streams.retain(|_, s| now_ms < s.last_ms + wait);
         if now_ms >= self.next_resync_ms {
             self.next_resync_ms = now_ms + self.config.resync_every_ms;
+            // A lost UPDATE_PEERS would leave our list stale for good (the tracker sends one
+            // per membership change): a registered peer's REGISTER_PEER gets the list again.
+            if self.registered {
+                self.send(self.config.tracker, &W4119Message::RegisterPeer);
+            }
             if let Some(&peer) = self.peers.choose(&mut self.rng) {
                 self.request_chain(now_ms, peer);
             }
@@ -421,7 +442,8 @@ impl W4119Node {
         match self.chain.try_append(block.clone()) {
             Ok(()) => {
                 self.seen.insert(block.hash.clone());
-                self.out.push_back(Output::Persist(vec![block.clone()]));
+                self.out
+                    .push_back(Output::Persist(W4119Record::Blocks(vec![block.clone()])));
                 let ours: Vec<Transaction> = block
                     .transactions
                     .iter()
@@ -504,8 +526,11 @@ impl W4119Node {
             return Err(format!("{MAX_OWN_VOTES} votes already wait to be mined"));
         }
         let timestamp = now_timestamp((self.config.epoch_unix_ms + now_ms) / 1_000);
-        self.own
-            .push_back(Transaction::vote(&voter, &choice, &timestamp));
+        let vote = Transaction::vote(&voter, &choice, &timestamp);
+        // Stored before it is acknowledged: a restart still knows it as ours.
+        self.out
+            .push_back(Output::Persist(W4119Record::OwnVote(vote.clone())));
+        self.own.push_back(vote);
         self.event(W4119Event::VoteQueued { voter, choice });
         self.replan_mining();
         Ok(())
@@ -551,7 +576,8 @@ impl W4119Node {
             match self.chain.try_append(block.clone()) {
                 Ok(()) => {
                     self.seen.insert(block.hash.clone());
-                    self.out.push_back(Output::Persist(vec![block.clone()]));
+                    self.out
+                        .push_back(Output::Persist(W4119Record::Blocks(vec![block.clone()])));
                     self.event(W4119Event::BlockAdded {
                         index: block.index,
                         from,
@@ -632,8 +658,8 @@ impl W4119Node {
             self.counters.unsolicited += 1;
             return;
         }
-        if total <= ours {
-            // Not longer than ours: nothing to collect.
+        if total < ours {
+            // Shorter than ours: nothing to collect (an equal one may win on its tip hash).
             self.streams.remove(&from);
             return;
         }
@@ -690,7 +716,8 @@ impl W4119Node {
         for block in &new_blocks {
             self.seen.insert(block.hash.clone());
         }
-        self.out.push_back(Output::Persist(new_blocks));
+        self.out
+            .push_back(Output::Persist(W4119Record::Blocks(new_blocks)));
         // Our own votes that the switch dropped and the new chain lacks go back in the queue;
         // what the new chain holds is no longer ours to mine.
         let in_chain = |t: &Transaction, chain: &W4119Chain| {

@@ -1,11 +1,11 @@
 //! The tokio shell around [`W4119Node`]: the socket, one timer, the miner, the console and the
 //! store, the way [`crate::shell`] drives the native node. A `Persist` is appended and synced
-//! before any datagram after it is sent, so a NEW_BLOCK never names a block we could lose. On
-//! the way out it tells the tracker LEAVE_PEER.
+//! before any datagram after it is sent, so a NEW_BLOCK never names a block we could lose and a
+//! vote is on disk before it is acknowledged. On the way out it tells the tracker LEAVE_PEER.
 
 use super::console::{self, W4119Line};
 use super::event::W4119Event;
-use super::node::{W4119Command, W4119Node};
+use super::node::{W4119Command, W4119Node, W4119Record};
 use crate::shell::{instant_at, now_ms, send, ConsoleInput, ConsoleLines, RunError};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -18,7 +18,7 @@ use votechain_runtime::net::BurstReader;
 use votechain_runtime::{print_answer, USER};
 use votechain_sansio::output::{Output, Transmit};
 use votechain_w4119::wire::{self, W4119Message};
-use votechain_w4119::{BlockTemplate, W4119Block, W4119Store};
+use votechain_w4119::{BlockTemplate, Transaction, W4119Block, W4119Store};
 
 /// The console's prompt at a terminal.
 pub const PROMPT: &str = "w4119> ";
@@ -130,18 +130,23 @@ async fn carry_out(
     events: Option<&mpsc::UnboundedSender<(u64, W4119Event)>>,
 ) -> Result<(), RunError> {
     let mut batch: Vec<W4119Block> = Vec::new();
+    let mut votes: Vec<Transaction> = Vec::new();
     let mut held: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
     let mut mine: Option<Option<BlockTemplate>> = None;
     while let Some(output) = node.poll_output() {
         match output {
-            Output::Persist(blocks) => batch.extend(blocks),
-            Output::Send(Transmit { to, bytes }) if batch.is_empty() => {
+            Output::Persist(W4119Record::Blocks(blocks)) => batch.extend(blocks),
+            Output::Persist(W4119Record::OwnVote(vote)) => votes.push(vote),
+            Output::Send(Transmit { to, bytes }) if batch.is_empty() && votes.is_empty() => {
                 send(socket, to, &bytes).await
             }
             Output::Send(Transmit { to, bytes }) => held.push((to, bytes)),
             Output::Mine(job) => mine = Some(job),
             Output::Event(e) => report(events, e),
         }
+    }
+    if !votes.is_empty() {
+        store.append_own(&votes).map_err(RunError::Store)?;
     }
     if !batch.is_empty() {
         store.append(&batch).map_err(RunError::Store)?;

@@ -35,5 +35,6 @@ pub fn open_w4119_node(
             path.display()
         );
     }
-    Ok((W4119Node::new(config, chain), store))
+    let node = W4119Node::new(config, chain, store.own_votes());
+    Ok((node, store))
 }

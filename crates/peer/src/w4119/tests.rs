@@ -3,7 +3,7 @@
 //! CHAIN_BLOCK streams (only from peers asked), blocks added and relayed after they are
 //! persisted, and our votes checked, mined, and mined again when a switch drops them.
 
-use super::node::{W4119Command, W4119Config, W4119Node, W4119Output};
+use super::node::{W4119Command, W4119Config, W4119Node, W4119Output, W4119Record};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use votechain_sansio::output::{Output, Transmit};
@@ -62,7 +62,7 @@ impl Harness {
     fn new() -> Harness {
         let config = W4119Config::new(tracker(), me());
         let mut h = Harness {
-            node: W4119Node::new(config, W4119Chain::new(DIFFICULTY)),
+            node: W4119Node::new(config, W4119Chain::new(DIFFICULTY), &[]),
             now: 1_000,
             out: Vec::new(),
         };
@@ -209,6 +209,7 @@ fn the_whole_chain_goes_only_to_listed_peers_and_once_per_gap() {
     h.node = W4119Node::new(
         W4119Config::new(tracker(), me()),
         chain_of(&[("a", "Adam"), ("b", "Bob")]),
+        &[],
     );
     h.recv(
         tracker(),
@@ -279,7 +280,7 @@ fn a_longer_chain_is_adopted_only_from_a_peer_we_asked() {
         .out
         .iter()
         .filter_map(|o| match o {
-            Output::Persist(blocks) => Some(blocks.iter().map(|b| b.index)),
+            Output::Persist(W4119Record::Blocks(blocks)) => Some(blocks.iter().map(|b| b.index)),
             _ => None,
         })
         .flatten()
@@ -320,7 +321,9 @@ fn a_block_on_the_tip_is_persisted_before_it_is_relayed_to_the_others() {
             block: block.clone(),
         },
     );
-    assert!(matches!(&out[0], Output::Persist(b) if b == std::slice::from_ref(&block)));
+    assert!(
+        matches!(&out[0], Output::Persist(W4119Record::Blocks(b)) if b == std::slice::from_ref(&block))
+    );
     assert_eq!(
         sent(&out),
         [(
@@ -392,4 +395,59 @@ fn our_vote_dropped_by_a_switch_is_mined_again_on_the_new_chain() {
         tally.voted("ours").map(|(i, c)| (i, c.to_owned())),
         Some((3, "Bob".into()))
     );
+}
+
+#[test]
+fn a_restarted_node_mines_its_unmined_votes_and_still_knows_its_mined_ones() {
+    let mut h = Harness::joined(&[addr(3)]);
+    let vote = |voter: &str| W4119Command::Vote {
+        voter: voter.into(),
+        choice: "Adam".into(),
+    };
+    h.node.handle_command(h.now, vote("mined")).unwrap();
+    h.mine_all();
+    h.node.handle_command(h.now, vote("waiting")).unwrap();
+    h.drain();
+    // What a store would hold: every own vote, acknowledged or not yet mined, and the chain.
+    let own: Vec<Transaction> = h
+        .out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Persist(W4119Record::OwnVote(t)) => Some(t.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        own.len(),
+        1,
+        "the mined vote's record was drained by mine_all"
+    );
+    let mined_vote = h.node.chain().tip().transactions[0].clone();
+    let votes = [mined_vote, own[0].clone()];
+    let chain = h.node.chain().clone();
+    let mut again = Harness::joined(&[addr(3)]);
+    again.node = W4119Node::new(W4119Config::new(tracker(), me()), chain, &votes);
+    again.tick(0);
+    assert_eq!(again.node.own_pending().count(), 1);
+    again.mine_all();
+    let holds = |h: &Harness, t: &Transaction| {
+        h.node
+            .chain()
+            .blocks()
+            .iter()
+            .any(|b| b.transactions.contains(t))
+    };
+    assert!(holds(&again, &votes[1]));
+    // A longer fork without either: both are still known as ours and mined again.
+    let longer = chain_of(&[("x", "Bob"), ("y", "Bob"), ("z", "Bob"), ("w", "Bob")]);
+    let peer_list = vec![addr(3).to_string()];
+    again.recv(tracker(), &W4119Message::RegisterAck { peer_list });
+    again
+        .node
+        .handle_command(again.now, W4119Command::Sync)
+        .unwrap();
+    stream(&mut again, addr(3), &longer);
+    assert_eq!(again.node.counters().switches, 1);
+    again.mine_all();
+    assert!(holds(&again, &votes[0]) && holds(&again, &votes[1]));
 }

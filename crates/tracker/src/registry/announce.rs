@@ -19,8 +19,18 @@ impl<R: RngCore> Registry<R> {
             .map_or(0, |t| t + self.config.heartbeat_ms)
     }
 
-    /// Sends the pending UPDATE_PEERS round, if there is one and it is due at `now_ms`.
+    /// When the list is next repeated without a membership change (`Config::list_refresh_ms`).
+    pub(super) fn next_refresh_ms(&self) -> Option<u64> {
+        let every = self.config.list_refresh_ms?;
+        (self.peers.len() > 0).then(|| self.last_announce_ms.map_or(0, |t| t + every))
+    }
+
+    /// Sends the pending UPDATE_PEERS round, if there is one and it is due at `now_ms`, or the
+    /// periodic one when its time has come.
     pub(super) fn maybe_announce(&mut self, now_ms: u64) {
+        if self.next_refresh_ms().is_some_and(|t| now_ms >= t) {
+            self.announce_pending = true;
+        }
         if !self.announce_pending || now_ms < self.next_announce_ms() {
             return;
         }

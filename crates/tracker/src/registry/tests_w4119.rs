@@ -291,3 +291,22 @@ fn a_members_repeated_registration_gets_one_list_per_heartbeat() {
     let stats = h.reg.stats();
     assert_eq!(stats.lists_withheld + stats.rate_limited, 99);
 }
+
+#[test]
+fn with_a_refresh_interval_the_list_is_repeated_without_a_change() {
+    let mut h = Harness::new();
+    h.reg.config.list_refresh_ms = Some(10_000);
+    let a = addr(1);
+    h.join(a);
+    let mut lists = 0;
+    for second in 1..=25 {
+        for (to, text) in h.advance_to(second * HEARTBEAT) {
+            if text == POKE {
+                h.recv(to, POKE_ACK);
+            }
+            lists += usize::from(text.starts_with(r#"{"type": "UPDATE_PEERS""#));
+        }
+    }
+    // Joined at 0 (one round then), repeated at 10 s and 20 s.
+    assert_eq!(lists, 2);
+}

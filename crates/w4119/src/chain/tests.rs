@@ -1,5 +1,5 @@
 //! Chain growth, every refusal at the tip, whole-chain validation, and fork choice: the longer
-//! chain wins with the blocks it drops reported, an equal one keeps ours.
+//! chain wins with the blocks it drops reported, an equal one wins only with a lower tip hash.
 
 use super::*;
 use crate::block::tests::{mined, DIFFICULTY};
@@ -129,13 +129,21 @@ fn a_longer_fork_wins_and_says_what_it_drops() {
 }
 
 #[test]
-fn an_equal_fork_keeps_ours_and_an_extension_drops_nothing() {
-    let mut ours = grown(2, "a");
-    let theirs = grown(2, "b");
-    assert_eq!(ours.fork_point(&theirs), 1);
-    assert!(!ours.prefers(&theirs));
-    assert_eq!(ours.adopt(theirs), None);
-    assert_eq!(ours, grown(2, "a"));
+fn an_equal_fork_wins_by_its_lower_tip_hash_and_an_extension_drops_nothing() {
+    let (a, b) = (grown(2, "a"), grown(2, "b"));
+    assert_eq!(a.fork_point(&b), 1);
+    let (low, high) = match a.tip().hash < b.tip().hash {
+        true => (a, b),
+        false => (b, a),
+    };
+    // Both sides pick the same branch.
+    assert!(high.prefers(&low));
+    assert!(!low.prefers(&high));
+    assert!(!low.prefers(&low.clone()));
+    let mut ours = high.clone();
+    let dropped = high.blocks()[1..].to_vec();
+    assert_eq!(ours.adopt(low.clone()), Some(dropped));
+    assert_eq!(ours, low);
 
     let mut longer = ours.clone();
     let block = mined(longer.tip(), &[("c", "Adam")]);

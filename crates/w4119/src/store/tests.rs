@@ -52,6 +52,25 @@ fn blocks_survive_a_reopen() {
 }
 
 #[test]
+fn own_votes_survive_a_reopen_among_the_blocks() {
+    let path = TempPath::new("own");
+    let blocks = three();
+    let votes = [
+        Transaction::vote("alice", "Adam", "2025-01-01 12:00:00"),
+        Transaction::vote("Jos\u{e9}", "Bob", "2025-01-01 12:00:01"),
+    ];
+    let (mut store, _, _) = W4119Store::open(&path.0, DIFFICULTY).unwrap();
+    assert!(store.own_votes().is_empty());
+    store.append_own(&votes[..1]).unwrap();
+    store.append(&blocks).unwrap();
+    store.append_own(&votes[1..]).unwrap();
+    drop(store);
+    let (store, chain, report) = W4119Store::open(&path.0, DIFFICULTY).unwrap();
+    assert_eq!(store.own_votes(), &votes[..]);
+    assert_eq!((chain.blocks(), report), (&with_genesis(&blocks)[..], None));
+}
+
+#[test]
 fn records_are_the_blocks_wire_json() {
     let path = TempPath::new("wire");
     let blocks = three();
