@@ -1,0 +1,301 @@
+//! Simulated mixed `w4119` networks: our tracker, our W4119 peers and the independent W4119
+//! peers ("hosts"), each scenario over several seeds (`SIM_SEEDS=n` for more, `SIM_SEED=n` to
+//! replay one, `SIM_TRACE=1` to print every datagram):
+//!
+//! - `w4119_mixed_lossy`: 3 of ours and 2 hosts under 10 % loss both ways, votes at every peer,
+//!   an off-ballot vote and a second vote by one voter at the hosts: after the network heals one
+//!   tip everywhere, every acknowledged vote in it, our tally naming the two uncounted votes
+//!   with their reasons, all 5 registered.
+//! - `w4119_duplication_and_reordering`: the same with 10 % duplication on jittery links.
+//! - `w4119_fork_*`: two peers mine at the same height; the network settles on one chain and
+//!   our vote on the losing branch is mined again into it.
+//! - `w4119_crash_restart_catches_up`: one of ours crashes, restarts from its store and
+//!   catches up.
+//! - `w4119_forged_registrations_and_stranger`: 1,000 forged REGISTER_PEERs make no member;
+//!   a stranger's REQUEST_CHAIN draws not one byte from our peers.
+
+use std::net::SocketAddr;
+use votechain_peer::w4119::W4119Event;
+use votechain_sim::harness::run_seeds;
+use votechain_sim::w4119::{ChainView, PeerId, W4119Sim, W4119SimConfig};
+use votechain_sim::LinkConfig;
+use votechain_w4119::UncountedReason;
+
+/// Seeds per scenario in CI.
+const CI_SEEDS: u64 = 4;
+/// Our peers are 0..3, the hosts 3 and 4.
+const OURS: [PeerId; 3] = [0, 1, 2];
+/// The host peers.
+const HOSTS: [PeerId; 2] = [3, 4];
+/// Virtual time allowed for everyone to join.
+const JOIN_MS: u64 = 15_000;
+
+fn run(test: &str, scenario: fn(u64) -> Result<String, String>) {
+    run_seeds("w4119", test, CI_SEEDS, scenario);
+}
+
+/// 3 of ours then 2 hosts on `link`, run until everyone joined (checked).
+fn network(seed: u64, link: LinkConfig) -> Result<W4119Sim, String> {
+    let mut cfg = W4119SimConfig::new(seed);
+    cfg.link = link;
+    // A host never registers again once evicted (as the W4119 peer does not), and under 10 %
+    // loss both ways three POKEs in a row fail about once in 150 heartbeats: seed A's 3 would
+    // evict a host in about half the runs. 8 makes that about once in 600,000.
+    cfg.max_missed = 8;
+    let mut sim = W4119Sim::new(cfg);
+    for _ in OURS {
+        sim.add_ours();
+    }
+    for _ in HOSTS {
+        sim.add_host();
+    }
+    sim.run_until(JOIN_MS);
+    sim.check_members()
+        .map_err(|e| format!("after joining: {e}"))?;
+    Ok(sim)
+}
+
+/// Heals the network (no loss, no duplication, no partition), lets it settle, and demands one
+/// tip holding every acknowledged vote, and every peer still a member.
+fn settle(sim: &mut W4119Sim, ms: u64) -> Result<ChainView, String> {
+    sim.net_mut().heal();
+    sim.net_mut().default_link = LinkConfig::lan();
+    sim.run_for(ms);
+    let chain = sim.check_one_tip()?;
+    sim.check_acked_in(&chain)?;
+    sim.check_members()?;
+    Ok(chain)
+}
+
+/// Waits a random 2–5 s.
+fn pause(sim: &mut W4119Sim) {
+    let ms = rand::Rng::gen_range(sim.rng(), 2_000..5_000);
+    sim.run_for(ms);
+}
+
+/// The votes of the mixed scenarios, `(peer, voter, choice)`: every peer votes; host 3 casts
+/// an off-ballot vote, host 4 a second vote for "bob".
+const VOTES: [(PeerId, &str, &str); 9] = [
+    (0, "alice", "Adam"),
+    (3, "bob", "Bob"),
+    (1, "carol", "Catherine"),
+    (4, "dave", "Bob"),
+    (3, "zoe", "Zed"),
+    (2, "erin", "Adam"),
+    (4, "bob", "Catherine"),
+    (0, "frank", "Catherine"),
+    (1, "grace", "Bob"),
+];
+
+fn mixed(seed: u64, link: LinkConfig) -> Result<String, String> {
+    let mut sim = network(seed, link)?;
+    for (peer, voter, choice) in VOTES {
+        sim.vote(peer, voter, choice)
+            .map_err(|e| format!("peer {peer} refused {voter}'s vote: {e}"))?;
+        pause(&mut sim);
+    }
+    // Our peers refuse what the hosts accept.
+    if sim.vote(0, "yves", "Zed").is_ok() {
+        return Err("our peer accepted a choice that is not on the ballot".to_owned());
+    }
+    let chain = settle(&mut sim, 120_000)?;
+    for id in OURS {
+        let node = sim.ours(id).ok_or(format!("peer {id} is not ours"))?;
+        let tally = node.tally();
+        let off_ballot = tally
+            .uncounted()
+            .iter()
+            .any(|u| u.voter.as_deref() == Some("zoe") && u.reason == UncountedReason::NotOnBallot);
+        let second = tally.uncounted().iter().any(|u| {
+            u.voter.as_deref() == Some("bob")
+                && u.choice.as_deref() == Some("Catherine")
+                && matches!(u.reason, UncountedReason::SecondVote { .. })
+        });
+        if !off_ballot || !second || tally.uncounted().len() != 2 {
+            return Err(format!(
+                "peer {id}'s tally does not set aside exactly the off-ballot and the second \
+                 vote: {:?}",
+                tally.uncounted()
+            ));
+        }
+        if tally.total() != 7 || tally.count("Bob") != Some(3) {
+            return Err(format!("peer {id}'s tally is wrong: {:?}", tally.counts()));
+        }
+    }
+    Ok(format!(
+        "height {}, {} datagrams, {} lost, {} duplicated",
+        chain.height,
+        sim.net().stats.sent,
+        sim.net().stats.lost,
+        sim.net().stats.duplicated
+    ))
+}
+
+#[test]
+fn w4119_mixed_lossy() {
+    run("w4119_mixed_lossy", |seed| {
+        mixed(seed, LinkConfig::lossy(0.10, 0.0))
+    });
+}
+
+#[test]
+fn w4119_duplication_and_reordering() {
+    run("w4119_duplication_and_reordering", |seed| {
+        // 20 ms plus 30 ms mean jitter: datagrams overtake each other.
+        mixed(seed, LinkConfig::lossy(0.10, 0.10))
+    });
+}
+
+/// Peer `a` (ours) and peer `b` vote at the same instant while `a` is cut off from the other
+/// peers (not from the tracker), so both mine block 1; after the cut heals `b` votes again and
+/// its branch wins. `a`'s vote must be mined again into the common chain.
+fn fork(seed: u64, b: PeerId) -> Result<String, String> {
+    let a = 0;
+    let mut sim = network(seed, LinkConfig::lan())?;
+    let others: Vec<SocketAddr> = (1..sim.n_peers()).map(|id| sim.peer_addr(id)).collect();
+    let a_addr = sim.peer_addr(a);
+    sim.net_mut().partition(&[a_addr], &others, true);
+    sim.vote(a, "alice", "Adam")?;
+    sim.vote(b, "bob", "Bob")?;
+    sim.run_for(3_000);
+    sim.net_mut().heal();
+    sim.run_for(1_000);
+    let (va, vb) = (sim.view(a), sim.view(b));
+    let (Some(va), Some(vb)) = (va, vb) else {
+        return Err("a peer is down".to_owned());
+    };
+    if va.height != 1 || vb.height != 1 || va.tip_hash == vb.tip_hash {
+        return Err(format!("no fork at height 1: {va:?} and {vb:?}"));
+    }
+    sim.vote(b, "carol", "Catherine")?;
+    let chain = settle(&mut sim, 60_000)?;
+    if chain.count("alice", "Adam") != 1 {
+        return Err(format!(
+            "alice's vote is in the chain {} times",
+            chain.count("alice", "Adam")
+        ));
+    }
+    let requeued = sim
+        .events_of(a)
+        .iter()
+        .any(|(_, e)| matches!(e, W4119Event::ChainSwitched { requeued, .. } if *requeued >= 1));
+    if !requeued {
+        return Err("our peer never re-queued its vote from the losing branch".to_owned());
+    }
+    Ok(format!("height {}", chain.height))
+}
+
+#[test]
+fn w4119_fork_against_our_peer() {
+    run("w4119_fork_against_our_peer", |seed| fork(seed, 1));
+}
+
+#[test]
+fn w4119_fork_against_a_host() {
+    run("w4119_fork_against_a_host", |seed| fork(seed, 3));
+}
+
+#[test]
+fn w4119_crash_restart_catches_up() {
+    run("w4119_crash_restart_catches_up", |seed| {
+        let mut sim = network(seed, LinkConfig::lossy(0.10, 0.0))?;
+        let victim = 1;
+        for (peer, voter) in [
+            (0, "alice"),
+            (victim, "bob"),
+            (3, "carol"),
+            (victim, "dave"),
+        ] {
+            sim.vote(peer, voter, "Adam")?;
+            pause(&mut sim);
+        }
+        sim.run_for(5_000);
+        let stored = sim.stored(victim).len();
+        if stored < 3 {
+            return Err(format!(
+                "the victim persisted only {stored} blocks before its crash"
+            ));
+        }
+        sim.crash(victim);
+        for (peer, voter) in [(0, "erin"), (4, "frank"), (2, "grace"), (3, "heidi")] {
+            sim.vote(peer, voter, "Bob")?;
+            pause(&mut sim);
+        }
+        let recovered = sim.restart(victim)?;
+        if recovered != stored {
+            return Err(format!(
+                "restarted with {recovered} blocks, but {stored} were persisted"
+            ));
+        }
+        let chain = settle(&mut sim, 90_000)?;
+        if (chain.height as usize) < recovered {
+            return Err("the network did not grow while the victim was down".to_owned());
+        }
+        if sim.stored(victim).last().map(|b| &b.hash) != Some(&chain.tip_hash) {
+            return Err("the victim did not persist the chain it caught up on".to_owned());
+        }
+        Ok(format!(
+            "recovered {recovered} blocks, caught up to {}",
+            chain.height + 1
+        ))
+    });
+}
+
+#[test]
+fn w4119_forged_registrations_and_stranger() {
+    run("w4119_forged_registrations_and_stranger", |seed| {
+        let mut sim = network(seed, LinkConfig::lan())?;
+        let tracker = votechain_sim::TRACKER_ADDR;
+        let forged: Vec<SocketAddr> = (0..1_000u32)
+            .map(|i| SocketAddr::from(([10, 66, (i >> 8) as u8, i as u8], 7000)))
+            .collect();
+        for chunk in forged.chunks(50) {
+            for from in chunk {
+                sim.inject(*from, tracker, br#"{"type": "REGISTER_PEER"}"#);
+            }
+            sim.run_for(100);
+        }
+        sim.run_for(10_000);
+        if let Some(member) = forged.iter().find(|a| sim.tracker().is_registered(a)) {
+            return Err(format!("forged address {member} became a member"));
+        }
+        sim.check_members()?;
+        // Each forged address was sent at most the one POKE that asks it to confirm.
+        let most = forged
+            .iter()
+            .map(|a| sim.bytes_delivered_to(*a, None))
+            .max()
+            .unwrap_or(0);
+        if most > 32 {
+            return Err(format!("a forged address was sent {most} bytes"));
+        }
+
+        let stranger = SocketAddr::from(([10, 77, 0, 1], 9000));
+        for _ in 0..5 {
+            for id in 0..sim.n_peers() {
+                sim.inject(stranger, sim.peer_addr(id), br#"{"type": "REQUEST_CHAIN"}"#);
+            }
+            sim.vote(0, &format!("v{}", sim.now()), "Bob")?;
+            sim.run_for(3_000);
+        }
+        for id in OURS {
+            let got = sim.bytes_delivered_to(stranger, Some(sim.peer_addr(id)));
+            if got != 0 {
+                return Err(format!("our peer {id} sent the stranger {got} bytes"));
+            }
+        }
+        // The hosts answer anyone, as the W4119 peer does: the measure sees their bytes.
+        let from_hosts: u64 = HOSTS
+            .iter()
+            .map(|id| sim.bytes_delivered_to(stranger, Some(sim.peer_addr(*id))))
+            .sum();
+        if from_hosts == 0 {
+            return Err("the hosts sent the stranger nothing; is anything measured?".to_owned());
+        }
+        let chain = settle(&mut sim, 30_000)?;
+        Ok(format!(
+            "height {}, hosts sent the stranger {from_hosts} bytes",
+            chain.height
+        ))
+    });
+}
