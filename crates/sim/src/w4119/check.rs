@@ -1,8 +1,8 @@
 //! The end-of-run properties of a W4119 simulation, over both implementations' chains through
-//! one [`ChainView`]: one tip everywhere, every acknowledged vote in the common chain, every
-//! peer a member of the tracker. Each returns `Err` with a sentence naming what broke.
+//! one [`ChainView`]: one tip everywhere, every vote our peers acknowledged in the common chain, every
+//! peer a member of the tracker; and the host votes a fork cost. Each returns `Err` with a sentence naming what broke.
 
-use super::{Core, PeerId, W4119Sim};
+use super::{AckedVote, Core, PeerId, W4119Sim};
 
 /// What a peer's chain amounts to, whichever implementation holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,22 +94,33 @@ impl W4119Sim {
         Ok(first.clone())
     }
 
-    /// `Ok` when every vote a peer acknowledged is in `chain`.
+    /// `Ok` when every vote one of our peers acknowledged is in `chain`. A host's votes are not
+    /// demanded: a W4119 peer mines a vote once, on whatever tip it holds, and forgets it when
+    /// that block loses a fork (see [`W4119Sim::lost_host_votes`]).
     pub fn check_acked_in(&self, chain: &ChainView) -> Result<(), String> {
         let missing: Vec<String> = self
             .acked
             .iter()
-            .filter(|a| !chain.holds(&a.voter, &a.choice))
+            .filter(|a| self.peers[a.peer].ours && !chain.holds(&a.voter, &a.choice))
             .map(|a| format!("{} for {} (at peer {})", a.voter, a.choice, a.peer))
             .collect();
         if missing.is_empty() {
             Ok(())
         } else {
             Err(format!(
-                "acknowledged votes missing from the common chain: {}",
+                "votes our peers acknowledged are missing from the common chain: {}",
                 missing.join(", ")
             ))
         }
+    }
+
+    /// The votes a host acknowledged that `chain` lacks.
+    pub fn lost_host_votes(&self, chain: &ChainView) -> Vec<AckedVote> {
+        self.acked
+            .iter()
+            .filter(|a| !self.peers[a.peer].ours && !chain.holds(&a.voter, &a.choice))
+            .cloned()
+            .collect()
     }
 
     /// `Ok` when the tracker lists exactly the running peers and each of them holds the
