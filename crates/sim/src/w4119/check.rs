@@ -72,7 +72,17 @@ impl W4119Sim {
         }
     }
 
-    /// `Ok` with the common chain when every running peer holds the same tip.
+    /// How many other peers peer `id` knows from the tracker (0 while crashed).
+    pub fn listed_by(&self, id: PeerId) -> usize {
+        match self.peers[id].core.as_ref() {
+            Some(Core::Ours(node)) => node.peers().len(),
+            Some(Core::Host(node)) => node.peer_list().len(),
+            None => 0,
+        }
+    }
+
+    /// `Ok` with the common chain when every running peer holds the same tip (the message
+    /// names each peer's height, tip and how many peers it lists).
     pub fn check_one_tip(&self) -> Result<ChainView, String> {
         let views: Vec<(PeerId, ChainView)> = (0..self.peers.len())
             .filter_map(|id| Some((id, self.view(id)?)))
@@ -83,7 +93,14 @@ impl W4119Sim {
         if views.iter().any(|(_, v)| v.tip_hash != first.tip_hash) {
             let tips: Vec<String> = views
                 .iter()
-                .map(|(id, v)| format!("peer {id} at height {} ({:.8})", v.height, v.tip_hash))
+                .map(|(id, v)| {
+                    format!(
+                        "peer {id} at height {} ({:.8}, lists {} peers)",
+                        v.height,
+                        v.tip_hash,
+                        self.listed_by(*id)
+                    )
+                })
                 .collect();
             return Err(format!(
                 "the peers hold different tips at t={} ms: {}",
