@@ -36,7 +36,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use votechain_peer::w4119::{W4119Command, W4119Config, W4119Event, W4119Node};
-use votechain_tracker::{Config as TrackerConfig, Registry};
+use votechain_tracker::{Config as TrackerConfig, ConfigError, Registry};
 use votechain_w4119::{W4119Block, W4119Chain};
 use votechain_w4119host::Node as HostNode;
 
@@ -183,18 +183,13 @@ pub struct W4119Sim {
 
 impl W4119Sim {
     /// A simulation holding only our tracker (the [`BALLOT`], the W4119 dialect), at
-    /// [`TRACKER_ADDR`].
-    pub fn new(cfg: W4119SimConfig) -> W4119Sim {
+    /// [`TRACKER_ADDR`]; `Err` when the tracker refuses its settings (a zero `max_missed`).
+    pub fn new(cfg: W4119SimConfig) -> Result<W4119Sim, ConfigError> {
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         let mut tracker_config = TrackerConfig::demo();
         tracker_config.dialect = Arc::new(votechain_proto::dialect::W4119);
         tracker_config.max_missed = cfg.max_missed;
-        let tracker = match Registry::new(tracker_config, StdRng::seed_from_u64(rng.gen())) {
-            Ok(tracker) => tracker,
-            // The demo configuration with a positive `max_missed` is valid; a zero is a
-            // scenario's mistake, reported as such.
-            Err(e) => panic!("the simulated tracker's configuration is invalid: {e}"),
-        };
+        let tracker = Registry::new(tracker_config, StdRng::seed_from_u64(rng.gen()))?;
         let mut sim = W4119Sim {
             net: Network::new(cfg.link),
             cfg,
@@ -213,7 +208,7 @@ impl W4119Sim {
             stats: W4119SimStats::default(),
         };
         sim.drain_tracker();
-        sim
+        Ok(sim)
     }
 
     /// The address peer number `id` gets: its own IP, [`W4119_PORT`].

@@ -49,7 +49,7 @@ fn network(seed: u64, link: LinkConfig) -> Result<W4119Sim, String> {
     // loss both ways three POKEs in a row fail about once in 150 heartbeats: seed A's 3 would
     // evict a host in about half the runs. 8 makes that about once in 600,000.
     cfg.max_missed = 8;
-    let mut sim = W4119Sim::new(cfg);
+    let mut sim = W4119Sim::new(cfg).map_err(|e| e.to_string())?;
     for _ in OURS {
         sim.add_ours();
     }
@@ -379,7 +379,7 @@ fn w4119_lost_update_peers_is_recovered() {
     run("w4119_lost_update_peers_is_recovered", |seed| {
         let mut cfg = W4119SimConfig::new(seed);
         cfg.max_missed = 8;
-        let mut sim = W4119Sim::new(cfg);
+        let mut sim = W4119Sim::new(cfg).map_err(|e| e.to_string())?;
         let first = sim.add_ours();
         sim.run_for(2_000);
         let tracker = votechain_sim::TRACKER_ADDR;
