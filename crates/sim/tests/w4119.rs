@@ -7,8 +7,9 @@
 //!   tip everywhere, every acknowledged vote in it, our tally naming the two uncounted votes
 //!   with their reasons, all 5 registered.
 //! - `w4119_duplication_and_reordering`: the same with 10 % duplication on jittery links.
-//! - `w4119_fork_*`: two peers mine at the same height; the network settles on one chain and
-//!   our vote on the losing branch is mined again into it.
+//! - `w4119_fork_*`: two peers (ours and ours, ours and a host; on a LAN or under loss) mine at
+//!   the same height; the network settles on one chain and our vote on the losing branch is
+//!   mined again into it.
 //! - `w4119_crash_restart_catches_up`: one of ours crashes, restarts from its store and
 //!   catches up.
 //! - `w4119_forged_registrations_and_stranger`: 1,000 forged REGISTER_PEERs make no member;
@@ -175,9 +176,9 @@ fn w4119_duplication_and_reordering() {
 /// Peer `a` (ours) and peer `b` vote at the same instant while `a` is cut off from the other
 /// peers (not from the tracker), so both mine block 1; after the cut heals `b` votes again and
 /// its branch wins. `a`'s vote must be mined again into the common chain.
-fn fork(seed: u64, b: PeerId) -> Result<String, String> {
+fn fork(seed: u64, b: PeerId, link: LinkConfig) -> Result<String, String> {
     let a = 0;
-    let mut sim = network(seed, LinkConfig::lan())?;
+    let mut sim = network(seed, link)?;
     let others: Vec<SocketAddr> = (1..sim.n_peers()).map(|id| sim.peer_addr(id)).collect();
     let a_addr = sim.peer_addr(a);
     sim.net_mut().partition(&[a_addr], &others, true);
@@ -213,12 +214,16 @@ fn fork(seed: u64, b: PeerId) -> Result<String, String> {
 
 #[test]
 fn w4119_fork_against_our_peer() {
-    run("w4119_fork_against_our_peer", |seed| fork(seed, 1));
+    run("w4119_fork_against_our_peer", |seed| {
+        fork(seed, 1, LinkConfig::lan())
+    });
 }
 
 #[test]
 fn w4119_fork_against_a_host() {
-    run("w4119_fork_against_a_host", |seed| fork(seed, 3));
+    run("w4119_fork_against_a_host", |seed| {
+        fork(seed, 3, LinkConfig::lan())
+    });
 }
 
 #[test]
@@ -461,5 +466,13 @@ fn w4119_same_seed_same_run() {
             return Err(format!("two runs of one seed differ: {a:?} and {b:?}"));
         }
         Ok(format!("{} events", a.2))
+    });
+}
+
+#[test]
+fn w4119_fork_under_loss() {
+    run("w4119_fork_under_loss", |seed| {
+        let b = if seed % 2 == 0 { 1 } else { 3 };
+        fork(seed, b, LinkConfig::lossy(0.10, 0.05))
     });
 }
