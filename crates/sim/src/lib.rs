@@ -12,6 +12,8 @@
 //! - [`promises`]: the threat model's promises as checks (no split, no halt, no amplification…).
 //! - [`course`]: networks of `comp3010` (COMP 3010 course) peers under loss, duplication and a
 //!   lying peer, on the same network model.
+//! - [`w4119`]: mixed networks of the `w4119` profile — our tracker, our W4119 peers and the
+//!   independent W4119 peers — under loss, duplication, forks, crashes and forged senders.
 //! - [`check`]: the end-of-scenario properties (one tip, every acknowledged vote once, tallies).
 //! - [`sideblocks`]: side and empty blocks in a small election at the default settings.
 //! - [`election`]: the ballot and voters of simulations.
@@ -43,6 +45,7 @@ pub mod net;
 pub mod promises;
 pub mod sideblocks;
 pub mod sim;
+pub mod w4119;
 mod world;
 
 pub use check::Summary;
