@@ -9,7 +9,8 @@
 //! vendored noble code), and a choice outside ASCII. Neither page may load anything from
 //! another origin or record an error (script errors, failed loads, policy violations). The page
 //! weight is measured, and a screenshot saved to `target/artefacts/web-page.png`. Last, a
-//! `--profile comp3010` peer's page mines a word typed into its form (issue 13).
+//! `--profile comp3010` peer's page mines a word typed into its form (issue 13), and a
+//! `--profile w4119` peer's page takes a vote through its form and shows the tally move.
 //!
 //! Without `chromium` and `chromedriver` the test says why and passes, except under `CI=true`,
 //! where CI installs them (`.ci/run`) and their absence fails it. Chromedriver runs in a process
@@ -501,6 +502,7 @@ async fn a_vote_signed_in_the_browser_shows_up_live_on_two_peers_pages() {
     eprintln!("screenshot: {}", path.display());
 
     course_page(&client).await;
+    w4119_page(&client).await;
     client.close().await.expect("the session ends");
     drop(driver);
 }
@@ -563,6 +565,73 @@ async fn course_page(client: &Client) {
     let kept = js(client, "return window.notReloaded === true", vec![]).await;
     assert_eq!(kept, json!(true), "the course page was reloaded");
     check_clean(client, "the course page").await;
+}
+
+/// A `--profile w4119` peer's page, in a window of its own: a vote cast through its form (the
+/// choice picked from the ballot's options) moves the tally without a reload, the answer
+/// sentence is shown, a second vote by the same voter shows the refusal as given, and the page
+/// loads nothing from elsewhere and records no error.
+async fn w4119_page(client: &Client) {
+    let dir = TempDir::new("browser-w4119");
+    let (_tracker, tracker) = votechain_tests::spawn_w4119_tracker("Alice,Bob,Carol");
+    let (_peer, addr) = votechain_tests::spawn_w4119_peer("w4119", tracker, dir.path());
+    let window = client.new_window(false).await.expect("a window");
+    client.switch_to_window(window.handle).await.unwrap();
+    open_page(client, addr).await;
+    wait_js(
+        client,
+        "the ballot's options in the w4119 page's choice list",
+        "return document.querySelectorAll('#choice option').length === 3
+           && document.querySelector('#tally [data-option=\"Bob\"]') !== null",
+        vec![],
+    )
+    .await;
+    for (round, expect) in [(1, "accepted"), (2, "already")] {
+        let voter = client
+            .find(Locator::Id("voter"))
+            .await
+            .expect("the voter field");
+        voter.send_keys("chromium").await.unwrap();
+        client
+            .find(Locator::Css("#choice"))
+            .await
+            .unwrap()
+            .select_by_value("Bob")
+            .await
+            .unwrap();
+        client
+            .find(Locator::Css("#vote-form button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let answer = wait_js(
+            client,
+            &format!("the answer to vote {round} on the w4119 page"),
+            "const out = document.getElementById('vote-result');
+             return out.textContent.includes(arguments[0]) ? out.textContent : null",
+            vec![json!(expect)],
+        )
+        .await;
+        eprintln!("the w4119 page answered vote {round}: {answer}");
+        if round == 1 {
+            wait_js(
+                client,
+                "the vote in the w4119 page's tally and chain",
+                "const bob = document.querySelector('#tally [data-option=\"Bob\"]');
+                 return bob && bob.dataset.votes === '1'
+                   && document.getElementById('total').textContent === '1'
+                   && [...document.querySelectorAll('#blocks tbody tr')]
+                        .some(tr => tr.textContent.includes('chromium → Bob'))",
+                vec![],
+            )
+            .await;
+        }
+    }
+    let kept = js(client, "return window.notReloaded === true", vec![]).await;
+    assert_eq!(kept, json!(true), "the w4119 page was reloaded");
+    check_clean(client, "the w4119 page").await;
 }
 
 /// Waits for the tally of Bob and the block strip to move on both windows.
