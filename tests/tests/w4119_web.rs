@@ -186,9 +186,9 @@ fn a_vote_posted_at_one_peer_is_counted_at_the_other_and_refusals_are_sentences(
             .iter()
             .find(|s| s.metric == "votechain_w4119_blocks")
             .map(|s| s.value.clone());
-        match blocks {
-            Some(prometheus_parse::Value::Gauge(v)) if v == 2.0 => Ok(scrape),
-            _ => Err(text),
+        match matches!(blocks, Some(prometheus_parse::Value::Gauge(v)) if v == 2.0) {
+            true => Ok(scrape),
+            false => Err(text),
         }
     });
     let bob = scrape
