@@ -2,14 +2,21 @@
 //! and two peers. The page and its script are served under the strict Content-Security-Policy;
 //! a vote posted to one peer is mined and shows in the other peer's honest tally; a vote for an
 //! option not on the ballot is refused with 400 and the sentence, a voter's second vote with 409
-//! (whether the first is still being mined or already counted); the block list, a block as W4119
-//! JSON, the peers, the event stream and `/metrics` answer as API.md says.
+//! (whether the first is still being mined or already counted); a block from the network with a
+//! vote off the ballot and a second vote is added, and both tallies list those votes as not
+//! counted, with the reason; the block list, a block as W4119 JSON, the peers, the event stream
+//! and `/metrics` answer as API.md says.
 
 use serde_json::Value;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::Duration;
-use votechain_tests::{spawn_w4119_peer, spawn_w4119_tracker, wait_until, TempDir, DEADLINE};
+use votechain_tests::{
+    peer_udp_addr, spawn_w4119_peer, spawn_w4119_tracker, wait_until, TempDir, DEADLINE,
+};
+use votechain_w4119::wire::{self, W4119Message};
+use votechain_w4119::{BlockTemplate, Transaction, W4119Block};
 
 /// One request (`Connection: close`): the status, the head (lower case) and the body.
 fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String, String) {
@@ -67,7 +74,8 @@ fn a_vote_posted_at_one_peer_is_counted_at_the_other_and_refusals_are_sentences(
     let dir = TempDir::new("w4119-web");
     let (_tracker, tracker) = spawn_w4119_tracker("Alice,Bob,Carol");
     let (_first, one) = spawn_w4119_peer("one", tracker, dir.path());
-    let (_second, two) = spawn_w4119_peer("two", tracker, dir.path());
+    let (mut second, two) = spawn_w4119_peer("two", tracker, dir.path());
+    let two_udp = peer_udp_addr(&mut second);
 
     // The page and its script, under the policy of every votechain page.
     let (status, head, page) = http(one, "GET", "/", "");
@@ -199,6 +207,45 @@ fn a_vote_posted_at_one_peer_is_counted_at_the_other_and_refusals_are_sentences(
         })
         .expect("Bob's count");
     assert!(matches!(bob.value, prometheus_parse::Value::Gauge(v) if v == 1.0));
+
+    // A block from the network with a vote for an option not on the ballot and a second vote
+    // by v1: both peers add it and their tallies list both as not counted, with the reason.
+    let parent = W4119Block::from_json_bytes(http(two, "GET", "/api/blocks/1", "").2.as_bytes())
+        .expect("block 1 as W4119 JSON");
+    let votes = vec![
+        Transaction::vote("v2", "Nobody", "2026-01-01 00:00:00"),
+        Transaction::vote("v1", "Carol", "2026-01-01 00:00:00"),
+    ];
+    let template = BlockTemplate::after(&parent, votes, "2026-01-01 00:00:00".into());
+    let block = votechain_w4119::mine(&template, 2, &AtomicBool::new(false), &AtomicU64::new(0))
+        .expect("a block at difficulty 2");
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sender
+        .send_to(&wire::encode(&W4119Message::NewBlock { block }), two_udp)
+        .unwrap();
+    for peer in [two, one] {
+        let tally = wait_until("the block's votes listed as not counted", DEADLINE, || {
+            let (_, t) = json(peer, "GET", "/api/tally", "");
+            (t["uncounted_total"] == 2)
+                .then(|| t.clone())
+                .ok_or_else(|| t.to_string())
+        });
+        assert_eq!(tally["total"], 1, "{tally}");
+        assert_eq!(
+            tally["uncounted"],
+            serde_json::json!([
+                {"index": 2, "voter": "v2", "choice": "Nobody",
+                 "reason": "the choice is not on the ballot"},
+                {"index": 2, "voter": "v1", "choice": "Carol",
+                 "reason": "the voter already voted, and their vote in block 1 is the one counted"},
+            ])
+        );
+    }
+    let (_, s) = json(one, "GET", "/api/status", "");
+    assert_eq!(
+        (&s["counted"], &s["uncounted"]),
+        (&Value::from(1), &Value::from(2))
+    );
 
     // The event stream opens with the status.
     let mut stream = TcpStream::connect(one).unwrap();
