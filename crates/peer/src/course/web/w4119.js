@@ -77,6 +77,7 @@ async function refreshBlocks() {
 
 async function refreshPeers() {
   const peers = await getJson("/api/peers");
+  $("peers-note").textContent = peers.length ? "" : "The tracker lists no other peer.";
   fill(document.querySelector("#peers tbody"), peers.map((p) => {
     const tr = document.createElement("tr");
     cell(tr, p.address);
@@ -108,7 +109,7 @@ function showStatus(s) {
   $("status").textContent =
     `${s.registered ? "registered with" : "registering with"} the tracker ${s.tracker} · ${ballot} · ` +
     `${s.blocks} blocks · tip ${s.tip.slice(0, 12)}… · ${s.peers} peers · ` +
-    `${s.counted} votes counted, ${s.uncounted} not counted`;
+    `votes: ${s.counted} counted, ${s.uncounted} not counted`;
   document.body.dataset.registered = s.registered;
   $("pending").textContent = s.pending.length
     ? `Being mined: ${s.pending.map((v) => `${shown(v.voter)} → ${shown(v.choice)}`).join(", ")}`
