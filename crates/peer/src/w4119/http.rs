@@ -593,7 +593,7 @@ async fn metrics(State(s): State<ServerSide>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use votechain_w4119::Transaction;
+    use votechain_w4119::{Transaction, W4119Chain};
 
     /// A block at `index` holding `votes` (voter, choice); the tally reads no hash.
     fn block(index: u64, votes: &[(&str, &str)]) -> W4119Block {
@@ -647,6 +647,40 @@ mod tests {
             shown["votes"],
             json!([{"voter": "v1", "choice": "Bob"}, {"voter": null, "choice": null}])
         );
+    }
+
+    #[test]
+    fn a_refused_vote_says_why_with_the_status_it_deserves() {
+        use crate::w4119::{W4119Config, W4119Node};
+        use votechain_w4119::wire::{self, W4119Message};
+        let tracker: std::net::SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let me = "127.0.0.1:6001".parse().unwrap();
+        let mut node = W4119Node::new(W4119Config::new(tracker, me), W4119Chain::new(2));
+        let cast = |node: &mut W4119Node, voter: &str, choice: &str| {
+            vote(node, 1, voter.to_owned(), choice.to_owned())
+        };
+        let (kind, why) = cast(&mut node, "v1", "Bob").unwrap_err();
+        assert_eq!(kind, VoteRefusal::NotReady);
+        assert!(why.contains("ballot has not arrived"), "{why}");
+        let ballot = W4119Message::BallotOptions {
+            voting_options: vec!["Alice".into(), "Bob".into()],
+        };
+        node.handle_datagram(1, tracker, &wire::encode(&ballot));
+        assert_eq!(node.ballot().map(<[String]>::len), Some(2));
+        let (kind, why) = cast(&mut node, "v1", "Mallory").unwrap_err();
+        assert_eq!(kind, VoteRefusal::Invalid);
+        assert!(why.contains("\"Mallory\" is not on the ballot"), "{why}");
+        let (kind, _) = cast(&mut node, "", "Bob").unwrap_err();
+        assert_eq!(kind, VoteRefusal::Invalid);
+        let (kind, _) = cast(&mut node, "v\u{1b}[2J", "Bob").unwrap_err();
+        assert_eq!(kind, VoteRefusal::Invalid);
+        assert_eq!(
+            cast(&mut node, "v1", "Bob"),
+            Ok("vote of v1 for Bob accepted; mining it".to_owned())
+        );
+        let (kind, why) = cast(&mut node, "v1", "Alice").unwrap_err();
+        assert_eq!(kind, VoteRefusal::Conflict);
+        assert!(why.contains("already being mined"), "{why}");
     }
 
     #[test]
