@@ -1,7 +1,7 @@
 //! The tokio shell around [`W4119Node`]: the socket, one timer, the miner, the console, the
-//! store and the HTTP bridge, the way [`crate::shell`] drives the native node. A `Persist` is appended and synced
-//! before any datagram after it is sent, so a NEW_BLOCK never names a block we could lose. On
-//! the way out it tells the tracker LEAVE_PEER.
+//! store and the HTTP bridge ([`super::http`]), the way [`crate::shell`] drives the native node.
+//! A `Persist` is appended and synced before any datagram after it is sent, so a NEW_BLOCK never
+//! names a block we could lose. On the way out it tells the tracker LEAVE_PEER.
 
 use super::console::{self, W4119Line};
 use super::event::W4119Event;
