@@ -41,6 +41,6 @@ pub mod swarm;
 
 pub use probe::{ChainSummary, Probe};
 pub use swarm::{
-    agreement, peer_udp_addr, peer_web_addr, wait_converged, wait_until, Mining, Peer, PeerConfig,
-    TempDir, Tracker, TrackerConfig, DEADLINE,
+    agreement, peer_udp_addr, peer_web_addr, spawn_w4119_peer, spawn_w4119_tracker, wait_converged,
+    wait_until, Mining, Peer, PeerConfig, TempDir, Tracker, TrackerConfig, DEADLINE,
 };

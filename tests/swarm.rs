@@ -532,3 +532,51 @@ fn describe(peers: &[&Peer], all: &[Option<ChainSummary>]) -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+/// A `tracker 0 --profile w4119` process serving the ballot `options` (comma-separated) and
+/// poking every 200 ms, so its peers learn of each other quickly; and its UDP address, from its
+/// readiness line (`tracker listening on ADDR profile w4119`).
+pub fn spawn_w4119_tracker(options: &str) -> (Process, SocketAddr) {
+    let args: Vec<String> = [
+        "0",
+        "--profile",
+        "w4119",
+        "--heartbeat-ms",
+        "200",
+        "--ballot",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([options.to_owned()])
+    .collect();
+    let mut process = Process::spawn("w4119 tracker", None, &bin("tracker"), &args, &[]);
+    let ready = process.wait_log_from(0, "its readiness line", START_DEADLINE, |l| {
+        l.starts_with("tracker listening on ") && l.ends_with(" profile w4119")
+    });
+    let addr = ready
+        .split_whitespace()
+        .nth(3)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected readiness line {ready:?}"));
+    (process, addr)
+}
+
+/// A `peer TRACKER_PORT 0 --profile w4119` process without a console, its data in `dir`/`name`
+/// and its web page on a free port; and that page's address.
+pub fn spawn_w4119_peer(name: &str, tracker: SocketAddr, dir: &Path) -> (Process, SocketAddr) {
+    let args: Vec<String> = [
+        tracker.port().to_string(),
+        "0".into(),
+        "--profile".into(),
+        "w4119".into(),
+        "--no-console".into(),
+        "--http".into(),
+        "127.0.0.1:0".into(),
+        "--data-dir".into(),
+        dir.join(name).display().to_string(),
+    ]
+    .to_vec();
+    let mut process = Process::spawn(name, None, &bin("peer"), &args, &[]);
+    let addr = peer_web_addr(&mut process);
+    (process, addr)
+}

@@ -9,7 +9,10 @@
 //! vendored noble code), and a choice outside ASCII. Neither page may load anything from
 //! another origin or record an error (script errors, failed loads, policy violations). The page
 //! weight is measured, and a screenshot saved to `target/artefacts/web-page.png`. Last, a
-//! `--profile comp3010` peer's page mines a word typed into its form (issue 13).
+//! `--profile comp3010` peer's page mines a word typed into its form (issue 13), and a
+//! `--profile w4119` peer's page takes a vote through its form, shows the tally move and the
+//! votes of a block from the network that are not counted, with the reasons (screenshot:
+//! `target/artefacts/w4119-page.png`).
 //!
 //! Without `chromium` and `chromedriver` the test says why and passes, except under `CI=true`,
 //! where CI installs them (`.ci/run`) and their absence fails it. Chromedriver runs in a process
@@ -501,6 +504,7 @@ async fn a_vote_signed_in_the_browser_shows_up_live_on_two_peers_pages() {
     eprintln!("screenshot: {}", path.display());
 
     course_page(&client).await;
+    w4119_page(&client).await;
     client.close().await.expect("the session ends");
     drop(driver);
 }
@@ -563,6 +567,137 @@ async fn course_page(client: &Client) {
     let kept = js(client, "return window.notReloaded === true", vec![]).await;
     assert_eq!(kept, json!(true), "the course page was reloaded");
     check_clean(client, "the course page").await;
+}
+
+/// A `--profile w4119` peer's page, in a window of its own: a vote cast through its form (the
+/// choice picked from the ballot's options) moves the tally without a reload, the answer
+/// sentence is shown, a second vote by the same voter shows the refusal as given, and the page
+/// loads nothing from elsewhere and records no error.
+async fn w4119_page(client: &Client) {
+    let dir = TempDir::new("browser-w4119");
+    let (_tracker, tracker) = votechain_tests::spawn_w4119_tracker("Alice,Bob,Carol");
+    let (mut peer, addr) = votechain_tests::spawn_w4119_peer("w4119", tracker, dir.path());
+    let udp = votechain_tests::peer_udp_addr(&mut peer);
+    let window = client.new_window(false).await.expect("a window");
+    client.switch_to_window(window.handle).await.unwrap();
+    open_page(client, addr).await;
+    wait_js(
+        client,
+        "the ballot's options in the w4119 page's choice list",
+        "return document.querySelectorAll('#choice option').length === 3
+           && document.querySelector('#tally [data-option=\"Bob\"]') !== null",
+        vec![],
+    )
+    .await;
+    for (round, expect) in [(1, "accepted"), (2, "already")] {
+        let voter = client
+            .find(Locator::Id("voter"))
+            .await
+            .expect("the voter field");
+        voter.send_keys("chromium").await.unwrap();
+        client
+            .find(Locator::Css("#choice"))
+            .await
+            .unwrap()
+            .select_by_value("Bob")
+            .await
+            .unwrap();
+        client
+            .find(Locator::Css("#vote-form button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let answer = wait_js(
+            client,
+            &format!("the answer to vote {round} on the w4119 page"),
+            "const out = document.getElementById('vote-result');
+             return out.textContent.includes(arguments[0]) ? out.textContent : null",
+            vec![json!(expect)],
+        )
+        .await;
+        eprintln!("the w4119 page answered vote {round}: {answer}");
+        if round == 1 {
+            wait_js(
+                client,
+                "the vote in the w4119 page's tally and chain",
+                "const bob = document.querySelector('#tally [data-option=\"Bob\"]');
+                 return bob && bob.dataset.votes === '1'
+                   && document.getElementById('total').textContent === '1'
+                   && [...document.querySelectorAll('#blocks tbody tr')]
+                        .some(tr => tr.textContent.includes('chromium → Bob'))",
+                vec![],
+            )
+            .await;
+        }
+    }
+    // A block from the network with a vote off the ballot and chromium's second vote: the
+    // page lists both as not counted, with the reasons, and the count stays.
+    send_w4119_block(addr, udp, &[("mallory", "Nobody"), ("chromium", "Carol")]);
+    wait_js(
+        client,
+        "the w4119 page's table of votes not counted",
+        "const rows = [...document.querySelectorAll('#uncounted tbody tr')].map(tr => tr.textContent);
+         return rows.length === 2
+           && rows[0].includes('mallory') && rows[0].includes('the choice is not on the ballot')
+           && rows[1].includes('chromium') && rows[1].includes('the voter already voted')
+           && document.getElementById('total').textContent === '1'",
+        vec![],
+    )
+    .await;
+    let kept = js(client, "return window.notReloaded === true", vec![]).await;
+    assert_eq!(kept, json!(true), "the w4119 page was reloaded");
+    check_clean(client, "the w4119 page").await;
+    let png = client.screenshot().await.expect("a screenshot");
+    let dir = votechain_tests::binaries::bin_dir()
+        .parent()
+        .expect("the target directory")
+        .join("artefacts");
+    std::fs::create_dir_all(&dir).expect("the artefacts directory");
+    std::fs::write(dir.join("w4119-page.png"), png).expect("the screenshot is written");
+}
+
+/// Mines a block with `votes` (voter, choice) on the tip of the W4119 peer whose API is at
+/// `web` and sends it to the peer's `udp` address as NEW_BLOCK.
+fn send_w4119_block(web: SocketAddr, udp: SocketAddr, votes: &[(&str, &str)]) {
+    use std::sync::atomic::{AtomicBool, AtomicU64};
+    use votechain_w4119::wire::{self, W4119Message};
+    use votechain_w4119::{BlockTemplate, Transaction};
+    let stamp = "2026-01-01 00:00:00";
+    let status: Value = serde_json::from_str(&get(web, "/api/status")).expect("the status");
+    let height = status["height"].as_u64().expect("the tip's index");
+    let parent = votechain_w4119::W4119Block::from_json_bytes(
+        get(web, &format!("/api/blocks/{height}")).as_bytes(),
+    )
+    .expect("the tip as W4119 JSON");
+    let votes = votes
+        .iter()
+        .map(|(voter, choice)| Transaction::vote(voter, choice, stamp))
+        .collect();
+    let template = BlockTemplate::after(&parent, votes, stamp.into());
+    let block = votechain_w4119::mine(&template, 2, &AtomicBool::new(false), &AtomicU64::new(0))
+        .expect("a block at difficulty 2");
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP socket");
+    socket
+        .send_to(&wire::encode(&W4119Message::NewBlock { block }), udp)
+        .expect("the block is sent");
+}
+
+/// `GET path` (`Connection: close`): the body of a 200 answer.
+fn get(addr: SocketAddr, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).expect("connect to the API");
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("an answer");
+    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
+    body.to_owned()
 }
 
 /// Waits for the tally of Bob and the block strip to move on both windows.

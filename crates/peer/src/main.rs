@@ -446,7 +446,9 @@ async fn run_course(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
 /// `--profile w4119`: a peer of a W4119 voting chain ([`votechain_peer::w4119`]), registered
 /// with the tracker at TRACKER_PORT (W4119's own or ours with `--profile w4119`).
 async fn run_w4119(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
-    use votechain_peer::w4119::{shell as w4119_shell, start as w4119_start, W4119Config};
+    use votechain_peer::w4119::{
+        http as w4119_http, shell as w4119_shell, start as w4119_start, W4119Config,
+    };
     if cli.tracker_port == 0 {
         return Err(Failure::Usage(anyhow::anyhow!(
             "the w4119 profile joins through a tracker: give its TRACKER_PORT (and \
@@ -478,14 +480,31 @@ async fn run_w4119(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
     let (node, store) =
         w4119_start::open_w4119_node(cfg, &data_dir).map_err(|e| Failure::Runtime(e.into()))?;
     let log_note = open_log(&log_file, &data_dir);
+    let http = bind_http(&cli).await?;
+    let web_note = http
+        .as_ref()
+        .map(|l| format!("\nweb page and API on {}", l.url()))
+        .unwrap_or_default();
     let help_note = help_note(&cli);
     let _ = writeln!(
         std::io::stderr(),
         "peer listening on {local} data {}\nprofile w4119, tracker {tracker}, proof of work {} \
-         leading zeros; {help_note}{log_note}",
+         leading zeros; {help_note}{log_note}{web_note}",
         data_dir.display(),
         difficulty,
     );
+    let (bridge, server) = match http {
+        Some(listener) => {
+            let mut bridge = None;
+            let server = listener.serve_router(|stop| {
+                let (app, b) = w4119_http::router(stop);
+                bridge = Some(b);
+                app
+            });
+            (bridge, Some(server))
+        }
+        None => (None, None),
+    };
     let shell_cfg = w4119_shell::W4119ShellConfig {
         data_dir,
         console: if cli.no_console {
@@ -494,8 +513,13 @@ async fn run_w4119(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
             shell::ConsoleInput::Stdin
         },
         events: None,
+        http: bridge,
     };
-    w4119_shell::run(socket, node, store, shell_cfg, shutdown.cancelled_owned())
+    let outcome = w4119_shell::run(socket, node, store, shell_cfg, shutdown.cancelled_owned())
         .await
-        .map_err(|e| Failure::Runtime(e.into()))
+        .map_err(|e| Failure::Runtime(e.into()));
+    if let Some(server) = server {
+        server.stop().await;
+    }
+    outcome
 }

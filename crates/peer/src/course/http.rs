@@ -193,30 +193,34 @@ pub fn router(stop: CancellationToken) -> (Router, CourseBridge) {
 const CSP: &str = crate::http::web::CONTENT_SECURITY_POLICY;
 
 async fn page() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CONTENT_SECURITY_POLICY, CSP),
-        ],
-        include_str!("web/course.html"),
-    )
-        .into_response()
+    embedded("text/html; charset=utf-8", include_str!("web/course.html"))
 }
 
 async fn script() -> Response {
+    embedded(
+        "text/javascript; charset=utf-8",
+        include_str!("web/course.js"),
+    )
+}
+
+/// A page or script compiled into the binary, under the policy of every votechain page (shared
+/// with the w4119 profile's page).
+pub(crate) fn embedded(content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CONTENT_TYPE, content_type),
             (header::CONTENT_SECURITY_POLICY, CSP),
         ],
-        include_str!("web/course.js"),
+        body,
     )
         .into_response()
 }
 
+/// `?limit=` of a block list (shared with the w4119 profile).
 #[derive(serde::Deserialize)]
-struct Limit {
-    limit: Option<usize>,
+pub(crate) struct Limit {
+    /// How many blocks, at most.
+    pub(crate) limit: Option<usize>,
 }
 
 async fn recent_blocks(State(s): State<ServerSide>, Query(q): Query<Limit>) -> Json<Value> {
@@ -225,7 +229,8 @@ async fn recent_blocks(State(s): State<ServerSide>, Query(q): Query<Limit>) -> J
     Json(Value::Array(blocks))
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
+/// An API refusal: `{"error": sentence}` with its status (shared with the w4119 profile).
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
@@ -310,10 +315,7 @@ async fn metrics(State(s): State<ServerSide>) -> Response {
     };
     let mut out = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
-        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-        for (labels, value) in samples {
-            out.push_str(&format!("{name}{labels} {value}\n"));
-        }
+        prometheus_metric(&mut out, name, kind, help, samples)
     };
     metric(
         "votechain_course_blocks",
@@ -371,6 +373,26 @@ async fn metrics(State(s): State<ServerSide>) -> Response {
         "Blocks served in GET_BLOCK_REPLY.",
         &[("", n(&["counters", "served"]))],
     );
+    prometheus_text(out)
+}
+
+/// Appends one metric in the Prometheus text format: its help, its type and its samples
+/// (`labels` is empty or `{name="value",…}`, already escaped). Shared with the w4119 profile.
+pub(crate) fn prometheus_metric(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    samples: &[(&str, u64)],
+) {
+    out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+    for (labels, value) in samples {
+        out.push_str(&format!("{name}{labels} {value}\n"));
+    }
+}
+
+/// A `/metrics` answer (shared with the w4119 profile).
+pub(crate) fn prometheus_text(out: String) -> Response {
     (
         [(
             header::CONTENT_TYPE,

@@ -9,10 +9,12 @@
 //! - [`event`]: what it reports, as sentences.
 //! - [`console`]: the console language of the profile.
 //! - [`shell`]: the tokio shell.
+//! - [`http`]: the web page and JSON API of the profile.
 //! - [`start`]: opening the store and building the node.
 
 pub mod console;
 pub mod event;
+pub mod http;
 pub mod node;
 pub mod shell;
 pub mod start;

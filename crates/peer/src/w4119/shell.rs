@@ -1,10 +1,12 @@
-//! The tokio shell around [`W4119Node`]: the socket, one timer, the miner, the console and the
-//! store, the way [`crate::shell`] drives the native node. A `Persist` is appended and synced
-//! before any datagram after it is sent, so a NEW_BLOCK never names a block we could lose and a
-//! vote is on disk before it is acknowledged. On the way out it tells the tracker LEAVE_PEER.
+//! The tokio shell around [`W4119Node`]: the socket, one timer, the miner, the console, the
+//! store and the HTTP bridge ([`super::http`]), the way [`crate::shell`] drives the native node.
+//! A `Persist` is appended and synced before any datagram after it is sent, so a NEW_BLOCK never
+//! names a block we could lose and a vote is on disk before it is acknowledged. On the way out
+//! it tells the tracker LEAVE_PEER.
 
 use super::console::{self, W4119Line};
 use super::event::W4119Event;
+use super::http::{self as web, W4119Bridge, W4119Snapshot};
 use super::node::{W4119Command, W4119Node, W4119Record};
 use crate::shell::{instant_at, now_ms, send, ConsoleInput, ConsoleLines, RunError};
 use std::future::Future;
@@ -13,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use votechain_runtime::net::BurstReader;
 use votechain_runtime::{print_answer, USER};
 use votechain_sansio::output::{Output, Transmit};
@@ -32,6 +34,8 @@ pub struct W4119ShellConfig {
     pub console: ConsoleInput,
     /// Every event with its time (tests, benchmarks); `None`: events are logged.
     pub events: Option<mpsc::UnboundedSender<(u64, W4119Event)>>,
+    /// The HTTP server's side (`None`: no server).
+    pub http: Option<W4119Bridge>,
 }
 
 /// Runs the node until `shutdown` resolves or the console says `quit`.
@@ -50,20 +54,47 @@ pub async fn run(
         handled,
         mut open,
     } = ConsoleLines::new(config.console, PROMPT, &config.data_dir);
-    let events = config.events;
+    let (mut votes_rx, mut blocks_rx, snapshot, sentences) = match config.http {
+        Some(b) => (b.votes, b.blocks, Some(b.snapshot), Some(b.events)),
+        None => (mpsc::channel(1).1, mpsc::channel(1).1, None, None),
+    };
+    let reports = Reports {
+        events: config.events,
+        sentences,
+    };
     let mut reader = BurstReader::default();
+    let mut next_snapshot_ms = 0;
     node.handle_timeout(now_ms());
     tokio::pin!(shutdown);
     loop {
-        carry_out(&mut node, &socket, &mut store, &mut miner, events.as_ref()).await?;
+        carry_out(&mut node, &socket, &mut store, &mut miner, &reports).await?;
+        if let Some(tx) = &snapshot {
+            let now = now_ms();
+            if now >= next_snapshot_ms {
+                next_snapshot_ms = now + web::SNAPSHOT_EVERY_MS;
+                let hashes = miner.hashes.load(Ordering::Relaxed);
+                let next = W4119Snapshot::of(&node, now, hashes, &tx.borrow());
+                tx.send_replace(next);
+            }
+        }
         let wake = instant_at(node.poll_timeout().unwrap_or(u64::MAX));
+        let snapshot_wake = instant_at(next_snapshot_ms);
         tokio::select! {
             _ = &mut shutdown => break,
             received = reader.recv_burst(&socket, |from, bytes| node.handle_datagram(now_ms(), from, bytes)) => {
                 received.map_err(RunError::Socket)?;
             }
             _ = tokio::time::sleep_until(wake.into()) => node.handle_timeout(now_ms()),
+            _ = tokio::time::sleep_until(snapshot_wake.into()), if snapshot.is_some() => {}
             Some(block) = mined_rx.recv() => node.handle_mined(now_ms(), block),
+            Some(request) = votes_rx.recv() => {
+                let answer = web::vote(&mut node, now_ms(), request.voter, request.choice);
+                let _ = request.reply.send(answer);
+            }
+            Some(request) = blocks_rx.recv() => {
+                let block = node.chain().get(request.index).map(W4119Block::to_json_string);
+                let _ = request.reply.send(block);
+            }
             line = lines.recv(), if open => match line {
                 Some(line) if !run_line(&mut node, &line) => break,
                 Some(_) => handled.done(),
@@ -127,7 +158,7 @@ async fn carry_out(
     socket: &UdpSocket,
     store: &mut W4119Store,
     miner: &mut Miner,
-    events: Option<&mpsc::UnboundedSender<(u64, W4119Event)>>,
+    reports: &Reports,
 ) -> Result<(), RunError> {
     let mut batch: Vec<W4119Block> = Vec::new();
     let mut votes: Vec<Transaction> = Vec::new();
@@ -142,7 +173,7 @@ async fn carry_out(
             }
             Output::Send(Transmit { to, bytes }) => held.push((to, bytes)),
             Output::Mine(job) => mine = Some(job),
-            Output::Event(e) => report(events, e),
+            Output::Event(e) => reports.report(e),
         }
     }
     if !votes.is_empty() {
@@ -160,13 +191,27 @@ async fn carry_out(
     Ok(())
 }
 
-/// Hands an event to the launcher, or logs it as a sentence.
-fn report(events: Option<&mpsc::UnboundedSender<(u64, W4119Event)>>, event: W4119Event) {
-    match events {
-        Some(tx) => {
-            let _ = tx.send((now_ms(), event));
+/// Where the node's events go.
+struct Reports {
+    /// The launcher's channel (tests, benchmarks); `None`: events are logged.
+    events: Option<mpsc::UnboundedSender<(u64, W4119Event)>>,
+    /// The web page's event streams, which get every event as a sentence.
+    sentences: Option<broadcast::Sender<String>>,
+}
+
+impl Reports {
+    /// Hands an event to the launcher, or logs it as a sentence; and to the event streams.
+    fn report(&self, event: W4119Event) {
+        if let Some(tx) = &self.sentences {
+            // No open stream is not an error.
+            let _ = tx.send(event.to_string());
         }
-        None => tracing::info!(target: USER, "{event}"),
+        match &self.events {
+            Some(tx) => {
+                let _ = tx.send((now_ms(), event));
+            }
+            None => tracing::info!(target: USER, "{event}"),
+        }
     }
 }
 
