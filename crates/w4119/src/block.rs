@@ -40,9 +40,12 @@ pub struct W4119Block {
     pub hash: String,
 }
 
-/// One transaction: a dict kept with every key it came with, in its order, so that its hash and
-/// its relayed form are the author's whatever keys it has. A vote has `voter_id`,
-/// `candidate_id` and `timestamp` strings; nothing else is required of a transaction.
+/// One transaction: a dict kept with every key it came with, in its order, so that its relayed
+/// form is the author's. W4119 rebuilds a transaction from exactly `voter_id`, `candidate_id`
+/// and `timestamp` (its `Transaction.to_dict()`), so those three, and only those, are hashed
+/// ([`Transaction::HASHED`]); a block whose transaction lacks one of them, or has an empty
+/// `timestamp` (which W4119 replaces with the current time), is refused as W4119 refuses it.
+/// Their values may be any JSON W4119 accepts; a vote has three strings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transaction {
     /// The keys and values as received.
@@ -50,6 +53,9 @@ pub struct Transaction {
 }
 
 impl Transaction {
+    /// The keys W4119 hashes, in its `to_dict()` order.
+    pub const HASHED: [&'static str; 3] = ["voter_id", "candidate_id", "timestamp"];
+
     /// A vote, with its keys in the W4119 peer's order: `voter_id`, `candidate_id`, `timestamp`.
     pub fn vote(voter: &str, candidate: &str, timestamp: &str) -> Transaction {
         let mut fields = PyDict::new();
@@ -83,6 +89,44 @@ impl Transaction {
     pub fn timestamp(&self) -> Option<&str> {
         self.fields.get_str("timestamp")
     }
+
+    /// What W4119 hashes of it: the [`Transaction::HASHED`] keys (null for a missing one, which
+    /// [`W4119Block::check_limits`] refuses before any hash is trusted).
+    fn hashed(&self) -> PyDict {
+        let mut dict = PyDict::new();
+        for key in Transaction::HASHED {
+            dict.insert(key, self.fields.get(key).cloned().unwrap_or(PyValue::Null));
+        }
+        dict
+    }
+
+    /// `Err` with the reason when W4119 would refuse the transaction: a hashed key missing, or
+    /// a falsy `timestamp` (Python replaces it with the current time, so the hash never holds).
+    fn check(&self, position: usize) -> Result<(), W4119Error> {
+        let missing = Transaction::HASHED
+            .into_iter()
+            .find(|key| self.fields.get(key).is_none());
+        if let Some(key) = missing {
+            return Err(W4119Error::Transaction {
+                position,
+                why: format!("has no {key:?}"),
+            });
+        }
+        let falsy = match self.fields.get("timestamp") {
+            Some(PyValue::Null | PyValue::Bool(false) | PyValue::Int(0)) => true,
+            Some(PyValue::Str(s)) => s.is_empty(),
+            Some(PyValue::List(items)) => items.is_empty(),
+            Some(PyValue::Dict(dict)) => dict.is_empty(),
+            _ => false,
+        };
+        if falsy {
+            return Err(W4119Error::Transaction {
+                position,
+                why: "has an empty timestamp, which W4119 replaces with the current time".into(),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// The fixed W4119 genesis block.
@@ -109,7 +153,7 @@ pub(crate) fn hash_input_parts(
     let transactions = PyValue::List(
         transactions
             .iter()
-            .map(|t| PyValue::Dict(t.fields.clone()))
+            .map(|t| PyValue::Dict(t.hashed()))
             .collect(),
     );
     let suffix = format!(
@@ -166,7 +210,8 @@ impl W4119Block {
         w4119_hash(self)
     }
 
-    /// Checks our limits: at most [`MAX_TRANSACTIONS`] transactions nested at most
+    /// Checks W4119's rule for transactions ([`Transaction`]) and our limits: at most
+    /// [`MAX_TRANSACTIONS`] transactions nested at most
     /// [`MAX_TRANSACTION_DEPTH`], no string over [`MAX_STRING_BYTES`], a wire form of at most
     /// [`MAX_BLOCK_JSON_BYTES`].
     pub fn check_limits(&self) -> Result<(), W4119Error> {
@@ -187,6 +232,7 @@ impl W4119Block {
             }
         }
         for (position, transaction) in self.transactions.iter().enumerate() {
+            transaction.check(position)?;
             let fields = &transaction.fields;
             let depth = 1 + fields.iter().map(|(_, v)| v.depth()).max().unwrap_or(0);
             if depth > MAX_TRANSACTION_DEPTH {

@@ -33,6 +33,14 @@ pub enum W4119Error {
         /// Transactions in the block.
         count: usize,
     },
+    /// A transaction W4119 would refuse (a hashed key missing, an empty timestamp).
+    #[error("transaction {position} {why}")]
+    Transaction {
+        /// Position of the transaction in the block, from 0.
+        position: usize,
+        /// What is wrong, as the end of a sentence.
+        why: String,
+    },
     /// A string over [`MAX_STRING_BYTES`].
     #[error(
         "a string in the block's {field:?} has {bytes} bytes, more than the {MAX_STRING_BYTES} \

@@ -11,6 +11,7 @@ use votechain_w4119::{
 
 const BLOCKS: &str = include_str!("fixtures/blocks.json");
 const CHAIN: &str = include_str!("fixtures/chain.json");
+const REFUSED: &str = include_str!("fixtures/refused.json");
 
 fn text(value: &serde_json::Value, key: &str) -> String {
     value[key]
@@ -66,9 +67,8 @@ fn the_fixture_blocks_keep_what_python_put_in_them() {
     );
     let odd = block(3);
     assert!(odd.transactions[0].fields().get("extra").is_some());
-    assert_eq!(odd.transactions[1].candidate_id(), None);
-    assert_eq!(odd.transactions[2].voter_id(), None);
-    assert_eq!(odd.transactions[2].candidate_id(), Some("Adam"));
+    assert_eq!(odd.transactions[1].voter_id(), None);
+    assert_eq!(odd.transactions[1].candidate_id(), Some("Adam"));
     assert_eq!(block(4).nonce, 1 << 40);
     assert_eq!(block(5).nonce, u64::MAX);
 }
@@ -110,4 +110,23 @@ fn the_chain_python_mined_validates_at_its_difficulty() {
              the ballot"
         ]
     );
+}
+
+#[test]
+fn blocks_w4119_refuses_are_refused_here() {
+    let cases: Vec<serde_json::Value> = serde_json::from_str(REFUSED).unwrap();
+    assert_eq!(cases.len(), 2);
+    for case in &cases {
+        let name = text(case, "name");
+        let block = W4119Block::from_json_bytes(text(case, "wire").as_bytes())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            matches!(
+                block.check_alone(0),
+                Err(votechain_w4119::W4119Error::Transaction { .. })
+            ),
+            "{name}: {:?}",
+            block.check_alone(0)
+        );
+    }
 }

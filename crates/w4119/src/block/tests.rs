@@ -121,6 +121,47 @@ fn an_upper_case_hash_is_refused_as_python_compares_strings() {
 }
 
 #[test]
+fn a_transaction_w4119_would_refuse_is_refused_and_extra_keys_are_not_hashed() {
+    let g = genesis();
+    let plain = mined(&g, &[("alice", "Adam")]);
+    let mut extra = plain.clone();
+    let mut fields = extra.transactions[0].fields().clone();
+    fields.insert("note", "not hashed".into());
+    extra.transactions[0] = Transaction::from_fields(fields);
+    assert_eq!(extra.compute_hash(), plain.compute_hash());
+    assert_eq!(extra.check_alone(DIFFICULTY), Ok(()));
+    for key in Transaction::HASHED {
+        let mut fields = PyDict::new();
+        for (k, v) in plain.transactions[0].fields().iter() {
+            if k != key {
+                fields.insert(k, v.clone());
+            }
+        }
+        let mut missing = plain.clone();
+        missing.transactions[0] = Transaction::from_fields(fields);
+        assert!(matches!(
+            missing.check_alone(DIFFICULTY),
+            Err(W4119Error::Transaction { position: 0, .. })
+        ));
+    }
+    for empty in [
+        PyValue::Null,
+        PyValue::from(""),
+        PyValue::Int(0),
+        PyValue::Bool(false),
+    ] {
+        let mut fields = plain.transactions[0].fields().clone();
+        fields.insert("timestamp", empty);
+        let mut stamped = plain.clone();
+        stamped.transactions[0] = Transaction::from_fields(fields);
+        assert!(matches!(
+            stamped.check_alone(DIFFICULTY),
+            Err(W4119Error::Transaction { position: 0, .. })
+        ));
+    }
+}
+
+#[test]
 fn the_limits_hold_before_anything_is_hashed() {
     let g = genesis();
     let mut many = mined(&g, &[]);
@@ -139,7 +180,7 @@ fn the_limits_hold_before_anything_is_hashed() {
             bytes: 257
         })
     );
-    let mut long_key = PyDict::new();
+    let mut long_key = Transaction::vote("v", "c", "t").fields().clone();
     long_key.insert("k".repeat(MAX_STRING_BYTES + 1), PyValue::Null);
     let mut long = mined(&g, &[]);
     long.transactions = vec![Transaction::from_fields(long_key)];
@@ -162,7 +203,7 @@ fn the_limits_hold_before_anything_is_hashed() {
     for _ in 0..MAX_TRANSACTION_DEPTH {
         deep = PyValue::List(vec![deep]);
     }
-    let mut fields = PyDict::new();
+    let mut fields = Transaction::vote("v", "c", "t").fields().clone();
     fields.insert("deep", deep);
     let mut nested = mined(&g, &[]);
     nested.transactions = vec![Transaction::from_fields(fields)];

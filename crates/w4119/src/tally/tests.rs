@@ -33,9 +33,12 @@ fn vote(voter: &str, choice: &str) -> Transaction {
 fn counts_follow_the_ballot_and_list_what_is_not_counted() {
     let mut no_choice = PyDict::new();
     no_choice.insert("voter_id", "dora".into());
+    no_choice.insert("candidate_id", PyValue::Null);
+    no_choice.insert("timestamp", "2025-01-01 12:00:00".into());
     let mut number_voter = PyDict::new();
     number_voter.insert("voter_id", PyValue::Int(7));
     number_voter.insert("candidate_id", "Bob".into());
+    number_voter.insert("timestamp", "2025-01-01 12:00:00".into());
     let chain = chain_of(vec![
         vec![vote("alice", "Adam")],
         vec![vote("bob", "Bob"), vote("carol", "Zed")],
