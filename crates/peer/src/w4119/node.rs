@@ -12,9 +12,12 @@
 //!   and UPDATE_PEERS replace the peer list. Tracker messages count only from the tracker's
 //!   address. After [`W4119Config::tracker_silence_ms`] without a POKE we register again (the
 //!   tracker restarted or evicted us).
-//! - **Blocks.** A NEW_BLOCK that extends our tip and is valid is added, persisted and passed on
-//!   once to every peer (W4119 peers do not relay, so under loss ours is how a block still
-//!   spreads). One that does not link, from a listed peer, makes us ask that peer for its chain.
+//! - **Blocks.** A NEW_BLOCK that extends our tip and is valid is added and persisted; it is not
+//!   passed on, as W4119 peers do not pass blocks on: a W4119 peer takes a second copy of a
+//!   block it holds for an invalid block and asks every peer for its whole chain, so a relay
+//!   would multiply traffic. The miner sends each block to every peer; a copy lost on the way is
+//!   recovered by the periodic resync below. One that does not link, from a listed peer, makes
+//!   us ask that peer for its chain.
 //! - **Chains.** A bare REQUEST_CHAIN from a peer the tracker lists is answered with our whole
 //!   chain, one CHAIN_BLOCK per block with `total_blocks`, at most once per
 //!   [`W4119Config::serve_gap_ms`] per peer; from anyone else it is refused (counted), so our
@@ -68,7 +71,7 @@ pub const MAX_STREAM_BYTES: usize = 64 << 20;
 /// Most CHAIN_BLOCK streams collected at once.
 pub const MAX_STREAMS: usize = 4;
 
-/// Block hashes remembered, so each NEW_BLOCK is handled and passed on once.
+/// Block hashes remembered, so each NEW_BLOCK is handled once.
 pub const SEEN_BLOCKS: usize = 8_192;
 
 /// Most of our votes waiting to be mined.
@@ -457,12 +460,9 @@ impl W4119Node {
                     }
                     self.mined_own.push_back(t.clone());
                 }
-                self.broadcast(
-                    None,
-                    &W4119Message::NewBlock {
-                        block: block.clone(),
-                    },
-                );
+                self.broadcast(&W4119Message::NewBlock {
+                    block: block.clone(),
+                });
                 for t in ours {
                     self.event(W4119Event::VoteMined {
                         voter: t.voter_id().unwrap_or_default().to_owned(),
@@ -558,7 +558,7 @@ impl W4119Node {
         }
     }
 
-    /// NEW_BLOCK: added and passed on when it extends our tip; a reason to ask its sender for
+    /// NEW_BLOCK: added when it extends our tip (not passed on: module docs); a reason to ask its sender for
     /// its chain when it does not link and the sender is a listed peer.
     fn on_new_block(&mut self, now_ms: u64, from: SocketAddr, block: W4119Block) {
         if self.seen.contains(&block.hash) {
@@ -584,7 +584,6 @@ impl W4119Node {
                         votes: block.transactions.len(),
                     });
                     self.own.retain(|t| !block.transactions.contains(t));
-                    self.broadcast(Some(from), &W4119Message::NewBlock { block });
                     self.replan_mining();
                 }
                 Err(e) => {
@@ -783,16 +782,14 @@ impl W4119Node {
         self.streams.retain(|a, _| peers.contains(a));
     }
 
-    /// Sends `message` to every listed peer but `except`.
-    fn broadcast(&mut self, except: Option<SocketAddr>, message: &W4119Message) {
+    /// Sends `message` to every listed peer.
+    fn broadcast(&mut self, message: &W4119Message) {
         let bytes = wire::encode(message);
         for peer in self.peers.clone() {
-            if Some(peer) != except {
-                self.out.push_back(Output::Send(Transmit {
-                    to: peer,
-                    bytes: bytes.clone(),
-                }));
-            }
+            self.out.push_back(Output::Send(Transmit {
+                to: peer,
+                bytes: bytes.clone(),
+            }));
         }
     }
 

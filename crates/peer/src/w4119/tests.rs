@@ -1,7 +1,7 @@
 //! Unit tests of the W4119 node on a fake clock: the tracker conversation (only from the
 //! tracker's address), serving whole chains (only to listed peers, once per gap), reading
-//! CHAIN_BLOCK streams (only from peers asked), blocks added and relayed after they are
-//! persisted, and our votes checked, mined, and mined again when a switch drops them.
+//! CHAIN_BLOCK streams (only from peers asked), blocks added and persisted but not relayed
+//! (W4119 peers fetch every chain on a duplicate), and our votes checked, mined, and mined again when a switch drops them.
 
 use super::node::{W4119Command, W4119Config, W4119Node, W4119Output, W4119Record};
 use std::net::SocketAddr;
@@ -312,7 +312,7 @@ fn an_invalid_or_equal_chain_is_not_adopted() {
 }
 
 #[test]
-fn a_block_on_the_tip_is_persisted_before_it_is_relayed_to_the_others() {
+fn a_block_on_the_tip_is_persisted_and_not_relayed() {
     let mut h = Harness::joined(&[addr(3), addr(4)]);
     let block = block_on(h.node.chain().tip(), "a", "Adam");
     let out = h.recv(
@@ -324,15 +324,8 @@ fn a_block_on_the_tip_is_persisted_before_it_is_relayed_to_the_others() {
     assert!(
         matches!(&out[0], Output::Persist(W4119Record::Blocks(b)) if b == std::slice::from_ref(&block))
     );
-    assert_eq!(
-        sent(&out),
-        [(
-            addr(4),
-            W4119Message::NewBlock {
-                block: block.clone()
-            }
-        )]
-    );
+    // A W4119 peer takes a second copy for an invalid block and fetches every chain.
+    assert!(sent(&out).is_empty(), "{:?}", sent(&out));
     // Seen once: a repeat is dropped.
     assert!(h
         .recv(addr(4), &W4119Message::NewBlock { block })
