@@ -534,21 +534,18 @@ fn describe(peers: &[&Peer], all: &[Option<ChainSummary>]) -> String {
 }
 
 /// A `tracker 0 --profile w4119` process serving the ballot `options` (comma-separated) and
-/// poking every 200 ms, so its peers learn of each other quickly; and its UDP address, from its
-/// readiness line (`tracker listening on ADDR profile w4119`).
-pub fn spawn_w4119_tracker(options: &str) -> (Process, SocketAddr) {
-    let args: Vec<String> = [
-        "0",
-        "--profile",
-        "w4119",
-        "--heartbeat-ms",
-        "200",
-        "--ballot",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([options.to_owned()])
-    .collect();
+/// poking every `heartbeat_ms` (W4119's is 1,000; 200 lets peers learn of each other quickly);
+/// and its UDP address, from its readiness line (`tracker listening on ADDR profile w4119`).
+pub fn spawn_w4119_tracker(options: &str, heartbeat_ms: u64) -> (Process, SocketAddr) {
+    let args: Vec<String> = vec![
+        "0".into(),
+        "--profile".into(),
+        "w4119".into(),
+        "--heartbeat-ms".into(),
+        heartbeat_ms.to_string(),
+        "--ballot".into(),
+        options.to_owned(),
+    ];
     let mut process = Process::spawn("w4119 tracker", None, &bin("tracker"), &args, &[]);
     let ready = process.wait_log_from(0, "its readiness line", START_DEADLINE, |l| {
         l.starts_with("tracker listening on ") && l.ends_with(" profile w4119")

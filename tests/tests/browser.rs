@@ -575,7 +575,7 @@ async fn course_page(client: &Client) {
 /// loads nothing from elsewhere and records no error.
 async fn w4119_page(client: &Client) {
     let dir = TempDir::new("browser-w4119");
-    let (_tracker, tracker) = votechain_tests::spawn_w4119_tracker("Alice,Bob,Carol");
+    let (_tracker, tracker) = votechain_tests::spawn_w4119_tracker("Alice,Bob,Carol", 200);
     let (mut peer, addr) = votechain_tests::spawn_w4119_peer("w4119", tracker, dir.path());
     let udp = votechain_tests::peer_udp_addr(&mut peer);
     let window = client.new_window(false).await.expect("a window");

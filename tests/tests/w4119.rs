@@ -17,13 +17,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use votechain_tests::binaries::bin;
 use votechain_tests::process::Process;
-use votechain_tests::{peer_udp_addr, wait_until, TempDir, DEADLINE};
+use votechain_tests::{peer_udp_addr, spawn_w4119_tracker, wait_until, TempDir, DEADLINE};
 use votechain_w4119host::{W4119Peer, W4119PeerConfig, W4119Tracker};
 
 /// The ballot every tracker here serves.
 const BALLOT: [&str; 3] = ["Adam", "Bob", "Catherine"];
 
-/// Our `tracker 0 --profile w4119`, with its address from the readiness line.
+/// Our `tracker 0 --profile w4119` at W4119's pace (a POKE a second), with its address.
 struct OurTracker {
     process: Process,
     addr: SocketAddr,
@@ -31,20 +31,7 @@ struct OurTracker {
 
 impl OurTracker {
     fn start() -> OurTracker {
-        let args: Vec<String> = ["0", "--profile", "w4119", "--ballot", &BALLOT.join(",")]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
-        let mut process = Process::spawn("tracker", None, &bin("tracker"), &args, &[]);
-        let ready = process.wait_log_from(0, "its readiness line", DEADLINE, |l| {
-            l.starts_with("tracker listening on ")
-        });
-        let words: Vec<&str> = ready.split_whitespace().collect();
-        let addr = match words.as_slice() {
-            ["tracker", "listening", "on", addr, "profile", "w4119"] => addr.parse().ok(),
-            _ => None,
-        };
-        let addr = addr.unwrap_or_else(|| panic!("unexpected readiness line {ready:?}"));
+        let (process, addr) = spawn_w4119_tracker(&BALLOT.join(","), 1_000);
         OurTracker { process, addr }
     }
 }

@@ -72,8 +72,8 @@ fn counted(addr: SocketAddr, option: &str) -> Result<(), String> {
 #[test]
 fn a_vote_posted_at_one_peer_is_counted_at_the_other_and_refusals_are_sentences() {
     let dir = TempDir::new("w4119-web");
-    let (_tracker, tracker) = spawn_w4119_tracker("Alice,Bob,Carol");
-    let (_first, one) = spawn_w4119_peer("one", tracker, dir.path());
+    let (_tracker, tracker) = spawn_w4119_tracker("Alice,Bob,Carol", 200);
+    let (mut first, one) = spawn_w4119_peer("one", tracker, dir.path());
     let (mut second, two) = spawn_w4119_peer("two", tracker, dir.path());
     let two_udp = peer_udp_addr(&mut second);
 
@@ -219,10 +219,19 @@ fn a_vote_posted_at_one_peer_is_counted_at_the_other_and_refusals_are_sentences(
     let template = BlockTemplate::after(&parent, votes, "2026-01-01 00:00:00".into());
     let block = votechain_w4119::mine(&template, 2, &AtomicBool::new(false), &AtomicU64::new(0))
         .expect("a block at difficulty 2");
+    // Sent to both, as a W4119 miner sends its block to every peer (peers do not relay).
     let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sender
-        .send_to(&wire::encode(&W4119Message::NewBlock { block }), two_udp)
-        .unwrap();
+    let one_udp = peer_udp_addr(&mut first);
+    for to in [two_udp, one_udp] {
+        sender
+            .send_to(
+                &wire::encode(&W4119Message::NewBlock {
+                    block: block.clone(),
+                }),
+                to,
+            )
+            .unwrap();
+    }
     for peer in [two, one] {
         let tally = wait_until("the block's votes listed as not counted", DEADLINE, || {
             let (_, t) = json(peer, "GET", "/api/tally", "");
