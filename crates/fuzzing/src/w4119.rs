@@ -233,7 +233,7 @@ impl Peer {
             &AtomicBool::new(false),
             &AtomicU64::new(0),
         ) {
-            self.node.handle_mined(self.now_ms, block);
+            self.node.handle_mined(block);
             self.drain(None);
         }
     }

@@ -434,7 +434,7 @@ impl W4119Node {
     }
 
     /// A block our miner found.
-    pub fn handle_mined(&mut self, now_ms: u64, block: W4119Block) {
+    pub fn handle_mined(&mut self, block: W4119Block) {
         if self
             .job
             .as_ref()
@@ -474,7 +474,6 @@ impl W4119Node {
             // The tip moved while it was mined: the next job is on the new tip.
             Err(e) => tracing::debug!("a mined block no longer fits the chain: {e}"),
         }
-        let _ = now_ms;
         self.replan_mining();
     }
 

@@ -86,7 +86,7 @@ pub async fn run(
             }
             _ = tokio::time::sleep_until(wake.into()) => node.handle_timeout(now_ms()),
             _ = tokio::time::sleep_until(snapshot_wake.into()), if snapshot.is_some() => {}
-            Some(block) = mined_rx.recv() => node.handle_mined(now_ms(), block),
+            Some(block) = mined_rx.recv() => node.handle_mined(block),
             Some(request) = votes_rx.recv() => {
                 let answer = web::vote(&mut node, now_ms(), request.voter, request.choice);
                 let _ = request.reply.send(answer);

@@ -126,7 +126,7 @@ impl Harness {
                 &AtomicU64::new(0),
             )
             .expect("mines");
-            self.node.handle_mined(self.now, block);
+            self.node.handle_mined(block);
             self.drain();
         }
     }
@@ -289,7 +289,7 @@ fn a_longer_chain_is_adopted_only_from_a_peer_we_asked() {
 }
 
 #[test]
-fn an_invalid_or_equal_chain_is_not_adopted() {
+fn a_forged_chain_is_not_adopted() {
     let mut h = Harness::joined(&[addr(3)]);
     h.node
         .handle_command(h.now, W4119Command::Sync)

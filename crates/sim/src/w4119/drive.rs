@@ -286,9 +286,8 @@ impl W4119Sim {
             return;
         };
         self.stats.found += 1;
-        let now = self.now;
         if let Some(Core::Ours(node)) = self.peers[id].core.as_mut() {
-            node.handle_mined(now, block);
+            node.handle_mined(block);
         }
         self.drain_ours(id);
     }
