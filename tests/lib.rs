@@ -11,6 +11,7 @@
 //! - [`swarm`]: [`swarm::Tracker`] and [`swarm::Peer`] with their configs, temporary
 //!   directories, and waiting with deadlines until the network agrees.
 //! - [`netns`]: network namespaces on a private bridge with nftables packet loss.
+//! - [`web`]: plain HTTP exchanges with a peer's web server.
 //!
 //! The scenarios are in `tests/*.rs`, issue 5's "Tests" (a)–(f): `election.rs` (a),
 //! `restart.rs` (b), `late_joiner.rs` (c), `fork.rs` (d), `tracker_down.rs` (e), `hostile.rs`
@@ -38,6 +39,7 @@ pub mod netns;
 pub mod probe;
 pub mod process;
 pub mod swarm;
+pub mod web;
 
 pub use probe::{ChainSummary, Probe};
 pub use swarm::{

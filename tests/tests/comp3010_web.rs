@@ -4,42 +4,10 @@
 //! says so, `/metrics` counts the block, `/api/peers` lists a peer that joined, the event stream opens with a `status` event,
 //! and refusals are sentences.
 
-use serde_json::Value;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::net::SocketAddr;
 use votechain_tests::process::Process;
+use votechain_tests::web::{first_status_event, http, http_json};
 use votechain_tests::{binaries, peer_udp_addr, peer_web_addr, wait_until, TempDir, DEADLINE};
-
-/// One request (`Connection: close`): the status, the head and the body as text.
-fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(addr).expect("connect to the peer's HTTP server");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status code");
-    (status, head.to_ascii_lowercase(), body.to_owned())
-}
-
-fn json(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, Value) {
-    let (status, _, body) = http(addr, method, path, body);
-    let value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body:?}"));
-    (status, value)
-}
 
 /// Starts a course peer; returns it and its HTTP address (from the line that names it).
 fn start(name: &str, dir: &TempDir, extra: &[&str]) -> (Process, SocketAddr) {
@@ -88,16 +56,16 @@ fn the_course_page_and_api_show_the_chain_peers_and_take_words() {
     assert_eq!(status, 200, "the shared stylesheet");
 
     // An empty chain first.
-    let (_, s) = json(http_addr, "GET", "/api/status", "");
+    let (_, s) = http_json(http_addr, "GET", "/api/status", "");
     assert_eq!(s["profile"], "comp3010");
     assert_eq!(s["blocks"], 0);
     assert!(s["top"].is_null());
 
     // A word is mined into a block with the course's fields.
-    let (status, answer) = json(http_addr, "POST", "/api/words", r#"{"word":"hello web"}"#);
+    let (status, answer) = http_json(http_addr, "POST", "/api/words", r#"{"word":"hello web"}"#);
     assert_eq!((status, answer["queued"].as_bool()), (202, Some(true)));
     let blocks = wait_until("the word in a block", DEADLINE, || {
-        let (_, b) = json(http_addr, "GET", "/api/blocks?limit=5", "");
+        let (_, b) = http_json(http_addr, "GET", "/api/blocks?limit=5", "");
         match b.as_array().is_some_and(|a| !a.is_empty()) {
             true => Ok(b),
             false => Err(b.to_string()),
@@ -110,13 +78,13 @@ fn the_course_page_and_api_show_the_chain_peers_and_take_words() {
     assert!(top["nonce"].is_string() && top["timestamp"].is_u64());
     let hash = top["hash"].as_str().unwrap().to_owned();
     assert!(hash.ends_with("00"), "difficulty 2: {hash}");
-    let (status, one) = json(http_addr, "GET", "/api/blocks/0", "");
+    let (status, one) = http_json(http_addr, "GET", "/api/blocks/0", "");
     assert_eq!((status, &one), (200, top));
-    let (status, missing) = json(http_addr, "GET", "/api/blocks/7", "");
+    let (status, missing) = http_json(http_addr, "GET", "/api/blocks/7", "");
     assert_eq!(status, 404);
     assert_eq!(missing["error"], "no block at that height");
     let status = wait_until("the status to show the block", DEADLINE, || {
-        let (_, s) = json(http_addr, "GET", "/api/status", "");
+        let (_, s) = http_json(http_addr, "GET", "/api/status", "");
         match s["blocks"] == 1 {
             true => Ok(s),
             false => Err(s.to_string()),
@@ -136,7 +104,7 @@ fn the_course_page_and_api_show_the_chain_peers_and_take_words() {
     assert!(matches!(blocks.value, prometheus_parse::Value::Gauge(v) if v == 1.0));
 
     // Refusals are sentences.
-    let (status, e) = json(
+    let (status, e) = http_json(
         http_addr,
         "POST",
         "/api/words",
@@ -147,7 +115,7 @@ fn the_course_page_and_api_show_the_chain_peers_and_take_words() {
         e["error"].as_str().unwrap().contains("1 to 20 characters"),
         "{e}"
     );
-    let (status, e) = json(http_addr, "POST", "/api/words", "not json");
+    let (status, e) = http_json(http_addr, "POST", "/api/words", "not json");
     assert_eq!(status, 400);
     assert!(e["error"].as_str().unwrap().contains("JSON object"), "{e}");
 
@@ -156,7 +124,7 @@ fn the_course_page_and_api_show_the_chain_peers_and_take_words() {
     let (mut joiner, joiner_http) = start("joiner", &dir, &["--seed", &seed]);
     let joiner_udp = peer_udp_addr(&mut joiner);
     wait_until("the joiner in the peer list", DEADLINE, || {
-        let (_, peers) = json(http_addr, "GET", "/api/peers", "");
+        let (_, peers) = http_json(http_addr, "GET", "/api/peers", "");
         let listed = peers
             .as_array()
             .unwrap()
@@ -166,28 +134,13 @@ fn the_course_page_and_api_show_the_chain_peers_and_take_words() {
     });
     // And the joiner has synced the block.
     wait_until("the joiner to sync", DEADLINE, || {
-        let (_, s) = json(joiner_http, "GET", "/api/status", "");
+        let (_, s) = http_json(joiner_http, "GET", "/api/status", "");
         (s["top"] == hash.as_str())
             .then_some(())
             .ok_or_else(|| s.to_string())
     });
 
     // The event stream opens with the status.
-    let mut stream = TcpStream::connect(http_addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    write!(
-        stream,
-        "GET /api/events HTTP/1.1\r\nHost: {http_addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut seen = String::new();
-    let mut buf = [0u8; 4096];
-    while !seen.contains("\n\n") || !seen.contains("event: status") {
-        let n = stream.read(&mut buf).expect("the event stream");
-        assert!(n > 0, "the stream ended: {seen}");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
+    let seen = first_status_event(http_addr);
     assert!(seen.contains("\"profile\":\"comp3010\""), "{seen}");
 }

@@ -8,50 +8,19 @@
 //! and `/metrics` answer as API.md says.
 
 use serde_json::Value;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::time::Duration;
+use votechain_tests::web::{first_status_event, http, http_json};
 use votechain_tests::{
     peer_udp_addr, spawn_w4119_peer, spawn_w4119_tracker, wait_until, TempDir, DEADLINE,
 };
 use votechain_w4119::wire::{self, W4119Message};
 use votechain_w4119::{BlockTemplate, Transaction, W4119Block};
 
-/// One request (`Connection: close`): the status, the head (lower case) and the body.
-fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(addr).expect("connect to the peer's HTTP server");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status code");
-    (status, head.to_ascii_lowercase(), body.to_owned())
-}
-
-fn json(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, Value) {
-    let (status, _, body) = http(addr, method, path, body);
-    let value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body:?}"));
-    (status, value)
-}
-
 /// Waits until the peer is registered, has the ballot and lists `peers` other peers.
 fn wait_joined(addr: SocketAddr, peers: u64) -> Value {
     wait_until("the peer to register and get the ballot", DEADLINE, || {
-        let (_, s) = json(addr, "GET", "/api/status", "");
+        let (_, s) = http_json(addr, "GET", "/api/status", "");
         let ready = s["registered"] == true && s["ballot"].is_array() && s["peers"] == peers;
         ready.then(|| s.clone()).ok_or_else(|| s.to_string())
     })
@@ -59,7 +28,7 @@ fn wait_joined(addr: SocketAddr, peers: u64) -> Value {
 
 /// The votes `/api/tally` counts for `option`.
 fn counted(addr: SocketAddr, option: &str) -> Result<(), String> {
-    let (_, t) = json(addr, "GET", "/api/tally", "");
+    let (_, t) = http_json(addr, "GET", "/api/tally", "");
     let found = t["counts"]
         .as_array()
         .and_then(|c| c.iter().find(|c| c["option"] == option))
@@ -102,7 +71,7 @@ fn a_vote_posted_at_one_peer_is_counted_at_the_other_and_refusals_are_sentences(
     );
     assert_eq!(status["blocks"], 1, "the genesis block only");
     assert_eq!(status["tracker"], tracker.to_string().as_str());
-    let (_, tally) = json(two, "GET", "/api/tally", "");
+    let (_, tally) = http_json(two, "GET", "/api/tally", "");
     assert_eq!(tally["total"], 0);
     assert_eq!(
         tally["counts"][0],
@@ -110,7 +79,7 @@ fn a_vote_posted_at_one_peer_is_counted_at_the_other_and_refusals_are_sentences(
     );
 
     // A vote at one peer is mined and counted at the other.
-    let (code, answer) = json(
+    let (code, answer) = http_json(
         one,
         "POST",
         "/api/votes",
@@ -122,7 +91,7 @@ fn a_vote_posted_at_one_peer_is_counted_at_the_other_and_refusals_are_sentences(
         "{answer}"
     );
     // A second vote by the same voter while the first is mined: refused.
-    let (code, e) = json(
+    let (code, e) = http_json(
         one,
         "POST",
         "/api/votes",
@@ -132,12 +101,12 @@ fn a_vote_posted_at_one_peer_is_counted_at_the_other_and_refusals_are_sentences(
     wait_until("the vote in the other peer's tally", DEADLINE, || {
         counted(two, "Bob")
     });
-    let (_, tally) = json(two, "GET", "/api/tally", "");
+    let (_, tally) = http_json(two, "GET", "/api/tally", "");
     assert_eq!(tally["total"], 1);
     assert_eq!(tally["uncounted"], serde_json::json!([]));
 
     // Refusals are sentences with their status.
-    let (code, e) = json(
+    let (code, e) = http_json(
         two,
         "POST",
         "/api/votes",
@@ -146,7 +115,7 @@ fn a_vote_posted_at_one_peer_is_counted_at_the_other_and_refusals_are_sentences(
     assert_eq!(code, 409, "{e}");
     let why = e["error"].as_str().unwrap();
     assert!(why.contains("v1 already voted, for Bob"), "{why}");
-    let (code, e) = json(
+    let (code, e) = http_json(
         two,
         "POST",
         "/api/votes",
@@ -155,31 +124,31 @@ fn a_vote_posted_at_one_peer_is_counted_at_the_other_and_refusals_are_sentences(
     assert_eq!(code, 400, "{e}");
     let why = e["error"].as_str().unwrap();
     assert!(why.contains("\"Nobody\" is not on the ballot"), "{why}");
-    let (code, e) = json(two, "POST", "/api/votes", "not json");
+    let (code, e) = http_json(two, "POST", "/api/votes", "not json");
     assert_eq!(code, 400);
     assert!(e["error"].as_str().unwrap().contains("JSON object"), "{e}");
 
     // The blocks, newest first, and one as W4119 JSON.
-    let (_, blocks) = json(two, "GET", "/api/blocks?limit=5", "");
+    let (_, blocks) = http_json(two, "GET", "/api/blocks?limit=5", "");
     assert_eq!(blocks[0]["index"], 1);
     assert_eq!(
         blocks[0]["votes"],
         serde_json::json!([{"voter": "v1", "choice": "Bob"}])
     );
     assert_eq!(blocks[1]["index"], 0);
-    let (code, block) = json(two, "GET", "/api/blocks/1", "");
+    let (code, block) = http_json(two, "GET", "/api/blocks/1", "");
     assert_eq!(code, 200);
     assert_eq!(block["hash"], blocks[0]["hash"]);
     assert_eq!(block["transactions"][0]["voter_id"], "v1");
     assert_eq!(block["transactions"][0]["candidate_id"], "Bob");
-    let (code, e) = json(two, "GET", "/api/blocks/9", "");
+    let (code, e) = http_json(two, "GET", "/api/blocks/9", "");
     assert_eq!(
         (code, &e["error"]),
         (404, &Value::from("no block at that index"))
     );
-    let (code, _) = json(two, "GET", "/api/blocks/x", "");
+    let (code, _) = http_json(two, "GET", "/api/blocks/x", "");
     assert_eq!(code, 400);
-    let (_, peers) = json(two, "GET", "/api/peers", "");
+    let (_, peers) = http_json(two, "GET", "/api/peers", "");
     assert_eq!(peers.as_array().map(Vec::len), Some(1), "{peers}");
 
     // The metrics parse and count the vote.
@@ -234,7 +203,7 @@ fn a_vote_posted_at_one_peer_is_counted_at_the_other_and_refusals_are_sentences(
     }
     for peer in [two, one] {
         let tally = wait_until("the block's votes listed as not counted", DEADLINE, || {
-            let (_, t) = json(peer, "GET", "/api/tally", "");
+            let (_, t) = http_json(peer, "GET", "/api/tally", "");
             (t["uncounted_total"] == 2)
                 .then(|| t.clone())
                 .ok_or_else(|| t.to_string())
@@ -250,28 +219,13 @@ fn a_vote_posted_at_one_peer_is_counted_at_the_other_and_refusals_are_sentences(
             ])
         );
     }
-    let (_, s) = json(one, "GET", "/api/status", "");
+    let (_, s) = http_json(one, "GET", "/api/status", "");
     assert_eq!(
         (&s["counted"], &s["uncounted"]),
         (&Value::from(1), &Value::from(2))
     );
 
     // The event stream opens with the status.
-    let mut stream = TcpStream::connect(one).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    write!(
-        stream,
-        "GET /api/events HTTP/1.1\r\nHost: {one}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut seen = String::new();
-    let mut buf = [0u8; 4096];
-    while !seen.contains("\n\n") || !seen.contains("event: status") {
-        let n = stream.read(&mut buf).expect("the event stream");
-        assert!(n > 0, "the stream ended: {seen}");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
+    let seen = first_status_event(one);
     assert!(seen.contains("\"profile\":\"w4119\""), "{seen}");
 }

@@ -201,11 +201,7 @@ async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
     let shell_cfg = shell::ShellConfig {
         data_dir,
         miner_threads: cli.miner_threads,
-        console: if cli.no_console {
-            shell::ConsoleInput::None
-        } else {
-            shell::ConsoleInput::Stdin
-        },
+        console: console_input(&cli),
         console_out: None,
         events: None,
         http,
@@ -336,6 +332,14 @@ fn resolve(host_port: &str) -> anyhow::Result<SocketAddr> {
         .with_context(|| format!("{host_port} has no IPv4 address"))
 }
 
+/// Where console commands come from: stdin, unless `--no-console`.
+fn console_input(cli: &Cli) -> shell::ConsoleInput {
+    match cli.no_console {
+        true => shell::ConsoleInput::None,
+        false => shell::ConsoleInput::Stdin,
+    }
+}
+
 /// `--profile comp3010`: a peer of a COMP 3010 course network ([`votechain_peer::course`]).
 async fn run_course(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
     use votechain_peer::course::{
@@ -411,26 +415,13 @@ async fn run_course(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
             "off (word commands wait for `mine on`)"
         },
     );
-    let (bridge, server) = match http {
-        Some(listener) => {
-            let mut bridge = None;
-            let server = listener.serve_router(|stop| {
-                let (app, b) = course_http::router(stop);
-                bridge = Some(b);
-                app
-            });
-            (bridge, Some(server))
-        }
-        None => (None, None),
-    };
+    let (bridge, server) = http
+        .map(|listener| listener.serve_with_bridge(course_http::router))
+        .unzip();
     let shell_cfg = course_shell::CourseShellConfig {
         data_dir,
         miner_threads: cli.miner_threads,
-        console: if cli.no_console {
-            shell::ConsoleInput::None
-        } else {
-            shell::ConsoleInput::Stdin
-        },
+        console: console_input(&cli),
         events: None,
         http: bridge,
     };
@@ -493,25 +484,12 @@ async fn run_w4119(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
         data_dir.display(),
         difficulty,
     );
-    let (bridge, server) = match http {
-        Some(listener) => {
-            let mut bridge = None;
-            let server = listener.serve_router(|stop| {
-                let (app, b) = w4119_http::router(stop);
-                bridge = Some(b);
-                app
-            });
-            (bridge, Some(server))
-        }
-        None => (None, None),
-    };
+    let (bridge, server) = http
+        .map(|listener| listener.serve_with_bridge(w4119_http::router))
+        .unzip();
     let shell_cfg = w4119_shell::W4119ShellConfig {
         data_dir,
-        console: if cli.no_console {
-            shell::ConsoleInput::None
-        } else {
-            shell::ConsoleInput::Stdin
-        },
+        console: console_input(&cli),
         events: None,
         http: bridge,
     };

@@ -130,6 +130,18 @@ impl HttpListener {
         let task = server::spawn(self.listener, app(stop.clone()), stop.clone());
         HttpServer { stop, task }
     }
+
+    /// [`HttpListener::serve_router`] for a profile's `router`, which builds its routes together
+    /// with the bridge its shell answers them through; returns that bridge and the server.
+    pub fn serve_with_bridge<B>(
+        self,
+        router: impl FnOnce(CancellationToken) -> (axum::Router, B),
+    ) -> (B, HttpServer) {
+        let stop = CancellationToken::new();
+        let (app, bridge) = router(stop.clone());
+        let task = server::spawn(self.listener, app, stop.clone());
+        (bridge, HttpServer { stop, task })
+    }
 }
 
 /// A running HTTP server; dropping it stops it too, without waiting.
