@@ -278,4 +278,4 @@ fn state_meets_trailing(state: &[u32; 8], bits: u32) -> bool {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -4,6 +4,7 @@
 
 pub mod code;
 pub mod job;
+pub mod wire;
 
 pub use code::ErrorCode;
 pub use job::{Job, JobError, JobKind};
