@@ -170,3 +170,30 @@ fn pool_lines_read_back() {
     assert!(decode_server_line(r#"{"method":"x","params":[]}"#).is_err());
     assert_eq!(nonce_hex(255), "00000000000000ff");
 }
+
+#[test]
+fn snapshots_of_the_pool_lines() {
+    assert_eq!(
+        encode_set_target(12),
+        r#"{"id":null,"method":"mining.set_target","params":[12]}"#
+    );
+    assert_eq!(
+        encode_error(None, ErrorCode::Other),
+        r#"{"error":[20,"The request could not be served."],"id":null,"result":null}"#
+    );
+    let mut tail = [0u8; 64];
+    tail[8] = 0x80;
+    tail[63] = 0x40;
+    let job = Job::from_parts(JobKind::Native, [1, 2, 3, 4, 5, 6, 7, 8], tail, 0, 20, 9);
+    let Ok(job) = job else {
+        panic!("{job:?}");
+    };
+    let mid = "0000000100000002000000030000000400000005000000060000000700000008";
+    let tail_hex = format!("{}80{}40", "00".repeat(8), "00".repeat(54));
+    assert_eq!(
+        encode_notify("2a", &job, false),
+        format!(
+            r#"{{"id":null,"method":"mining.notify","params":["2a","native","{mid}","{tail_hex}",0,20,9,false]}}"#
+        )
+    );
+}
