@@ -424,3 +424,54 @@ proptest! {
         prop_assert!(!out.is_empty());
     }
 }
+
+#[test]
+fn a_found_course_share_builds_a_valid_course_block() {
+    let mut pool = Pool::new(config());
+    let prefix = join(&mut pool, 1);
+    let course = course_job(2, 2);
+    let job = Job::comp3010(&course);
+    let (job_id, _) = pool.new_job(job.clone(), true);
+    let nonce = mine(&job, prefix, 8, None, 0);
+    let out = submit(&mut pool, 0, 1, &job_id, nonce);
+    assert_eq!(
+        out[0],
+        PoolOutput::Found {
+            conn: 1,
+            job_id,
+            nonce
+        }
+    );
+    // What the peer does with Found: the nonce string from CourseSearch, the course's own hash.
+    let search = votechain_course::CourseSearch::new(&course);
+    let nonce_string = search.nonce_for(nonce);
+    let hash = votechain_course::course_hash(
+        course.prev.as_ref(),
+        &course.mined_by,
+        &course.messages,
+        course.timestamp,
+        &nonce_string,
+    );
+    assert_eq!(hash, job.hash(nonce));
+    assert!(votechain_course::meets_difficulty(&hash, course.difficulty));
+}
+
+#[test]
+fn dedup_is_bounded_per_job_and_forgets_the_oldest() {
+    let mut pool = Pool::new(PoolConfig {
+        dedup_per_job: 2,
+        ..config()
+    });
+    let prefix = join(&mut pool, 1);
+    let job = Job::native(&header(40));
+    let (job_id, _) = pool.new_job(job.clone(), true);
+    let a = mine(&job, prefix, 0, Some(40), 0);
+    let b = mine(&job, prefix, 0, Some(40), (a & 0xffff) + 1);
+    let c = mine(&job, prefix, 0, Some(40), (b & 0xffff) + 1);
+    for nonce in [a, b, c] {
+        submit(&mut pool, 0, 1, &job_id, nonce);
+    }
+    // c and b are remembered; a was forgotten, so it is judged again (and is low, not a dup).
+    assert_eq!(code_of(&submit(&mut pool, 0, 1, &job_id, c)), Some(22));
+    assert_ne!(code_of(&submit(&mut pool, 0, 1, &job_id, a)), Some(22));
+}
