@@ -8,7 +8,8 @@
 //!   encode.
 //! - [`code`]: the error codes ([`ErrorCode`]).
 //! - [`job`]: a job independent of the chain type, for both hash rules ([`Job`], [`JobKind`]).
-//! - [`pool`]: the state machine ([`Pool`]): sessions, nonce prefixes, share checks.
+//! - [`pool`]: the state machine ([`Pool`]): sessions, jobs, share checks.
+//! - [`prefix`]: the per-session nonce prefixes ([`PrefixTable`]).
 //! - [`vardiff`]: per-session share targets.
 //! - [`stats`]: the counters.
 //!
@@ -77,12 +78,14 @@
 pub mod code;
 pub mod job;
 pub mod pool;
+pub mod prefix;
 pub mod stats;
 pub mod vardiff;
 pub mod wire;
 
 pub use code::ErrorCode;
 pub use job::{Job, JobError, JobKind};
-pub use pool::{ConnId, Pool, PoolConfig, PoolOutput, PREFIX_BITS};
+pub use pool::{ConnId, Pool, PoolConfig, PoolOutput};
+pub use prefix::{PrefixTable, PREFIX_BITS};
 pub use stats::{MinerStats, PoolStats, ShareCounts};
 pub use vardiff::{Vardiff, VardiffConfig};

@@ -5,6 +5,7 @@
 
 use crate::code::ErrorCode;
 use crate::job::Job;
+use crate::prefix::{PrefixTable, PREFIX_BITS};
 use crate::stats::{MinerStats, PoolStats};
 use crate::vardiff::{Vardiff, VardiffConfig};
 use crate::wire::{self, Request};
@@ -15,9 +16,6 @@ use votechain_sansio::DedupCache;
 
 /// A connection's id, chosen by the shell.
 pub type ConnId = u64;
-
-/// Bits of every nonce's top that carry the session's prefix.
-pub const PREFIX_BITS: u32 = 16;
 
 /// How the pool behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,10 +122,8 @@ pub struct Pool {
     next_job: u64,
     /// The next session id.
     next_session: u64,
-    /// Which prefixes are in use, by prefix.
-    prefix_owner: HashMap<u16, ConnId>,
-    /// Where the search for a free prefix starts.
-    next_prefix: u16,
+    /// The nonce prefixes held by subscribed sessions.
+    prefixes: PrefixTable,
     /// The counters.
     stats: PoolStats,
 }
@@ -141,8 +137,7 @@ impl Pool {
             jobs: VecDeque::new(),
             next_job: 1,
             next_session: 1,
-            prefix_owner: HashMap::new(),
-            next_prefix: 0,
+            prefixes: PrefixTable::default(),
             stats: PoolStats::default(),
         }
     }
@@ -168,7 +163,7 @@ impl Pool {
     pub fn disconnect(&mut self, conn: ConnId) {
         if let Some(session) = self.sessions.remove(&conn) {
             if let Some(sub) = session.subscription {
-                self.prefix_owner.remove(&sub.prefix);
+                self.prefixes.release(sub.prefix);
             }
             if session.name.is_some() {
                 self.stats.miners -= 1;
@@ -289,7 +284,7 @@ impl Pool {
         let sub = match existing {
             Some(sub) => sub,
             None => {
-                let Some(prefix) = self.free_prefix() else {
+                let Some(prefix) = self.prefixes.take() else {
                     return vec![error(conn, Some(id), ErrorCode::Other)];
                 };
                 let sub = Subscription {
@@ -297,7 +292,6 @@ impl Pool {
                     prefix,
                 };
                 self.next_session += 1;
-                self.prefix_owner.insert(prefix, conn);
                 if let Some(s) = self.sessions.get_mut(&conn) {
                     s.subscription = Some(sub);
                 }
@@ -310,18 +304,6 @@ impl Pool {
             PREFIX_BITS
         ]);
         vec![send(conn, wire::encode_result(id, result))]
-    }
-
-    /// A prefix no session holds, searching from `next_prefix`.
-    fn free_prefix(&mut self) -> Option<u16> {
-        for _ in 0..=u32::from(u16::MAX) {
-            let candidate = self.next_prefix;
-            self.next_prefix = self.next_prefix.wrapping_add(1);
-            if !self.prefix_owner.contains_key(&candidate) {
-                return Some(candidate);
-            }
-        }
-        None
     }
 
     fn authorize(
@@ -422,10 +404,7 @@ impl Pool {
         }
         let index = job_index.ok_or(ErrorCode::StaleJob)?;
         let entry = &mut self.jobs[index];
-        let bits = entry.job.kind().nonce_bits();
-        if !entry.job.nonce_in_range(nonce)
-            || nonce >> (bits - PREFIX_BITS) != u64::from(sub.prefix)
-        {
+        if !PrefixTable::carries(nonce, entry.job.kind().nonce_bits(), sub.prefix) {
             return Err(ErrorCode::WrongNoncePrefix);
         }
         if !entry.seen.insert(nonce) {
