@@ -119,6 +119,23 @@ impl CourseSearch {
         &self.job
     }
 
+    /// The SHA-256 state after every whole block before the final one, which an external miner
+    /// starts each attempt from (the mining port's job, `votechain-pool`).
+    pub fn midstate(&self) -> [u32; 8] {
+        self.midstate
+    }
+
+    /// The final 64-byte block with the counter's digits at [`CourseSearch::digits_at`] (set to
+    /// counter 0), the padding and the bit length.
+    pub fn template(&self) -> [u8; 64] {
+        self.template
+    }
+
+    /// Where the counter's [`COUNTER_DIGITS`] digits start in [`CourseSearch::template`].
+    pub fn digits_at(&self) -> usize {
+        self.digits_at
+    }
+
     /// The nonce string of `counter`: the filler, then the counter's digits.
     pub fn nonce_for(&self, counter: u64) -> String {
         let mut digits = [0u8; COUNTER_DIGITS];
@@ -204,7 +221,7 @@ impl CourseSearch {
 }
 
 /// Writes `value`'s last `digits.len()` decimal digits into `digits`, zero-padded.
-fn write_digits(digits: &mut [u8], mut value: u64) {
+pub fn write_digits(digits: &mut [u8], mut value: u64) {
     for d in digits.iter_mut().rev() {
         *d = b'0' + (value % 10) as u8;
         value /= 10;
@@ -228,7 +245,7 @@ fn add_two(digits: &mut [u8]) {
 
 /// True when the digest given as state words has at least `bits` trailing zero bits (the hex
 /// digest then ends with `bits / 4` zeros). Checks the words from the last, without serialising.
-fn state_meets_trailing(state: &[u32; 8], bits: u32) -> bool {
+pub fn state_meets_trailing(state: &[u32; 8], bits: u32) -> bool {
     let mut need = bits;
     for word in state.iter().rev() {
         if need == 0 {

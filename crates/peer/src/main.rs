@@ -332,6 +332,12 @@ fn resolve(host_port: &str) -> anyhow::Result<SocketAddr> {
         .with_context(|| format!("{host_port} has no IPv4 address"))
 }
 
+/// The readiness output's line naming a profile's web page, when it serves one.
+fn profile_web_note(http: Option<&HttpListener>) -> String {
+    http.map(|l| format!("\nweb page and API on {}", l.url()))
+        .unwrap_or_default()
+}
+
 /// Where console commands come from: stdin, unless `--no-console`.
 fn console_input(cli: &Cli) -> shell::ConsoleInput {
     match cli.no_console {
@@ -398,10 +404,7 @@ async fn run_course(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
         course_start::open_course_node(cfg, &data_dir).map_err(|e| Failure::Runtime(e.into()))?;
     let log_note = open_log(&log_file, &data_dir);
     let http = bind_http(&cli).await?;
-    let web_note = http
-        .as_ref()
-        .map(|l| format!("\nweb page and API on {}", l.url()))
-        .unwrap_or_default();
+    let web_note = profile_web_note(http.as_ref());
     let help_note = help_note(&cli);
     let _ = writeln!(
         std::io::stderr(),
@@ -472,10 +475,7 @@ async fn run_w4119(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
         w4119_start::open_w4119_node(cfg, &data_dir).map_err(|e| Failure::Runtime(e.into()))?;
     let log_note = open_log(&log_file, &data_dir);
     let http = bind_http(&cli).await?;
-    let web_note = http
-        .as_ref()
-        .map(|l| format!("\nweb page and API on {}", l.url()))
-        .unwrap_or_default();
+    let web_note = profile_web_note(http.as_ref());
     let help_note = help_note(&cli);
     let _ = writeln!(
         std::io::stderr(),

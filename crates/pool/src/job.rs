@@ -18,10 +18,11 @@
 //! expected hashes. The native chain's difficulty is already leading zero bits; a course
 //! difficulty of `d` hex digits is `4 × d` bits.
 
-use sha2::digest::generic_array::GenericArray;
-use votechain_chain::header::{state_meets, state_to_hash, BlockHeader, SHA256_IV};
+use votechain_chain::header::{state_meets, state_to_hash, BlockHeader};
 use votechain_chain::Hash;
-use votechain_course::miner::{COUNTER_BASE, COUNTER_DIGITS};
+use votechain_course::miner::{
+    state_meets_trailing, write_digits, CourseSearch, COUNTER_BASE, COUNTER_DIGITS,
+};
 use votechain_course::CourseJob;
 
 /// Which hash rule a job follows.
@@ -114,42 +115,12 @@ impl Job {
     /// `n` here hashes as `CourseSearch::hash_for(n)` and `CourseSearch::nonce_for(n)` is the
     /// block's nonce string. The block target is the difficulty × 4 trailing bits.
     pub fn comp3010(job: &CourseJob) -> Job {
-        let mut prefix = Vec::with_capacity(128);
-        if let Some(prev) = &job.prev {
-            prefix.extend_from_slice(prev.to_hex().as_bytes());
-        }
-        prefix.extend_from_slice(job.mined_by.as_bytes());
-        for message in &job.messages {
-            prefix.extend_from_slice(message.as_bytes());
-        }
-        prefix.extend_from_slice(&job.timestamp.to_be_bytes());
-        let r = prefix.len() % 64;
-        // The same filler rule as the course miner: complete the block when the digits and the
-        // padding would not fit after the prefix's tail.
-        let filler = if r + COUNTER_DIGITS + 9 <= 64 {
-            0
-        } else {
-            64 - r
-        };
-        prefix.resize(prefix.len() + filler, b'1');
-        let whole = prefix.len() / 64 * 64;
-        let mut midstate = SHA256_IV;
-        for block in prefix[..whole].chunks_exact(64) {
-            sha2::compress256(&mut midstate, &[*GenericArray::from_slice(block)]);
-        }
-        let rest = &prefix[whole..];
-        let mut tail = [0u8; 64];
-        tail[..rest.len()].copy_from_slice(rest);
-        let nonce_at = rest.len();
-        write_digits(&mut tail[nonce_at..nonce_at + COUNTER_DIGITS], COUNTER_BASE);
-        tail[nonce_at + COUNTER_DIGITS] = 0x80;
-        let bits = ((prefix.len() + COUNTER_DIGITS) as u64) * 8;
-        tail[56..].copy_from_slice(&bits.to_be_bytes());
+        let search = CourseSearch::new(job);
         Job {
             kind: JobKind::Comp3010,
-            midstate,
-            tail,
-            nonce_at,
+            midstate: search.midstate(),
+            tail: search.template(),
+            nonce_at: search.digits_at(),
             block_bits: job.difficulty.saturating_mul(4),
             height: job.height,
         }
@@ -248,33 +219,6 @@ impl Job {
             JobKind::Comp3010 => state_meets_trailing(state, bits),
         }
     }
-}
-
-/// Writes `value`'s last `digits.len()` decimal digits into `digits`, zero-padded.
-fn write_digits(digits: &mut [u8], mut value: u64) {
-    for d in digits.iter_mut().rev() {
-        *d = b'0' + (value % 10) as u8;
-        value /= 10;
-    }
-}
-
-/// True when the digest given as state words has at least `bits` trailing zero bits.
-fn state_meets_trailing(state: &[u32; 8], bits: u32) -> bool {
-    let mut need = bits;
-    for word in state.iter().rev() {
-        if need == 0 {
-            return true;
-        }
-        if need >= 32 {
-            if *word != 0 {
-                return false;
-            }
-            need -= 32;
-        } else {
-            return word.trailing_zeros() >= need;
-        }
-    }
-    need == 0
 }
 
 #[cfg(test)]

@@ -8,9 +8,9 @@ use votechain_course::store::CourseStore;
 /// The chain's file in the data directory.
 pub const STORE_FILE: &str = "course-chain.store";
 
-/// Why a course peer could not start.
+/// Why a peer of a compatibility profile (comp3010, w4119) could not start.
 #[derive(Debug, thiserror::Error)]
-pub enum CourseStartError {
+pub enum ProfileStartError {
     /// The data directory could not be made.
     #[error("cannot create the data directory {path}")]
     DataDir {
@@ -35,14 +35,14 @@ pub enum CourseStartError {
 pub fn open_course_node(
     config: CourseConfig,
     data_dir: &Path,
-) -> Result<(CourseNode, CourseStore), CourseStartError> {
-    std::fs::create_dir_all(data_dir).map_err(|source| CourseStartError::DataDir {
+) -> Result<(CourseNode, CourseStore), ProfileStartError> {
+    std::fs::create_dir_all(data_dir).map_err(|source| ProfileStartError::DataDir {
         path: data_dir.display().to_string(),
         source,
     })?;
     let path = data_dir.join(STORE_FILE);
     let (store, chain, cut) =
-        CourseStore::open(&path, config.difficulty).map_err(|source| CourseStartError::Store {
+        CourseStore::open(&path, config.difficulty).map_err(|source| ProfileStartError::Store {
             path: path.display().to_string(),
             source,
         })?;

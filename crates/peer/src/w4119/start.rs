@@ -2,7 +2,7 @@
 //! block on the way in) and the node on top of it.
 
 use super::node::{W4119Config, W4119Node};
-use crate::course::start::CourseStartError as StartError;
+use crate::course::start::ProfileStartError as StartError;
 use std::path::Path;
 use votechain_w4119::W4119Store;
 
