@@ -1,7 +1,8 @@
 //! The pool state machine: sessions, jobs and the share checks. The shell feeds it lines
 //! ([`Pool::handle_line`]), connections ([`Pool::connect`], [`Pool::disconnect`]), jobs
-//! ([`Pool::new_job`]) and a periodic tick ([`Pool::handle_timeout`]) with the time as an
-//! argument; each returns the [`PoolOutput`]s to perform, in order. No IO, no clock, no threads.
+//! ([`Pool::new_job`], [`Pool::withdraw`]) and a periodic tick ([`Pool::handle_timeout`]) with
+//! the time as an argument; each returns the [`PoolOutput`]s to perform, in order. No IO, no
+//! clock, no threads.
 
 use crate::code::ErrorCode;
 use crate::job::Job;
@@ -205,6 +206,18 @@ impl Pool {
             })
             .collect();
         (job_id, out)
+    }
+
+    /// Withdraws every job (the peer has nothing to mine): shares for any job issued so far
+    /// are answered as stale (21). Sessions, their prefixes and share targets are kept, and a
+    /// later [`Pool::new_job`] reaches them as usual.
+    pub fn withdraw(&mut self) {
+        self.jobs.clear();
+    }
+
+    /// The name connection `conn` authorized with, or `None` while it has not authorized.
+    pub fn authorized_name(&self, conn: ConnId) -> Option<&str> {
+        self.sessions.get(&conn)?.name.as_deref()
     }
 
     /// The valid job with wire id `job_id`.

@@ -475,3 +475,38 @@ fn dedup_is_bounded_per_job_and_forgets_the_oldest() {
     assert_eq!(code_of(&submit(&mut pool, 0, 1, &job_id, c)), Some(22));
     assert_ne!(code_of(&submit(&mut pool, 0, 1, &job_id, a)), Some(22));
 }
+
+#[test]
+fn withdraw_makes_every_job_stale_and_keeps_the_sessions() {
+    let mut pool = Pool::new(config());
+    let prefix = join(&mut pool, 1);
+    let job = Job::native(&header(30));
+    let (first, _) = pool.new_job(job.clone(), true);
+    let (second, _) = pool.new_job(job.clone(), false);
+    pool.withdraw();
+    assert!(pool.job(&first).is_none() && pool.job(&second).is_none());
+    let nonce = mine(&job, prefix, 4, None, 0);
+    assert_eq!(code_of(&submit(&mut pool, 0, 1, &second, nonce)), Some(21));
+    // The session is still authorized and gets the next job.
+    assert_eq!(pool.stats().miners, 1);
+    assert_eq!(pool.authorized_name(1), Some("w"));
+    let (third, out) = pool.new_job(job.clone(), true);
+    assert_eq!(lines_to(&out, 1).len(), 1);
+    assert_eq!(code_of(&submit(&mut pool, 0, 1, &third, nonce)), None);
+}
+
+#[test]
+fn authorized_name_only_after_a_successful_authorize() {
+    let mut pool = Pool::new(config());
+    assert_eq!(pool.authorized_name(1), None);
+    pool.connect(0, 1);
+    line(&mut pool, 0, 1, r#"{"id":1,"method":"mining.subscribe"}"#);
+    let wrong = r#"{"id":2,"method":"mining.authorize","params":["w","nope"]}"#;
+    line(&mut pool, 0, 1, wrong);
+    assert_eq!(pool.authorized_name(1), None);
+    let auth = r#"{"id":2,"method":"mining.authorize","params":["miner one","secret"]}"#;
+    line(&mut pool, 0, 1, auth);
+    assert_eq!(pool.authorized_name(1), Some("miner one"));
+    pool.disconnect(1);
+    assert_eq!(pool.authorized_name(1), None);
+}
