@@ -20,6 +20,8 @@
 //! - [`start`]: opening the store and building the node, shared by every launcher.
 //! - [`http`]: the HTTP server and JSON API, talking to the shell over channels.
 //! - [`metrics`]: Prometheus metrics derived from the node's counters, rendered as text.
+//! - [`miningport`]: the mining port's TCP server for external miners, around
+//!   `votechain_pool`'s sans-IO core.
 //! - [`handle`]: [`handle::PeerHandle`], a whole peer as a task of this process (the
 //!   one-command election, the benchmarks).
 //!
@@ -36,6 +38,7 @@ pub mod http;
 pub mod keys;
 pub mod loglimit;
 pub mod metrics;
+pub mod miningport;
 pub mod node;
 pub mod peers;
 pub mod profile;
