@@ -1,7 +1,8 @@
 //! The lines of the mining port: one JSON object per line, at most [`MAX_LINE`] bytes before
 //! the newline. Decoding a miner's line gives a [`Request`] or a [`DecodeError`] and never
 //! panics; the `encode_*` functions write the pool's lines (without the newline, which the
-//! shell adds). [`decode_server_line`] reads the pool's lines back, for miners and tests.
+//! shell adds). [`decode_server_line`] reads the pool's lines back, and [`encode_subscribe`],
+//! [`encode_authorize`] and [`encode_submit`] write a miner's, for miners and tests.
 
 use crate::code::ErrorCode;
 use crate::job::{Job, JobKind};
@@ -231,6 +232,27 @@ pub fn encode_notify(job_id: &str, job: &Job, clean: bool) -> String {
         clean,
     ]})
     .to_string()
+}
+
+/// `mining.subscribe` from a miner: `{"id":N,"method":"mining.subscribe","params":[agent]}`.
+pub fn encode_subscribe(id: u64, agent: &str) -> String {
+    json!({"id": id, "method": "mining.subscribe", "params": [agent]}).to_string()
+}
+
+/// `mining.authorize` from a miner: params `[name]`, or `[name, token]` with a token.
+pub fn encode_authorize(id: u64, name: &str, token: Option<&str>) -> String {
+    let params = match token {
+        Some(token) => json!([name, token]),
+        None => json!([name]),
+    };
+    json!({"id": id, "method": "mining.authorize", "params": params}).to_string()
+}
+
+/// `mining.submit` from a miner: params `[worker, job_id, nonce_hex]`, the nonce as
+/// [`nonce_hex`] writes it (16 digits).
+pub fn encode_submit(id: u64, worker: &str, job_id: &str, nonce: u64) -> String {
+    json!({"id": id, "method": "mining.submit", "params": [worker, job_id, nonce_hex(nonce)]})
+        .to_string()
 }
 
 /// A line from the pool, as a miner reads it.

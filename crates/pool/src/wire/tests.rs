@@ -197,3 +197,45 @@ fn snapshots_of_the_pool_lines() {
         )
     );
 }
+
+#[test]
+fn miner_lines_decode_as_their_requests() {
+    assert_eq!(
+        encode_subscribe(1, "votechain-miner/0.2.0"),
+        r#"{"id":1,"method":"mining.subscribe","params":["votechain-miner/0.2.0"]}"#
+    );
+    assert_eq!(
+        decode(&encode_subscribe(1, "m/1")),
+        Ok(Request::Subscribe {
+            id: 1,
+            agent: Some("m/1".into())
+        })
+    );
+    assert_eq!(
+        encode_authorize(2, "w", Some("t")),
+        r#"{"id":2,"method":"mining.authorize","params":["w","t"]}"#
+    );
+    for token in [Some("t"), None] {
+        assert_eq!(
+            decode(&encode_authorize(2, "w \"x\"", token)),
+            Ok(Request::Authorize {
+                id: 2,
+                name: "w \"x\"".into(),
+                token: token.map(str::to_owned)
+            })
+        );
+    }
+    assert_eq!(
+        encode_submit(3, "w", "1f", 255),
+        r#"{"id":3,"method":"mining.submit","params":["w","1f","00000000000000ff"]}"#
+    );
+    assert_eq!(
+        decode(&encode_submit(3, "w", "1f", u64::MAX)),
+        Ok(Request::Submit {
+            id: 3,
+            worker: "w".into(),
+            job_id: "1f".into(),
+            nonce: u64::MAX
+        })
+    );
+}
