@@ -1,10 +1,10 @@
-//! Finding the `tracker`, `peer`, `election` and `votechain-keys` executables the process tests spawn, built from
+//! Finding the `tracker`, `peer`, `election`, `votechain-keys` and `miner` executables the process tests spawn, built from
 //! the sources in this workspace.
 //!
 //! `env!("CARGO_BIN_EXE_<name>")` exists only in the package that owns a binary, and a
 //! dev-dependency on a package does not build its binaries, so this crate builds them itself:
 //! the first test that needs them runs `cargo build --bins -p votechain-tracker -p
-//! votechain-peer -p votechain-election` once per test process (guarded by a `OnceLock`), with the profile the tests
+//! votechain-peer -p votechain-election -p votechain-miner` once per test process (guarded by a `OnceLock`), with the profile the tests
 //! were built with, into the target directory the test executable lives in. When the binaries
 //! are fresh this is a no-op taking a fraction of a second; when a source changed it rebuilds
 //! them, so a test never runs against stale binaries (comparing file times instead would miss a
@@ -19,7 +19,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// The binaries the process tests spawn.
-const BINARIES: [&str; 4] = ["tracker", "peer", "election", "votechain-keys"];
+const BINARIES: [&str; 5] = ["tracker", "peer", "election", "votechain-keys", "miner"];
 
 /// The directory holding `tracker`, `peer` and `election`, built and up to date; panics with
 /// cargo's own output when they cannot be built.
@@ -31,7 +31,7 @@ pub fn bin_dir() -> &'static Path {
     }
 }
 
-/// The path of one binary (`"tracker"`, `"peer"`, `"election"` or `"votechain-keys"`).
+/// The path of one binary (`"tracker"`, `"peer"`, `"election"`, `"votechain-keys"` or `"miner"`).
 pub fn bin(name: &str) -> PathBuf {
     bin_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
@@ -81,7 +81,7 @@ fn build(profile_dir: &Path) -> Result<(), String> {
         .arg("--manifest-path")
         .arg(workspace.join("Cargo.toml"))
         .args(["--bins", "-p", "votechain-tracker", "-p", "votechain-peer"])
-        .args(["-p", "votechain-election"])
+        .args(["-p", "votechain-election", "-p", "votechain-miner"])
         .args(["--profile", profile])
         .arg("--target-dir")
         .arg(target_dir)

@@ -12,6 +12,7 @@
 //!   directories, and waiting with deadlines until the network agrees.
 //! - [`netns`]: network namespaces on a private bridge with nftables packet loss.
 //! - [`web`]: plain HTTP exchanges with a peer's web server.
+//! - [`stratum`]: a hand-driven mining-port client with brute-force share search.
 //!
 //! The scenarios are in `tests/*.rs`, issue 5's "Tests" (a)–(f): `election.rs` (a),
 //! `restart.rs` (b), `late_joiner.rs` (c), `fork.rs` (d), `tracker_down.rs` (e), `hostile.rs`
@@ -38,11 +39,13 @@ pub mod binaries;
 pub mod netns;
 pub mod probe;
 pub mod process;
+pub mod stratum;
 pub mod swarm;
 pub mod web;
 
 pub use probe::{ChainSummary, Probe};
 pub use swarm::{
-    agreement, peer_udp_addr, peer_web_addr, spawn_w4119_peer, spawn_w4119_tracker, wait_converged,
-    wait_until, Mining, Peer, PeerConfig, TempDir, Tracker, TrackerConfig, DEADLINE,
+    agreement, mining_port_addr, peer_udp_addr, peer_web_addr, spawn_miner, spawn_w4119_peer,
+    spawn_w4119_tracker, wait_converged, wait_until, Mining, Peer, PeerConfig, TempDir, Tracker,
+    TrackerConfig, DEADLINE,
 };

@@ -577,3 +577,33 @@ pub fn spawn_w4119_peer(name: &str, tracker: SocketAddr, dir: &Path) -> (Process
     let addr = peer_web_addr(&mut process);
     (process, addr)
 }
+
+/// A peer process's mining port, from the line it prints after its readiness line
+/// (`mining port on ADDR (miner --connect ADDR)`); waits for that line.
+pub fn mining_port_addr(process: &mut Process) -> SocketAddr {
+    const PREFIX: &str = "mining port on ";
+    let line = process.wait_log_from(0, "the mining port line", DEADLINE, |l| {
+        l.starts_with(PREFIX)
+    });
+    line[PREFIX.len()..]
+        .split_whitespace()
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("the mining port line {line:?} names no address"))
+}
+
+/// A `miner --connect port --threads 1 --name name --report-every 1` process.
+pub fn spawn_miner(name: &str, port: SocketAddr, extra: &[&str]) -> Process {
+    let mut args: Vec<String> = vec![
+        "--connect".into(),
+        port.to_string(),
+        "--threads".into(),
+        "1".into(),
+        "--name".into(),
+        name.into(),
+        "--report-every".into(),
+        "1".into(),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    Process::spawn(name, None, &bin("miner"), &args, &[])
+}

@@ -26,7 +26,9 @@ use votechain_coursehost::{
 };
 use votechain_tests::binaries::bin;
 use votechain_tests::process::Process;
-use votechain_tests::{peer_udp_addr, peer_web_addr, wait_until, TempDir, DEADLINE};
+use votechain_tests::{
+    mining_port_addr, peer_udp_addr, peer_web_addr, spawn_miner, wait_until, TempDir, DEADLINE,
+};
 
 /// Trailing zeros of every block here: mining takes microseconds.
 const DIFFICULTY: usize = 2;
@@ -430,6 +432,57 @@ fn a_new_word_is_mined_into_a_block_a_course_host_accepts() {
     assert_eq!(sink.accepted_announces(), 2);
     assert!(chain_valid(&chain, DIFFICULTY));
     wait_stats(&probe, ours.addr, &chain, DEADLINE);
+}
+
+/// Issue 15 in the comp3010 profile: a peer with a mining port and no mining of its own hands a
+/// word's block to a `miner` process, whose winning nonce becomes a block the course host
+/// accepts by its own rules.
+#[test]
+fn an_external_miner_mines_a_course_word() {
+    let sink = host("sink", 34, Vec::new());
+    let data = TempDir::new("comp3010-port");
+    let mut ours = Ours::start(
+        "pool",
+        data.path(),
+        &[sink.addr()],
+        &["--mining-listen", "127.0.0.1:0"],
+    );
+    let port = mining_port_addr(&mut ours.process);
+    let mut miner = spawn_miner("rig", port, &[]);
+    miner.wait_stdout("the miner to connect", DEADLINE, |l| {
+        l.contains("connected to")
+    });
+    let answer = ours.process.console("word external");
+    assert!(
+        answer.iter().any(|l| l.contains("will be mined")),
+        "{answer:?}"
+    );
+    wait_until(
+        "the host to accept a block with \"external\"",
+        DEADLINE,
+        || {
+            let chain = sink.chain();
+            match chain.last() {
+                Some(top) if top.messages.contains(&"external".to_owned()) => Ok(()),
+                _ => Err(format!("its chain: {chain:?}")),
+            }
+        },
+    );
+    let chain = sink.chain();
+    assert!(chain_valid(&chain, DIFFICULTY));
+    assert_eq!(
+        chain[0].mined_by, "pool",
+        "the peer's block, mined by its miner"
+    );
+    // The status shows the miner and its block (it is published every 250 ms).
+    wait_until("the status to show the miner's block", DEADLINE, || {
+        let status = ours.status();
+        let pool = &status["pool"];
+        match (&pool["blocks_found"], &pool["miners"][0]["name"]) {
+            (found, name) if *found == json!(1) && *name == json!("rig") => Ok(()),
+            _ => Err(format!("{status}")),
+        }
+    });
 }
 
 /// Our GOSSIP to one well-known course host reaches the others through its forwarding: every

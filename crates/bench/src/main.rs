@@ -9,6 +9,7 @@ use votechain_runtime::{exit_code, Failure, AFTER_HELP};
 
 mod comp3010;
 mod mining;
+mod pool;
 mod propagation;
 mod relay;
 mod scale;
@@ -56,6 +57,9 @@ enum Command {
     /// The W4119 profile: how fast W4119 peers join our tracker (confirmed by an answered
     /// POKE) against W4119's own tracker.
     W4119(w4119::Args),
+    /// The mining port: a `miner` process's hash rate through it against the in-process
+    /// miner, new tip to every connected miner notified, shares validated per second.
+    Pool(pool::Args),
 }
 
 fn main() -> ExitCode {
@@ -78,5 +82,6 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Web(args) => web::run(args),
         Command::Comp3010(args) => comp3010::run(args),
         Command::W4119(args) => w4119::run(args),
+        Command::Pool(args) => pool::run(args),
     }
 }

@@ -132,7 +132,7 @@ pub(crate) fn impossible_template() -> anyhow::Result<BlockTemplate> {
 
 /// Hashes per second of the real miner on `n_threads` threads, measured by the control's hash
 /// counter over `window` after `warmup`.
-fn miner_hashes_per_sec(
+pub(crate) fn miner_hashes_per_sec(
     n_threads: usize,
     warmup: Duration,
     window: Duration,

@@ -207,8 +207,9 @@ impl CourseSearch {
         }
     }
 
-    /// The block mined with `counter`.
-    fn block_for(&self, counter: u64) -> CourseBlock {
+    /// The block mined with `counter` (the mining port builds an external miner's block with
+    /// it).
+    pub fn block_for(&self, counter: u64) -> CourseBlock {
         CourseBlock {
             height: self.job.height,
             mined_by: self.job.mined_by.clone(),

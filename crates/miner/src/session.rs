@@ -269,7 +269,8 @@ impl Session {
     }
 
     /// A share the threads found at `now_ms`: sent when its job is still valid, its nonce
-    /// carries our prefix and the rate allows (blocks always go).
+    /// carries our prefix and the rate allows (blocks always go, and end the work until the
+    /// next job).
     pub fn handle_share(&mut self, now_ms: u64, share: FoundShare) {
         if self.ended {
             return;
@@ -299,6 +300,16 @@ impl Session {
         });
         let line = wire::encode_submit(id, &self.config.name, &share.job_id, share.nonce);
         self.outputs.push_back(Output::Send(line));
+        // A block ends the work on this parent: every job we hold builds on it, and the pool
+        // answers the block with a clean job (or withdraws when it has nothing more to mine).
+        // Hashing on would only find sibling blocks the pool drops, at a block target's rate.
+        if share.block {
+            self.jobs.clear();
+            if self.working {
+                self.working = false;
+                self.outputs.push_back(Output::Idle);
+            }
+        }
     }
 
     /// Registers a request and returns its id.

@@ -11,6 +11,7 @@
 //! the background), [`PeerHandle::shutdown`] + [`PeerHandle::join`] stop it and wait.
 
 use crate::config::NodeConfig;
+use crate::external::ExternalMiners;
 use crate::http::serving::HttpListener;
 use crate::node::Event;
 use crate::shell::{self, ConsoleInput, RunError, ShellConfig, DEFAULT_MINER_THREADS};
@@ -23,6 +24,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use votechain_chain::BlockTemplate;
 
 /// Console lines that may wait for the shell before [`PeerHandle::send_line`] waits too.
 const CONSOLE_QUEUE: usize = 64;
@@ -41,6 +43,8 @@ pub struct HandleConfig {
     pub report_events: bool,
     /// Where to serve the web page, API and metrics (`None`: no HTTP server).
     pub http: Option<HttpListener>,
+    /// The mining port external miners connect to (`None`: none).
+    pub mining_port: Option<ExternalMiners<BlockTemplate>>,
 }
 
 impl HandleConfig {
@@ -52,6 +56,7 @@ impl HandleConfig {
             miner_threads: DEFAULT_MINER_THREADS,
             report_events: true,
             http: None,
+            mining_port: None,
         }
     }
 }
@@ -104,6 +109,7 @@ impl PeerHandle {
         let shell_config = ShellConfig {
             data_dir: config.data_dir,
             miner_threads: config.miner_threads,
+            mining_port: config.mining_port,
             console: ConsoleInput::Channel(console_rx),
             console_out: Some(answers_tx),
             events: config.report_events.then_some(events_tx),

@@ -19,6 +19,7 @@
 //! - [`voting`]: the console's votes, named by voter, and those waiting for the election.
 //! - [`start`]: opening the store and building the node, shared by every launcher.
 //! - [`http`]: the HTTP server and JSON API, talking to the shell over channels.
+//! - [`external`]: the shells' side of the mining port: templates out, found blocks in.
 //! - [`metrics`]: Prometheus metrics derived from the node's counters, rendered as text.
 //! - [`miningport`]: the mining port's TCP server for external miners, around
 //!   `votechain_pool`'s sans-IO core.
@@ -33,6 +34,7 @@ pub mod config;
 pub mod console;
 pub mod course;
 pub mod downloader;
+pub mod external;
 pub mod handle;
 pub mod http;
 pub mod keys;

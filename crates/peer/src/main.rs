@@ -10,7 +10,9 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use votechain_peer::config::*;
+use votechain_peer::external::{ExternalMiners, PortTemplate};
 use votechain_peer::http::serving::{HttpAddr, HttpListener};
+use votechain_peer::miningport::{MiningPort, MiningPortConfig};
 use votechain_peer::shell::{self, DEFAULT_MINER_THREADS};
 use votechain_peer::start::{self, StartError};
 use votechain_runtime::{
@@ -80,6 +82,15 @@ struct Cli {
     /// Mining threads.
     #[arg(long, default_value_t = DEFAULT_MINER_THREADS)]
     miner_threads: usize,
+    /// Open a mining port for external miners (`miner --connect ADDR`) at ADDR: HOST:PORT, or
+    /// a PORT on 127.0.0.1 (README "External miners", PROTOCOL.md "Mining port"). Every job
+    /// this peer would mine goes to them too; with --no-mine only they mine. Not with
+    /// --profile w4119.
+    #[arg(long, value_name = "ADDR")]
+    mining_listen: Option<String>,
+    /// The secret external miners must give in `mining.authorize`.
+    #[arg(long, value_name = "SECRET", requires = "mining_listen")]
+    mining_token: Option<String>,
     /// Seconds between our GOSSIP announcements.
     #[arg(long, default_value_t = DEFAULT_GOSSIP_INTERVAL_MS / 1000)]
     gossip_interval: u64,
@@ -176,6 +187,8 @@ async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
     // Opened once the store is ours: a second peer on the same directory has failed by now.
     let log_note = open_log(&log_file, &data_dir);
     let http = bind_http(&cli).await?;
+    let mining_port = bind_mining_port(&cli).await?;
+    let port_note = mining_port_note(mining_port.as_ref());
     let web_note = match &http {
         Some(listener) => {
             let note = listener
@@ -191,7 +204,7 @@ async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
     // The first line is parsed by scripts and tests: keep it as it is.
     let _ = writeln!(
         std::io::stderr(),
-        "peer listening on {local} data {}\n{help_note}{log_note}{web_note}",
+        "peer listening on {local} data {}\n{help_note}{log_note}{web_note}{port_note}",
         data_dir.display()
     );
     let (http, server) = match http.map(HttpListener::serve) {
@@ -200,7 +213,8 @@ async fn run(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
     };
     let shell_cfg = shell::ShellConfig {
         data_dir,
-        miner_threads: cli.miner_threads,
+        miner_threads: own_threads(&cli, mining_port.is_some()),
+        mining_port,
         console: console_input(&cli),
         console_out: None,
         events: None,
@@ -310,7 +324,8 @@ fn node_config(cli: &Cli, local: SocketAddr) -> anyhow::Result<NodeConfig> {
     if let Some(name) = cli.name.clone() {
         cfg.name = name;
     }
-    cfg.mining = match (cli.mine, cli.no_mine) {
+    // With a mining port, --no-mine idles this peer's threads, not its external miners.
+    cfg.mining = match (cli.mine, cli.no_mine && cli.mining_listen.is_none()) {
         (true, _) => MiningMode::Always,
         (_, true) => MiningMode::Off,
         _ => MiningMode::WhenPending,
@@ -330,6 +345,54 @@ fn resolve(host_port: &str) -> anyhow::Result<SocketAddr> {
         .with_context(|| format!("resolving {host_port}"))?
         .find(SocketAddr::is_ipv4)
         .with_context(|| format!("{host_port} has no IPv4 address"))
+}
+
+/// Binds the mining port of `--mining-listen`, if asked for.
+async fn bind_mining_port<T: PortTemplate>(
+    cli: &Cli,
+) -> Result<Option<ExternalMiners<T>>, Failure> {
+    let Some(wanted) = cli.mining_listen.as_deref() else {
+        return Ok(None);
+    };
+    let listen = match wanted.parse::<u16>() {
+        Ok(port) => SocketAddr::from(([127, 0, 0, 1], port)),
+        Err(_) => resolve(wanted).map_err(Failure::Usage)?,
+    };
+    if !listen.ip().is_loopback() && cli.mining_token.is_none() {
+        tracing::warn!(
+            "the mining port at {listen} can be reached from other machines and has no \
+             --mining-token: anyone who reaches it can mine for this peer"
+        );
+    }
+    let mut config = MiningPortConfig {
+        listen,
+        ..MiningPortConfig::default()
+    };
+    config.pool.token = cli.mining_token.clone();
+    let (port, found) = MiningPort::bind(config)
+        .await
+        .with_context(|| format!("opening the mining port at {listen}"))
+        .map_err(Failure::Runtime)?;
+    Ok(Some(ExternalMiners::new(port, found)))
+}
+
+/// The readiness output's line naming the mining port, when there is one.
+fn mining_port_note<T: PortTemplate>(port: Option<&ExternalMiners<T>>) -> String {
+    port.map(|p| format!("\nmining port on {} (miner --connect {0})", p.local_addr()))
+        .unwrap_or_default()
+}
+
+/// This process's mining threads: none when --no-mine leaves the work to a mining port's
+/// miners (or, in the comp3010 profile, without --mine).
+fn own_threads(cli: &Cli, mining_port: bool) -> usize {
+    let mines = match cli.profile {
+        ProfileName::Comp3010 => cli.mine,
+        _ => !cli.no_mine,
+    };
+    match (mining_port, mines) {
+        (true, false) => 0,
+        _ => cli.miner_threads.max(1),
+    }
 }
 
 /// The readiness output's line naming a profile's web page, when it serves one.
@@ -390,7 +453,8 @@ async fn run_course(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
     cfg.difficulty = cli
         .difficulty
         .unwrap_or(votechain_course::limits::DEFAULT_DIFFICULTY);
-    cfg.mine = cli.mine;
+    // External miners mine whenever there is a mining port.
+    cfg.mine = cli.mine || cli.mining_listen.is_some();
     cfg.gossip_interval_ms = cli.gossip_interval.max(1) * 1000;
     cfg.peer_silence_ms = cli.peer_silence.max(1) * 1000;
     cfg.consensus_interval_ms = cli.consensus_interval.max(1) * 1000;
@@ -404,18 +468,20 @@ async fn run_course(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
         course_start::open_course_node(cfg, &data_dir).map_err(|e| Failure::Runtime(e.into()))?;
     let log_note = open_log(&log_file, &data_dir);
     let http = bind_http(&cli).await?;
+    let mining_port = bind_mining_port(&cli).await?;
+    let port_note = mining_port_note(mining_port.as_ref());
     let web_note = profile_web_note(http.as_ref());
     let help_note = help_note(&cli);
     let _ = writeln!(
         std::io::stderr(),
         "peer listening on {local} data {}\nprofile comp3010, difficulty {}, mining {}; \
-         {help_note}{log_note}{web_note}",
+         {help_note}{log_note}{web_note}{port_note}",
         data_dir.display(),
         cfg_difficulty,
-        if cli.mine {
-            "on"
-        } else {
-            "off (word commands wait for `mine on`)"
+        match (cli.mine, mining_port.is_some()) {
+            (true, _) => "on",
+            (false, true) => "by external miners only",
+            (false, false) => "off (word commands wait for `mine on`)",
         },
     );
     let (bridge, server) = http
@@ -423,7 +489,8 @@ async fn run_course(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
         .unzip();
     let shell_cfg = course_shell::CourseShellConfig {
         data_dir,
-        miner_threads: cli.miner_threads,
+        miner_threads: own_threads(&cli, mining_port.is_some()),
+        mining_port,
         console: console_input(&cli),
         events: None,
         http: bridge,
@@ -443,6 +510,12 @@ async fn run_w4119(cli: Cli, log_file: LogFile) -> Result<(), Failure> {
     use votechain_peer::w4119::{
         http as w4119_http, shell as w4119_shell, start as w4119_start, W4119Config,
     };
+    if cli.mining_listen.is_some() {
+        return Err(Failure::Usage(anyhow::anyhow!(
+            "the w4119 profile has no mining port: its proof of work hashes a block's JSON, \
+             which no midstate job can carry"
+        )));
+    }
     if cli.tracker_port == 0 {
         return Err(Failure::Usage(anyhow::anyhow!(
             "the w4119 profile joins through a tracker: give its TRACKER_PORT (and \

@@ -87,6 +87,23 @@ pub struct PeerMetrics {
     bytes: [Counter; 2],
     hashes: Counter,
     validation: Histogram,
+    /// The mining port's, registered when it first reports.
+    pool: Option<PoolMetrics>,
+}
+
+/// The mining port's metrics (API.md, "Metrics").
+#[derive(Debug)]
+struct PoolMetrics {
+    /// `votechain_pool_miners`: authorized miners now.
+    miners: Gauge,
+    /// `votechain_pool_connections`: open connections now.
+    connections: Gauge,
+    /// `votechain_pool_hashrate`: the miners' estimated hashes per second.
+    hashrate: Gauge,
+    /// `votechain_pool_shares_total{result}`, in `ShareCounts::by_result` order.
+    shares: Vec<Counter>,
+    /// `votechain_pool_blocks_total`: shares that met the block target.
+    blocks: Counter,
 }
 
 impl Default for PeerMetrics {
@@ -134,6 +151,7 @@ impl PeerMetrics {
             bytes: [dir("in"), dir("out")],
             hashes: counter!("votechain_hashes_total", "peer" => peer.clone()),
             validation: histogram!("votechain_block_validation_seconds", "peer" => peer),
+            pool: None,
             label,
         }
     }
@@ -188,6 +206,32 @@ impl PeerMetrics {
         self.bytes[0].absolute(stats.bytes_in);
         self.bytes[1].absolute(stats.bytes_out);
         self.hashes.absolute(hashes);
+    }
+
+    /// Copies the mining port's numbers into the metrics (the shell calls it when it reads
+    /// them, twice a second).
+    pub fn record_pool(&mut self, pool: &crate::miningport::PoolSnapshot) {
+        let peer = &self.label;
+        let metrics = self.pool.get_or_insert_with(|| PoolMetrics {
+            miners: gauge!("votechain_pool_miners", "peer" => peer.clone()),
+            connections: gauge!("votechain_pool_connections", "peer" => peer.clone()),
+            hashrate: gauge!("votechain_pool_hashrate", "peer" => peer.clone()),
+            shares: pool
+                .stats
+                .shares
+                .by_result()
+                .iter()
+                .map(|(result, _)| counter!("votechain_pool_shares_total", "peer" => peer.clone(), "result" => *result))
+                .collect(),
+            blocks: counter!("votechain_pool_blocks_total", "peer" => peer.clone()),
+        });
+        metrics.miners.set(pool.miners.len() as f64);
+        metrics.connections.set(pool.connections as f64);
+        metrics.hashrate.set(pool.hashrate());
+        for (counter, (_, n)) in metrics.shares.iter().zip(pool.stats.shares.by_result()) {
+            counter.absolute(n);
+        }
+        metrics.blocks.absolute(pool.stats.blocks_found);
     }
 
     /// The counters kept by kind or type: a handle is registered when a key is first seen.

@@ -6,6 +6,7 @@
 //! (`votechain_runtime::net::BurstReader`), each burst closed with `end_of_burst`.
 
 use crate::console::{self, Command};
+use crate::external::{self, ExternalMiners};
 use crate::http::feeds::{Feeds, StatusFeed};
 use crate::http::{api, ShellBridge};
 use crate::keys;
@@ -99,8 +100,10 @@ impl ConsoleLines {
 pub struct ShellConfig {
     /// Data directory (voter keys live in `keys/` below it).
     pub data_dir: PathBuf,
-    /// Mining threads.
+    /// Mining threads (0: none of its own, for a peer whose external miners mine).
     pub miner_threads: usize,
+    /// The mining port, when external miners may connect.
+    pub mining_port: Option<ExternalMiners<BlockTemplate>>,
     /// Where console commands come from.
     pub console: ConsoleInput,
     /// Where console answers go; stdout when `None`.
@@ -127,7 +130,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
     let (mined_tx, mut mined_rx) = mpsc::unbounded_channel::<Block>();
-    let mut miner = Miner::new(config.miner_threads, mined_tx);
+    let mut miner = Miner::new(config.miner_threads, mined_tx, config.mining_port);
     // The console's lines, whether their end means `quit`, and how to bring the prompt back.
     let ConsoleLines {
         mut lines,
@@ -170,11 +173,15 @@ pub async fn run(
             }
         }
         carry_out(&mut node, &socket, &mut store, &mut miner, &mut reporter).await?;
-        metrics.record(&node, now_ms(), miner.0.control.hashes());
+        metrics.record(&node, now_ms(), miner.threads.control.hashes());
+        if let Some(pool) = miner.port.as_mut().and_then(|p| p.refresh(now_ms())) {
+            metrics.record_pool(pool);
+            reporter.set_pool(pool);
+        }
         if std::mem::take(&mut handled_input) {
             reporter.activity();
         }
-        reporter.publish(&node, miner.0.control.hashes());
+        reporter.publish(&node, miner.threads.control.hashes());
         // No deadline: wake within the hour anyway (`instant_at` caps the wait).
         let wake = instant_at(node.poll_timeout().unwrap_or(u64::MAX));
         let publish_at = reporter.deadline();
@@ -194,6 +201,12 @@ pub async fn run(
                 handled_input = false;
             }
             Some(block) = mined_rx.recv() => node.handle_mined(now_ms(), block),
+            share = external::next_found(&mut miner.port) => {
+                let tip = node.chain().map(|c| c.tip_hash());
+                if let Some(block) = miner.port.as_mut().and_then(|p| p.block(&share, tip)) {
+                    node.handle_mined(now_ms(), block);
+                }
+            }
             // One request, bounded work: the HTTP server cannot hold the loop up.
             Some(request) = api_rx.recv() => {
                 let submit = matches!(request.query, crate::http::Query::Submit(_));
@@ -205,7 +218,7 @@ pub async fn run(
                 let _ = request.reply.send(answer);
             }
             line = lines.recv(), if open => match line {
-                Some(line) if !console.line(&mut node, &line) => break,
+                Some(line) if !console.line(&mut node, miner.port.as_mut(), &line) => break,
                 Some(_) => handled.done(),
                 None if quit_at_end => break,
                 None => {
@@ -227,7 +240,7 @@ pub async fn run(
     tracing::info!(target: USER, "leaving the network");
     node.handle_command(now_ms(), NodeCommand::Leave);
     carry_out(&mut node, &socket, &mut store, &mut miner, &mut reporter).await?;
-    miner.0.control.cancel();
+    miner.stop().await;
     Ok(())
 }
 
@@ -332,6 +345,13 @@ impl Reporter {
         }
     }
 
+    /// The mining port's numbers changed: the status shows them from now on.
+    fn set_pool(&mut self, pool: &crate::miningport::PoolSnapshot) {
+        if let Some(status) = &mut self.status {
+            status.set_pool(external::pool_json(pool));
+        }
+    }
+
     /// Publishes the status now (a new tip, a submitted vote).
     fn status_now(&mut self, node: &Node) {
         if let Some(status) = &mut self.status {
@@ -426,14 +446,14 @@ pub(crate) struct MinerThreads<J> {
 }
 
 impl<J: Send + 'static> MinerThreads<J> {
-    /// Starts `threads` threads named `name-<i>`.
+    /// Starts `threads` threads named `name-<i>` (none: every job is left to the mining port).
     pub(crate) fn new<B: Send + 'static>(
         threads: usize,
         name: &str,
         found: mpsc::UnboundedSender<B>,
         work: impl Fn(usize, J) -> Option<B> + Clone + Send + 'static,
     ) -> MinerThreads<J> {
-        let shares = (0..threads.max(1))
+        let shares = (0..threads)
             .map(|i| {
                 let (tx, rx) = std::sync::mpsc::channel::<J>();
                 let found = found.clone();
@@ -470,29 +490,48 @@ impl<J: Send + 'static> MinerThreads<J> {
     }
 }
 
-/// The native miner: its threads run `Worker`s of the current template.
-struct Miner(MinerThreads<Worker>);
+/// The native miner: its threads run `Worker`s of the current template, and the mining port,
+/// if any, hands the same template to external miners.
+struct Miner {
+    /// This process's threads.
+    threads: MinerThreads<Worker>,
+    /// The mining port.
+    port: Option<ExternalMiners<BlockTemplate>>,
+}
 
 impl Miner {
-    fn new(threads: usize, found: mpsc::UnboundedSender<Block>) -> Miner {
-        Miner(MinerThreads::new(
-            threads,
-            "miner",
-            found,
-            |_, worker: Worker| match worker.run() {
-                MineOutcome::Found(block) => Some(*block),
-                _ => None,
-            },
-        ))
+    fn new(
+        threads: usize,
+        found: mpsc::UnboundedSender<Block>,
+        port: Option<ExternalMiners<BlockTemplate>>,
+    ) -> Miner {
+        let threads = MinerThreads::new(threads, "miner", found, |_, worker: Worker| match worker
+            .run()
+        {
+            MineOutcome::Found(block) => Some(*block),
+            _ => None,
+        });
+        Miner { threads, port }
     }
 
     fn start(&mut self, template: Option<BlockTemplate>) {
+        if let Some(port) = &mut self.port {
+            port.start(template.as_ref());
+        }
         let Some(template) = template else {
-            self.0.control.cancel();
+            self.threads.control.cancel();
             return;
         };
-        let job = MiningJob::new(template, &self.0.control);
-        self.0.hand_out(|i, n| job.worker(i, n));
+        let job = MiningJob::new(template, &self.threads.control);
+        self.threads.hand_out(|i, n| job.worker(i, n));
+    }
+
+    /// Stops the threads' job and closes the mining port.
+    async fn stop(&mut self) {
+        self.threads.control.cancel();
+        if let Some(port) = self.port.take() {
+            port.shutdown().await;
+        }
     }
 }
 
@@ -516,8 +555,14 @@ impl Console {
         }
     }
 
-    /// Runs one console line; false on `quit`.
-    fn line(&mut self, node: &mut Node, line: &str) -> bool {
+    /// Runs one console line (`port`: the mining port, whose numbers `stats` shows); false on
+    /// `quit`.
+    fn line(
+        &mut self,
+        node: &mut Node,
+        port: Option<&mut ExternalMiners<BlockTemplate>>,
+        line: &str,
+    ) -> bool {
         let command = match console::parse(line) {
             Ok(Some(c)) => c,
             Ok(None) => return true,
@@ -537,7 +582,14 @@ impl Console {
             Command::Chain { n, top } => self.say(&view::chain(node, n, top)),
             Command::Block(h) => self.say(&view::block(node, h)),
             Command::Peers => self.say(&view::peers(node, now)),
-            Command::Stats => self.say(&view::stats(node, now)),
+            Command::Stats => {
+                let mut text = view::stats(node, now);
+                if let Some(port) = port {
+                    text.push('\n');
+                    text.push_str(&external::pool_lines(port.snapshot()));
+                }
+                self.say(&text);
+            }
             Command::Keys(command) => match keys::run(&self.data_dir, &command) {
                 Ok(answer) => self.say(&answer),
                 Err(e) => self.say(&e.with_causes()),

@@ -239,6 +239,7 @@ pub async fn our_peer(
     let shell_cfg = CourseShellConfig {
         data_dir: data_dir.to_path_buf(),
         miner_threads: 1,
+        mining_port: None,
         console: ConsoleInput::None,
         events: Some(tx),
         http: None,

@@ -232,19 +232,30 @@ fn shares_without_our_prefix_or_over_the_rate_are_held_back_but_blocks_go() {
     assert_eq!(requests(&drain(&mut s)).len(), 5, "the burst");
     s.handle_share(0, course_share(10, false));
     assert_eq!(drain(&mut s), [], "over the rate");
-    s.handle_share(0, course_share(11, true));
-    assert_eq!(requests(&drain(&mut s)).len(), 1, "a block always goes");
     s.handle_share(100, course_share(12, false));
     assert_eq!(requests(&drain(&mut s)).len(), 1, "refilled after 100 ms");
-    assert_eq!(s.held_back(), 2);
+    s.handle_share(100, course_share(13, false));
+    assert_eq!(drain(&mut s), [], "over the rate again");
+    s.handle_share(100, course_share(11, true));
+    let out = drain(&mut s);
+    assert_eq!(requests(&out).len(), 1, "a block always goes");
+    assert_eq!(
+        out.last(),
+        Some(&Output::Idle),
+        "and ends the work on its parent"
+    );
+    s.handle_share(10_000, course_share(14, false));
+    assert_eq!(drain(&mut s), [], "the job is over");
+    assert_eq!(s.held_back(), 4);
 }
 
 #[test]
 fn pending_submits_are_bounded() {
     let job = native_job(20);
     let mut s = working(&job);
+    // A second apart: the rate always allows the next.
     for counter in 0..MAX_PENDING as u64 + 10 {
-        s.handle_share(0, share("1", counter, true));
+        s.handle_share(counter * 1_000, share("1", counter, false));
     }
     let sent = requests(&drain(&mut s)).len();
     // Subscribe and authorize were answered, so every pending request is a submit.

@@ -53,8 +53,9 @@ pub fn block_json(b: &CourseBlock) -> Value {
 }
 
 impl CourseSnapshot {
-    /// The node as the API shows it; `hashes`: the miner's running count.
-    pub fn of(node: &CourseNode, now_ms: u64, hashes: u64) -> CourseSnapshot {
+    /// The node as the API shows it; `hashes`: the miner's running count; `pool`: the mining
+    /// port's numbers ([`crate::external::pool_json`]), if there is one.
+    pub fn of(node: &CourseNode, now_ms: u64, hashes: u64, pool: Option<Value>) -> CourseSnapshot {
         let chain = node.chain();
         let c = node.counters();
         let status = json!({
@@ -66,6 +67,7 @@ impl CourseSnapshot {
             "top": chain.tip().map(|t| t.hash.to_hex()),
             "mining": node.mining(),
             "hashes": hashes,
+            "pool": pool,
             "words_waiting": node.words().cloned().collect::<Vec<_>>(),
             "peers": node.peers().len(),
             "sync": node.sync_progress().map(|(have, want)| json!({"have": have, "want": want})),
@@ -373,6 +375,45 @@ async fn metrics(State(s): State<ServerSide>) -> Response {
         "Blocks served in GET_BLOCK_REPLY.",
         &[("", n(&["counters", "served"]))],
     );
+    if status["pool"].is_object() {
+        metric(
+            "votechain_pool_miners",
+            "gauge",
+            "Miners authorized on the mining port.",
+            &[("", n(&["pool", "miners"]))],
+        );
+        metric(
+            "votechain_pool_connections",
+            "gauge",
+            "Open connections to the mining port.",
+            &[("", n(&["pool", "connections"]))],
+        );
+        metric(
+            "votechain_pool_hashrate",
+            "gauge",
+            "The external miners' hashes per second, estimated from their shares.",
+            &[("", n(&["pool", "hash_rate"]))],
+        );
+        let results: Vec<(String, u64)> = status["pool"]["shares"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(result, v)| (format!("{{result=\"{result}\"}}"), v.as_u64().unwrap_or(0)))
+            .collect();
+        let samples: Vec<(&str, u64)> = results.iter().map(|(l, v)| (l.as_str(), *v)).collect();
+        metric(
+            "votechain_pool_shares_total",
+            "counter",
+            "Shares submitted to the mining port, by result.",
+            &samples,
+        );
+        metric(
+            "votechain_pool_blocks_total",
+            "counter",
+            "Shares that met the block target.",
+            &[("", n(&["pool", "blocks_found"]))],
+        );
+    }
     prometheus_text(out)
 }
 

@@ -7,6 +7,7 @@ use super::console::{self, CourseLine};
 use super::event::CourseEvent;
 use super::http::{CourseBridge, CourseSnapshot};
 use super::node::{CourseCommand, CourseNode};
+use crate::external::{self, ExternalMiners};
 use crate::shell::{instant_at, now_ms, send, ConsoleInput, ConsoleLines, MinerThreads, RunError};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -28,8 +29,10 @@ pub const PROMPT: &str = "course> ";
 pub struct CourseShellConfig {
     /// The data directory (console history).
     pub data_dir: PathBuf,
-    /// Mining threads.
+    /// Mining threads (0: none of its own, for a peer whose external miners mine).
     pub miner_threads: usize,
+    /// The mining port, when external miners may connect.
+    pub mining_port: Option<ExternalMiners<CourseJob>>,
     /// Where console commands come from.
     pub console: ConsoleInput,
     /// Every event with its time (tests, benchmarks); `None`: events are logged.
@@ -47,7 +50,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
     let (mined_tx, mut mined_rx) = mpsc::unbounded_channel::<CourseBlock>();
-    let mut miner = Miner::new(config.miner_threads, mined_tx);
+    let mut miner = Miner::new(config.miner_threads, mined_tx, config.mining_port);
     let ConsoleLines {
         mut lines,
         quit_at_end,
@@ -69,7 +72,16 @@ pub async fn run(
             let now = now_ms();
             if now >= next_snapshot_ms {
                 next_snapshot_ms = now + super::http::SNAPSHOT_EVERY_MS;
-                tx.send_replace(CourseSnapshot::of(&node, now, miner.0.control.hashes()));
+                let pool = miner
+                    .port
+                    .as_mut()
+                    .map(|p| external::pool_json(p.snapshot()));
+                tx.send_replace(CourseSnapshot::of(
+                    &node,
+                    now,
+                    miner.threads.control.hashes(),
+                    pool,
+                ));
             }
         }
         let wake = instant_at(node.poll_timeout().unwrap_or(u64::MAX));
@@ -82,6 +94,12 @@ pub async fn run(
             _ = tokio::time::sleep_until(wake.into()) => node.handle_timeout(now_ms()),
             _ = tokio::time::sleep_until(snapshot_wake.into()), if snapshot.is_some() => {}
             Some(block) = mined_rx.recv() => node.handle_mined(now_ms(), block),
+            share = external::next_found(&mut miner.port) => {
+                let tip = node.chain().tip().map(|b| b.hash);
+                if let Some(block) = miner.port.as_mut().and_then(|p| p.block(&share, tip)) {
+                    node.handle_mined(now_ms(), block);
+                }
+            }
             Some(request) = words_rx.recv() => {
                 let answer = node.handle_command(now_ms(), CourseCommand::Word(request.word));
                 let _ = request.reply.send(answer);
@@ -106,7 +124,7 @@ pub async fn run(
         }
     }
     tracing::info!(target: USER, "leaving the network");
-    miner.0.control.cancel();
+    miner.stop().await;
     Ok(())
 }
 
@@ -196,26 +214,47 @@ fn report(
     }
 }
 
-/// The course miner: every thread runs its slice of the current job's counters.
-struct Miner(MinerThreads<CourseMiningJob>);
+/// The course miner: every thread runs its slice of the current job's counters, and the mining
+/// port, if any, hands the same job to external miners.
+struct Miner {
+    /// This process's threads.
+    threads: MinerThreads<CourseMiningJob>,
+    /// The mining port.
+    port: Option<ExternalMiners<CourseJob>>,
+}
 
 impl Miner {
-    fn new(threads: usize, found: mpsc::UnboundedSender<CourseBlock>) -> Miner {
-        let n = threads.max(1);
-        Miner(MinerThreads::new(
-            n,
+    fn new(
+        threads: usize,
+        found: mpsc::UnboundedSender<CourseBlock>,
+        port: Option<ExternalMiners<CourseJob>>,
+    ) -> Miner {
+        let threads = MinerThreads::new(
+            threads,
             "course-miner",
             found,
-            move |i, job: CourseMiningJob| job.run_worker(i, n),
-        ))
+            move |i, job: CourseMiningJob| job.run_worker(i, threads),
+        );
+        Miner { threads, port }
     }
 
     fn start(&mut self, job: Option<CourseJob>) {
+        if let Some(port) = &mut self.port {
+            port.start(job.as_ref());
+        }
         let Some(job) = job else {
-            self.0.control.cancel();
+            self.threads.control.cancel();
             return;
         };
-        let job = CourseMiningJob::new(&job, &self.0.control);
-        self.0.hand_out(|_, _| job.clone());
+        let job = CourseMiningJob::new(&job, &self.threads.control);
+        self.threads.hand_out(|_, _| job.clone());
+    }
+
+    /// Stops the threads' job and closes the mining port.
+    async fn stop(&mut self) {
+        self.threads.control.cancel();
+        if let Some(port) = self.port.take() {
+            port.shutdown().await;
+        }
     }
 }

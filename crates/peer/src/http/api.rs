@@ -76,8 +76,9 @@ fn no_election() -> String {
 }
 
 /// `GET /api/status`, published by the shell as it changes; `hash_rate`: the miner's hashes per
-/// second lately (0 when it is not mining).
-pub fn status(node: &Node, now_ms: u64, hash_rate: u64) -> Value {
+/// second lately (0 when it is not mining); `pool`: the mining port's numbers
+/// ([`crate::external::pool_json`], `null` without a port).
+pub fn status(node: &Node, now_ms: u64, hash_rate: u64, pool: &Value) -> Value {
     let tracker = match node.tracker_status(now_ms) {
         TrackerStatus::NoTracker => json!({ "state": "none" }),
         TrackerStatus::Registered => json!({ "state": "registered" }),
@@ -114,6 +115,7 @@ pub fn status(node: &Node, now_ms: u64, hash_rate: u64) -> Value {
         "blocks_mined": node.stats().mined,
         "tracker": tracker,
         "syncing": node.syncing(),
+        "pool": pool,
     })
 }
 
@@ -361,7 +363,7 @@ mod tests {
         let tally = answer(&mut node, &voting, 1, Query::Tally);
         assert_eq!(tally.status, 409);
         assert_eq!(tally.body["error"], no_election());
-        let status = status(&node, 1, 0);
+        let status = status(&node, 1, 0, &Value::Null);
         assert_eq!(status["election"], Value::Null);
     }
 

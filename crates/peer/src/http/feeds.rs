@@ -314,6 +314,8 @@ pub struct StatusFeed {
     rate: HashRate,
     /// The miner's count when last told.
     hashes: u64,
+    /// The mining port's numbers when last told (`null`: no mining port).
+    pool: serde_json::Value,
 }
 
 impl StatusFeed {
@@ -325,7 +327,13 @@ impl StatusFeed {
             last_ms: None,
             rate: HashRate::default(),
             hashes: 0,
+            pool: serde_json::Value::Null,
         }
+    }
+
+    /// The mining port's numbers, as `pool` in the status from the next publication on.
+    pub fn set_pool(&mut self, pool: serde_json::Value) {
+        self.pool = pool;
     }
 
     /// Something the status shows may have changed.
@@ -352,7 +360,8 @@ impl StatusFeed {
         self.changes.acted(now_ms);
         self.last_ms = Some(now_ms);
         let rate = self.rate.sample(now_ms, self.hashes);
-        let body = api::status(node, now_ms, if node.mining_on() { rate } else { 0 });
+        let rate = if node.mining_on() { rate } else { 0 };
+        let body = api::status(node, now_ms, rate, &self.pool);
         // A `Value` always serialises.
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         self.tx.send_replace(Some(Bytes::from(bytes)));
@@ -553,7 +562,11 @@ mod tests {
             serde_json::from_slice(rx.borrow().as_ref().expect("published")).unwrap()
         };
         feed.publish_due(&node, 1_000, 0);
-        assert_eq!(body(&rx), api::status(&node, 1_000, 0), "the first at once");
+        assert_eq!(
+            body(&rx),
+            api::status(&node, 1_000, 0, &serde_json::Value::Null),
+            "the first at once"
+        );
         assert_eq!(feed.deadline(), 1_000 + STATUS_REFRESH_MS);
         feed.activity();
         assert_eq!(
@@ -567,7 +580,7 @@ mod tests {
         feed.publish_now(&node, 1_006);
         assert_eq!(
             body(&rx)["tracker"],
-            api::status(&node, 1_006, 0)["tracker"]
+            api::status(&node, 1_006, 0, &serde_json::Value::Null)["tracker"]
         );
         assert_eq!(
             feed.deadline(),
@@ -576,6 +589,14 @@ mod tests {
         );
         // Nothing happens: still refreshed, for what moves with time alone.
         feed.publish_due(&node, 1_006 + STATUS_REFRESH_MS, 0);
-        assert_eq!(body(&rx), api::status(&node, 1_006 + STATUS_REFRESH_MS, 0));
+        assert_eq!(
+            body(&rx),
+            api::status(
+                &node,
+                1_006 + STATUS_REFRESH_MS,
+                0,
+                &serde_json::Value::Null
+            )
+        );
     }
 }

@@ -116,7 +116,14 @@ async fn read_lines(
             biased;
             () = close.cancelled() => return End::Closed,
             () = tokio::time::sleep_until(deadline) => {
-                let what = if line_deadline.is_some_and(|l| l <= session_deadline) {
+                let line_late = line_deadline.is_some_and(|l| l <= session_deadline);
+                // A miner without a job has nothing to say: silence counts only while the
+                // pool has work (no votes pending can last hours).
+                if authorized && !line_late && !shared.lock().has_work() {
+                    last_line = Instant::now();
+                    continue;
+                }
+                let what = if line_late {
                     format!("a line did not end within {}", seconds(config.line_timeout))
                 } else if authorized {
                     format!("it sent nothing for {}", seconds(config.idle_timeout))

@@ -227,6 +227,11 @@ impl Core {
         self.tags.clear();
     }
 
+    /// True while a job is valid: a miner then has work and nothing to be silent about.
+    pub(super) fn has_work(&self) -> bool {
+        !self.tags.is_empty()
+    }
+
     /// The pool's periodic tick.
     pub(super) fn handle_timeout(&mut self, now_ms: u64) {
         let out = self.pool.handle_timeout(now_ms);
@@ -282,7 +287,7 @@ impl Core {
             return;
         };
         let height = self.pool.job(job_id).map_or(0, Job::height);
-        tracing::info!("Miner {miner} found a block at height {height} with nonce {nonce:016x}.");
+        tracing::debug!("Miner {miner} found a block at height {height} with nonce {nonce:016x}.");
         // The peer may have stopped listening while shutting down; nothing to do then.
         let _ = self.found.send(FoundShare { tag, nonce, miner });
     }

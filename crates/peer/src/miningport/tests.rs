@@ -451,6 +451,33 @@ async fn silent_and_trickling_clients_are_closed_by_their_timeouts() {
     assert_eq!(code(miner.submit("1", share).await), Some(21));
 }
 
+#[tokio::test]
+async fn a_miner_without_work_may_be_silent_and_one_with_work_may_not() {
+    let (port, _found) = start(MiningPortConfig {
+        idle_timeout: Duration::from_millis(200),
+        ..config()
+    })
+    .await;
+    let mut quiet = Client::connect(port.local_addr()).await;
+    assert_eq!(quiet.join("quiet", None).await, Ok(json!(true)));
+    let mut talker = Client::connect(port.local_addr()).await;
+    assert_eq!(talker.join("talker", None).await, Ok(json!(true)));
+    // Several idle timeouts pass with no job: nobody is closed.
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(code(talker.submit("1", 0).await), Some(21), "no job yet");
+    }
+    assert_eq!(
+        port.snapshot().connections,
+        2,
+        "silence without work is fine"
+    );
+    // With work, silence closes the connection.
+    port.publish(1, job(40, 5), true);
+    assert!(quiet.until_closed().await.is_some());
+    until(&port, |s| s.timed_out >= 1).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_reads_is_closed_when_its_queue_fills() {
     // Writes may stall for an hour: only the full queue can close the slow reader.

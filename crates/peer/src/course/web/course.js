@@ -73,7 +73,35 @@ function showStatus(s) {
     lastPeers = s.peers;
     refreshPeers().catch(() => {});
   }
+  showPool(s.pool);
   document.body.dataset.ready = "true";
+}
+
+function hashRate(h) {
+  for (const [unit, size] of [["GH/s", 1e9], ["MH/s", 1e6], ["kH/s", 1e3]]) {
+    if (h >= size) return `${(h / size).toPrecision(3)} ${unit}`;
+  }
+  return `${Math.round(h)} H/s`;
+}
+
+/** The mining port's miners and shares (hidden without a mining port). */
+function showPool(p) {
+  $("pool-view").hidden = !p;
+  if (!p) return;
+  const sh = p.shares;
+  const rejected = sh.duplicate + sh.low + sh.bad_prefix + sh.unauthorized + sh.not_subscribed + sh.rate_limited;
+  $("pool-summary").textContent =
+    `${p.miners.length} miners at ${hashRate(p.hash_rate)} (${p.connections} connections); ` +
+    `${p.blocks_found} blocks found; shares: ${sh.accepted} accepted, ${sh.stale} stale, ${rejected} rejected.`;
+  fill(document.querySelector("#pool-miners tbody"), p.miners.map((m) => {
+    const tr = document.createElement("tr");
+    tr.dataset.miner = m.name;
+    cell(tr, m.name);
+    cell(tr, hashRate(m.hash_rate));
+    cell(tr, String(m.accepted));
+    cell(tr, `${m.share_bits} bits`);
+    return tr;
+  }));
 }
 
 $("word-form").addEventListener("submit", async (e) => {

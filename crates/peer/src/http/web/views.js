@@ -74,7 +74,24 @@ export function status(s) {
   }[t.state] || String(t.state);
   $('sync-state').textContent = s.syncing ? 'syncing…' : 'in sync';
   $('peer-name').textContent = s.name;
+  pool(s.pool);
   raw('raw-status', s);
+}
+
+/** The mining port's miners and shares (the section is hidden without a mining port). */
+function pool(p) {
+  $('pool-view').hidden = !p;
+  if (!p) return;
+  const sh = p.shares;
+  const rejected = sh.duplicate + sh.low + sh.bad_prefix + sh.unauthorized + sh.not_subscribed + sh.rate_limited;
+  $('pool-summary').textContent = `${p.miners.length} miner${p.miners.length === 1 ? '' : 's'} at ${hashRate(p.hash_rate)} `
+    + `(${p.connections} connection${p.connections === 1 ? '' : 's'}); ${p.blocks_found} block${p.blocks_found === 1 ? '' : 's'} found; `
+    + `shares: ${sh.accepted} accepted, ${sh.stale} stale, ${rejected} rejected.`;
+  const rows = p.miners.map((m) => el('tr', { 'data-miner': m.name },
+    el('td', { text: m.name }), el('td', { text: hashRate(m.hash_rate) }), el('td', { text: m.accepted }),
+    el('td', { text: `${m.share_bits} bits` })));
+  if (!rows.length) rows.push(el('tr', {}, el('td', { colspan: 4, class: 'note', text: 'No miner is connected.' })));
+  $('pool-miners').replaceChildren(...rows);
 }
 
 /** The options of the vote form's choice list. */
