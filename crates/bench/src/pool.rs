@@ -2,7 +2,8 @@
 //!
 //! 1. **Hash rate through the port.** One `miner` process with `--threads N` connected to a
 //!    mining port in this process, against the in-process miner (the peer's own `MiningJob`
-//!    workers) on N threads, alternating over `--rounds` rounds on a job no nonce can win. The
+//!    workers, or the course miner's with `--kind comp3010`) on N threads, alternating over
+//!    `--rounds` rounds on a job no nonce can win. The
 //!    miner's rate is read from its own report lines (`--report-every 1`, the first
 //!    `--warmup` reports skipped), so connecting and starting threads are not counted. Target:
 //!    ≥ 0.95×.
@@ -22,6 +23,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use votechain_chain::MinerControl;
+use votechain_course::miner::{CourseJob, CourseMiningJob};
 use votechain_peer::miningport::{MiningPort, MiningPortConfig};
 use votechain_pool::wire::{decode_server_line, nonce_hex, ServerLine};
 use votechain_pool::{Job, Pool, PoolConfig, PoolOutput, VardiffConfig, PREFIX_BITS};
@@ -33,6 +36,10 @@ pub struct Args {
     /// Hash threads of the `miner` process and of the in-process miner.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// The hash rule of the hash-rate comparison: `native` (against the native miner) or
+    /// `comp3010` (against the course miner).
+    #[arg(long, value_enum, default_value_t = Kind::Native)]
+    kind: Kind,
     /// Rounds of the hash-rate comparison, each measuring both once in alternating order.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
@@ -57,6 +64,67 @@ pub struct Args {
     miner: Option<PathBuf>,
 }
 
+/// The hash rules a job can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Kind {
+    /// Leading zero bits of the native header.
+    Native,
+    /// Trailing zero bits of the course's nonce string.
+    Comp3010,
+}
+
+impl Kind {
+    /// Its name on the command line and in the RESULT line.
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Native => "native",
+            Kind::Comp3010 => "comp3010",
+        }
+    }
+
+    /// A job of this kind no nonce can win.
+    fn impossible_job(self) -> anyhow::Result<Job> {
+        Ok(match self {
+            Kind::Native => Job::native(impossible_template()?.header()),
+            Kind::Comp3010 => Job::comp3010(&impossible_course_job()),
+        })
+    }
+}
+
+/// A course job no nonce can win (64 hex digits of zeros).
+fn impossible_course_job() -> CourseJob {
+    CourseJob {
+        prev: Some(votechain_chain::sha256(&[b"bench"])),
+        height: 41,
+        mined_by: "bench".into(),
+        messages: vec!["bench".into()],
+        timestamp: 1_700_000_000,
+        difficulty: 64,
+    }
+}
+
+/// Hashes per second of the course miner on `n_threads` threads, measured by the control's
+/// hash counter over `window` after `warmup`.
+fn course_hashes_per_sec(n_threads: usize, warmup: Duration, window: Duration) -> f64 {
+    let control = MinerControl::new();
+    let job = CourseMiningJob::new(&impossible_course_job(), &control);
+    let handles: Vec<_> = (0..n_threads)
+        .map(|i| {
+            let job = job.clone();
+            std::thread::spawn(move || job.run_worker(i, n_threads))
+        })
+        .collect();
+    std::thread::sleep(warmup);
+    let (h0, t0) = (control.hashes(), Instant::now());
+    std::thread::sleep(window);
+    let (h1, elapsed) = (control.hashes(), t0.elapsed());
+    control.cancel();
+    for h in handles {
+        let _ = h.join();
+    }
+    (h1 - h0) as f64 / elapsed.as_secs_f64()
+}
+
 /// Runs the benchmark.
 pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(
@@ -79,11 +147,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         for which in [round % 2, 1 - round % 2] {
             match which {
                 0 => external.push(miner_process_rate(&runtime, &miner_bin, &args)?),
-                _ => internal.push(miner_hashes_per_sec(
-                    args.threads,
-                    Duration::from_millis(500),
-                    Duration::from_secs(args.secs),
-                )?),
+                _ => {
+                    let (warmup, window) =
+                        (Duration::from_millis(500), Duration::from_secs(args.secs));
+                    internal.push(match args.kind {
+                        Kind::Native => miner_hashes_per_sec(args.threads, warmup, window)?,
+                        Kind::Comp3010 => course_hashes_per_sec(args.threads, warmup, window),
+                    })
+                }
             }
         }
     }
@@ -98,8 +169,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         latencies[latencies.len() - 1],
     );
     println!(
-        "bench pool: {} threads, {} rounds of {} s; {} miners, {} publishes; {} shares",
-        args.threads, args.rounds, args.secs, args.miners, args.publishes, args.shares
+        "bench pool: {} threads, {} jobs, {} rounds of {} s; {} miners, {} publishes; {} shares",
+        args.threads,
+        args.kind.name(),
+        args.rounds,
+        args.secs,
+        args.miners,
+        args.publishes,
+        args.shares
     );
     println!("{:<52} {:>12}", "measurement", "figure");
     let mhs = |v: &[f64]| {
@@ -135,8 +212,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "shares validated per second, one core", shares_per_s
     );
     println!(
-        "RESULT pool threads={} port_mhs={:.2} inproc_mhs={:.2} ratio={:.3} miners={} \
+        "RESULT pool kind={} threads={} port_mhs={:.2} inproc_mhs={:.2} ratio={:.3} miners={} \
          clean_job_median_ms={:.3} clean_job_max_ms={:.3} shares_per_s={:.0}",
+        args.kind.name(),
         args.threads,
         ext / 1e6,
         int / 1e6,
@@ -184,7 +262,7 @@ fn miner_process_rate(
     args: &Args,
 ) -> anyhow::Result<f64> {
     let port = quiet_port(runtime)?;
-    port.publish(1, Job::native(impossible_template()?.header()), true);
+    port.publish(1, args.kind.impossible_job()?, true);
     let mut child = Reaped(
         Command::new(miner)
             .args(["--connect", &port.local_addr().to_string()])
