@@ -125,12 +125,19 @@ struct Counters {
     rejected: AtomicU64,
     /// Connections that got as far as an authorized session.
     sessions: AtomicU64,
+    /// True while the threads have a job.
+    working: std::sync::atomic::AtomicBool,
 }
 
 impl Progress {
     /// Nonces tried so far (updated every 4,096 nonces per thread).
     pub fn hashes(&self) -> u64 {
         self.inner.hashes.0.load(Ordering::Relaxed)
+    }
+
+    /// True while the threads have a job to hash.
+    pub fn working(&self) -> bool {
+        self.inner.working.load(Ordering::Relaxed)
     }
 
     /// The pool's answers so far.

@@ -131,6 +131,19 @@ impl Ended {
     }
 }
 
+/// Why the threads stop until the next job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdleReason {
+    /// The pool answered stale for the job being hashed: it dropped it (it has nothing to
+    /// mine now).
+    Dropped,
+    /// We submitted a block: the work on its parent is over.
+    BlockFound {
+        /// The block's height, when the job is known.
+        height: Option<u64>,
+    },
+}
+
 /// Something the shell must do or report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
@@ -150,8 +163,8 @@ pub enum Output {
         /// True when the pool marked it clean (older jobs are stale).
         clean: bool,
     },
-    /// Stop hashing until the next job: the pool dropped the current one.
-    Idle,
+    /// Stop hashing until the next job.
+    Idle(IdleReason),
     /// The share target from now on, in zero bits.
     ShareTarget(u32),
     /// The pool answered a submit.
@@ -304,10 +317,15 @@ impl Session {
         // answers the block with a clean job (or withdraws when it has nothing more to mine).
         // Hashing on would only find sibling blocks the pool drops, at a block target's rate.
         if share.block {
+            let height = match &self.current {
+                Some((id, job)) if *id == share.job_id => Some(job.height()),
+                _ => None,
+            };
             self.jobs.clear();
             if self.working {
                 self.working = false;
-                self.outputs.push_back(Output::Idle);
+                self.outputs
+                    .push_back(Output::Idle(IdleReason::BlockFound { height }));
             }
         }
     }
@@ -441,7 +459,7 @@ impl Session {
         if answer == Answer::Stale && current && self.working {
             self.working = false;
             self.jobs.retain(|(id, _)| id != job_id);
-            self.outputs.push_back(Output::Idle);
+            self.outputs.push_back(Output::Idle(IdleReason::Dropped));
         }
         self.outputs.push_back(Output::Answer(answer));
     }

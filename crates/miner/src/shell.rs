@@ -9,7 +9,7 @@ use crate::hasher::Hasher;
 use crate::lines::{LineError, LineReader};
 use crate::loglimit::LogLimiter;
 use crate::report::{report_line, Rate, Summary};
-use crate::session::{Answer, FoundShare, Output, Session, SessionConfig};
+use crate::session::{Answer, FoundShare, IdleReason, Output, Session, SessionConfig};
 use crate::{MinerConfig, MinerError, Progress};
 use std::convert::Infallible;
 use std::future::Future;
@@ -266,10 +266,28 @@ impl Shell<'_> {
                     work.job.height()
                 );
                 self.hasher.set_work(Some(work));
+                counters.working.store(true, Ordering::Relaxed);
             }
-            Output::Idle => {
-                info!("the pool dropped the job being mined: idle until the next one");
+            Output::Idle(reason) => {
                 self.hasher.set_work(None);
+                counters.working.store(false, Ordering::Relaxed);
+                match reason {
+                    IdleReason::BlockFound { height } => {
+                        let at = height
+                            .map(|h| format!(" at height {h}"))
+                            .unwrap_or_default();
+                        let line =
+                            format!("sent a block{at} to the peer; waiting for the next job");
+                        if self.config.report_every.is_some() {
+                            print_answer(&line);
+                        } else {
+                            info!("{line}");
+                        }
+                    }
+                    IdleReason::Dropped => {
+                        debug!("the pool has nothing to mine now; waiting for the next job")
+                    }
+                }
             }
             Output::ShareTarget(bits) => {
                 debug!("share target {bits} bits");
@@ -328,8 +346,14 @@ async fn report(config: &MinerConfig, progress: &Progress) -> Infallible {
     loop {
         ticks.tick().await;
         let now = (Instant::now(), progress.hashes());
-        let rate = Rate::of(now.1.saturating_sub(last.1), now.0 - last.0);
-        let line = report_line(rate, every, config.threads.get(), progress.shares());
+        let hashed = now.1.saturating_sub(last.1);
+        let line = match hashed == 0 && !progress.working() {
+            true => format!("waiting for work from the peer; {}", progress.shares()),
+            false => {
+                let rate = Rate::of(hashed, now.0 - last.0);
+                report_line(rate, every, config.threads.get(), progress.shares())
+            }
+        };
         print_answer(&line);
         last = now;
     }

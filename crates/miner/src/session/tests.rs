@@ -160,7 +160,10 @@ fn a_stale_answer_for_the_current_job_idles_until_the_next_job() {
     drain(&mut s);
     assert_eq!(
         line(&mut s, &encode_error(Some(3), ErrorCode::StaleJob)),
-        [Output::Idle, Output::Answer(Answer::Stale)]
+        [
+            Output::Idle(IdleReason::Dropped),
+            Output::Answer(Answer::Stale)
+        ]
     );
     // Its shares are no longer sent; the next job starts the threads again.
     s.handle_share(0, share("1", 2, false));
@@ -241,7 +244,7 @@ fn shares_without_our_prefix_or_over_the_rate_are_held_back_but_blocks_go() {
     assert_eq!(requests(&out).len(), 1, "a block always goes");
     assert_eq!(
         out.last(),
-        Some(&Output::Idle),
+        Some(&Output::Idle(IdleReason::BlockFound { height: Some(3) })),
         "and ends the work on its parent"
     );
     s.handle_share(10_000, course_share(14, false));
