@@ -145,11 +145,7 @@ pub(crate) fn miner_hashes_per_sec(
             std::thread::spawn(move || worker.run())
         })
         .collect();
-    std::thread::sleep(warmup);
-    let (h0, t0) = (control.hashes(), Instant::now());
-    std::thread::sleep(window);
-    let (h1, elapsed) = (control.hashes(), t0.elapsed());
-    control.cancel();
+    let rate = measure_and_cancel(&control, warmup, window);
     for h in handles {
         let outcome = h
             .join()
@@ -159,7 +155,21 @@ pub(crate) fn miner_hashes_per_sec(
             "unexpected outcome {outcome:?}"
         );
     }
-    Ok((h1 - h0) as f64 / elapsed.as_secs_f64())
+    Ok(rate)
+}
+
+/// Hashes per second counted by `control` over `window` after `warmup`; then cancels its job.
+pub(crate) fn measure_and_cancel(
+    control: &MinerControl,
+    warmup: Duration,
+    window: Duration,
+) -> f64 {
+    std::thread::sleep(warmup);
+    let (h0, t0) = (control.hashes(), Instant::now());
+    std::thread::sleep(window);
+    let (h1, elapsed) = (control.hashes(), t0.elapsed());
+    control.cancel();
+    (h1 - h0) as f64 / elapsed.as_secs_f64()
 }
 
 struct StopLatency {

@@ -16,7 +16,7 @@
 //!    accepted `mining.submit` lines (JSON decoding, the checks, one SHA-256 compression and the
 //!    duplicate set each) on this thread. Target: ≥ 100,000/s.
 
-use crate::mining::{impossible_template, miner_hashes_per_sec};
+use crate::mining::{impossible_template, measure_and_cancel, miner_hashes_per_sec};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -114,15 +114,11 @@ fn course_hashes_per_sec(n_threads: usize, warmup: Duration, window: Duration) -
             std::thread::spawn(move || job.run_worker(i, n_threads))
         })
         .collect();
-    std::thread::sleep(warmup);
-    let (h0, t0) = (control.hashes(), Instant::now());
-    std::thread::sleep(window);
-    let (h1, elapsed) = (control.hashes(), t0.elapsed());
-    control.cancel();
+    let rate = measure_and_cancel(&control, warmup, window);
     for h in handles {
         let _ = h.join();
     }
-    (h1 - h0) as f64 / elapsed.as_secs_f64()
+    rate
 }
 
 /// Runs the benchmark.

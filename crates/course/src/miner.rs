@@ -231,7 +231,8 @@ pub fn write_digits(digits: &mut [u8], mut value: u64) {
 
 /// Adds 2 to the ASCII decimal number in `digits`, in place; a carry out of the top digit is
 /// dropped (only the counter after the last one tried can overflow, and it is never hashed).
-fn add_two(digits: &mut [u8]) {
+/// The external miner's course loop steps its digits with it too.
+pub fn add_two(digits: &mut [u8]) {
     let mut carry = 2;
     for d in digits.iter_mut().rev() {
         let sum = *d + carry;

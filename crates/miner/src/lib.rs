@@ -41,7 +41,6 @@
 mod backoff;
 mod hasher;
 mod lines;
-mod loglimit;
 pub mod report;
 mod search;
 pub mod session;

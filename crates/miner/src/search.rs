@@ -10,7 +10,9 @@
 use sha2::digest::generic_array::GenericArray;
 use votechain_chain::header::state_meets;
 use votechain_chain::miner::CHECK_INTERVAL;
-use votechain_course::miner::{state_meets_trailing, write_digits, COUNTER_BASE, COUNTER_DIGITS};
+use votechain_course::miner::{
+    add_two, state_meets_trailing, write_digits, COUNTER_BASE, COUNTER_DIGITS,
+};
 use votechain_pool::{Job, JobKind};
 
 /// What a scan asks its caller between two batches of [`CHECK_INTERVAL`] nonces, and tells it
@@ -122,22 +124,6 @@ fn scan_course(job: &Job, first: u64, last: u64, steer: &impl Steer) -> Scan {
             return Scan::Done;
         }
         next += count;
-    }
-}
-
-/// Adds 2 to the ASCII decimal number in `digits`, in place, as the course miner does; a carry
-/// out of the top digit is dropped (only the number after the last one tried can overflow, and
-/// it is never hashed).
-fn add_two(digits: &mut [u8]) {
-    let mut carry = 2;
-    for d in digits.iter_mut().rev() {
-        let sum = *d + carry;
-        if sum <= b'9' {
-            *d = sum;
-            return;
-        }
-        *d = sum - 10;
-        carry = 1;
     }
 }
 

@@ -7,7 +7,6 @@
 use crate::backoff::Backoff;
 use crate::hasher::Hasher;
 use crate::lines::{LineError, LineReader};
-use crate::loglimit::LogLimiter;
 use crate::report::{report_line, Rate, Summary};
 use crate::session::{Answer, FoundShare, IdleReason, Output, Session, SessionConfig};
 use crate::{MinerConfig, MinerError, Progress};
@@ -24,6 +23,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 use votechain_runtime::print_answer;
+use votechain_sansio::loglimit::LogLimiter;
 
 /// Shares the threads may queue for the shell; more are dropped (and counted) rather than
 /// queued without bound.

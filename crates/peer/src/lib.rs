@@ -38,7 +38,7 @@ pub mod external;
 pub mod handle;
 pub mod http;
 pub mod keys;
-pub mod loglimit;
+pub use votechain_sansio::loglimit;
 pub mod metrics;
 pub mod miningport;
 pub mod node;

@@ -150,8 +150,8 @@ fn log_connection_end(ended: Result<(), hyper::Error>) {
 }
 
 /// Errors of one connection that was offered and went away before it was accepted: nothing to
-/// pause for.
-fn is_connection_error(e: &io::Error) -> bool {
+/// pause for (the HTTP servers' and the mining port's accept loops).
+pub fn is_connection_error(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::ConnectionRefused

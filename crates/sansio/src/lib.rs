@@ -6,12 +6,14 @@
 //! - [`cookies`]: minting and checking address cookies ([`TokenMinter`]), the proof of origin.
 //! - [`ratelimit`]: per-source token buckets in a capped table.
 //! - [`dedup`]: a capped "seen it already" set.
+//! - [`loglimit`]: rate-limited log lines for what the network can repeat.
 //!
 //! Where this sits: `votechain-proto` knows what messages look like (including the wire form of
 //! a cookie); this crate holds the node-side machinery that decides what a datagram earns.
 
 pub mod cookies;
 pub mod dedup;
+pub mod loglimit;
 pub mod output;
 pub mod ratelimit;
 

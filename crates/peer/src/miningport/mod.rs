@@ -30,6 +30,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use votechain_pool::{wire, ErrorCode, Job, MinerStats, PoolConfig, PoolStats};
+use votechain_runtime::http::is_connection_error;
 
 /// How the mining port behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -250,16 +251,6 @@ fn refuse(stream: TcpStream) {
     if let Ok(stream) = stream.into_std() {
         let _ = io::Write::write(&mut &stream, line.as_bytes());
     }
-}
-
-/// Errors of one connection that went away before it was accepted: nothing to pause for.
-fn is_connection_error(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-    )
 }
 
 /// Drives the pool's timer about once a second (vardiff retargets) until `stop`.
