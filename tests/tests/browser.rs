@@ -481,6 +481,17 @@ async fn a_vote_signed_in_the_browser_shows_up_live_on_two_peers_pages() {
     // Nothing from elsewhere, no errors, and the weight of the page (the vendored modules were
     // loaded by the signing check above).
     let weight = check_clean(&client, "peer 1's page").await;
+    let hidden = js(
+        &client,
+        "return document.getElementById('pool-view').hidden",
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        hidden,
+        json!(true),
+        "no mining port: no External miners section"
+    );
     eprintln!("page weight: {weight} bytes (the page and all its assets, uncompressed)");
     assert!(weight <= MAX_PAGE_WEIGHT, "the page weighs {weight} bytes");
     client.switch_to_window(second).await.unwrap();
@@ -505,6 +516,7 @@ async fn a_vote_signed_in_the_browser_shows_up_live_on_two_peers_pages() {
 
     course_page(&client).await;
     w4119_page(&client).await;
+    pool_pages(&client, &tracker).await;
     client.close().await.expect("the session ends");
     drop(driver);
 }
@@ -567,6 +579,76 @@ async fn course_page(client: &Client) {
     let kept = js(client, "return window.notReloaded === true", vec![]).await;
     assert_eq!(kept, json!(true), "the course page was reloaded");
     check_clean(client, "the course page").await;
+}
+
+/// Issue 15: the "External miners" section of a native peer's page and of a course peer's page
+/// with a mining port, each with a `miner` connected: hidden without a port, it lists the miner
+/// by name, and the page stays clean.
+async fn pool_pages(client: &Client, tracker: &Tracker) {
+    let mut config = PeerConfig::with_tracker(tracker.port());
+    config.extra = ["--http", "127.0.0.1:0", "--mining-listen", "127.0.0.1:0"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut native = Peer::start("web-pool", config);
+    let native_web = native.http_addr();
+    let native_port = votechain_tests::mining_port_addr(native.process());
+
+    let dir = TempDir::new("browser-course-pool");
+    let args: Vec<String> = [
+        "0",
+        "0",
+        "--profile",
+        "comp3010",
+        "--difficulty",
+        "2",
+        "--no-console",
+        "--http",
+        "127.0.0.1:0",
+        "--mining-listen",
+        "127.0.0.1:0",
+        "--name",
+        "browser-pool",
+        "--data-dir",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([dir.path().join("course").display().to_string()])
+    .collect();
+    let mut course = votechain_tests::process::Process::spawn(
+        "course pool peer",
+        None,
+        &votechain_tests::binaries::bin("peer"),
+        &args,
+        &[],
+    );
+    let course_web = votechain_tests::peer_web_addr(&mut course);
+    let course_port = votechain_tests::mining_port_addr(&mut course);
+
+    let mut miners = Vec::new();
+    for (name, port, web) in [
+        ("rig-native", native_port, native_web),
+        ("rig-course", course_port, course_web),
+    ] {
+        let mut miner = votechain_tests::spawn_miner(name, port, &[]);
+        miner.wait_stdout("the miner to connect", DEADLINE, |l| {
+            l.contains("connected to")
+        });
+        miners.push(miner);
+        let window = client.new_window(false).await.expect("a window");
+        client.switch_to_window(window.handle).await.unwrap();
+        open_page(client, web).await;
+        wait_js(
+            client,
+            "the miner in the page's External miners section",
+            "const section = document.getElementById('pool-view');
+             return !section.hidden
+               && [...section.querySelectorAll('tbody tr')].some(tr => tr.dataset.miner === arguments[0])",
+            vec![json!(name)],
+        )
+        .await;
+        check_clean(client, &format!("{name}'s page")).await;
+    }
 }
 
 /// A `--profile w4119` peer's page, in a window of its own: a vote cast through its form (the

@@ -36,8 +36,9 @@ struct Cli {
     #[arg(long)]
     name: Option<String>,
 
-    /// The peer's mining token (`--mining-token`), when it has one.
-    #[arg(long, value_name = "T")]
+    /// The peer's mining token (`--mining-token`), when it has one; better given in the
+    /// environment, where other users of the machine cannot read it from the process list.
+    #[arg(long, env = "VOTECHAIN_MINING_TOKEN", hide_env_values = true)]
     token: Option<String>,
 
     /// Seconds between two hash-rate lines (fractions allowed).

@@ -195,7 +195,7 @@ impl<T: PortTemplate> ExternalMiners<T> {
         Some(template.seal(share.nonce))
     }
 
-    /// The port's numbers when [`SNAPSHOT_EVERY_MS`] have passed since they were last read
+    /// The port's numbers when half a second has passed since they were last read
     /// (`None` otherwise): the shell copies them into the status and the metrics then.
     pub fn refresh(&mut self, now_ms: u64) -> Option<&PoolSnapshot> {
         let due = self

@@ -88,8 +88,14 @@ struct Cli {
     /// --profile w4119.
     #[arg(long, value_name = "ADDR")]
     mining_listen: Option<String>,
-    /// The secret external miners must give in `mining.authorize`.
-    #[arg(long, value_name = "SECRET", requires = "mining_listen")]
+    /// The secret external miners must give in `mining.authorize`; better given in the
+    /// environment, where other users of the machine cannot read it from the process list.
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "VOTECHAIN_MINING_TOKEN",
+        hide_env_values = true
+    )]
     mining_token: Option<String>,
     /// Seconds between our GOSSIP announcements.
     #[arg(long, default_value_t = DEFAULT_GOSSIP_INTERVAL_MS / 1000)]

@@ -345,10 +345,17 @@ impl Reporter {
         }
     }
 
-    /// The mining port's numbers changed: the status shows them from now on.
+    /// The mining port's numbers, read afresh: the status shows them from now on, and a
+    /// `pool` event tells the pages when they changed.
     fn set_pool(&mut self, pool: &crate::miningport::PoolSnapshot) {
-        if let Some(status) = &mut self.status {
-            status.set_pool(external::pool_json(pool));
+        let Some(status) = &mut self.status else {
+            return;
+        };
+        let data = external::pool_json(pool);
+        if status.set_pool(data.clone()) {
+            if let Some(api) = self.api.as_ref().filter(|api| api.receiver_count() > 0) {
+                let _ = api.send(crate::http::ApiEvent { kind: "pool", data });
+            }
         }
     }
 

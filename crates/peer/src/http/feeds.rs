@@ -331,9 +331,12 @@ impl StatusFeed {
         }
     }
 
-    /// The mining port's numbers, as `pool` in the status from the next publication on.
-    pub fn set_pool(&mut self, pool: serde_json::Value) {
+    /// The mining port's numbers, as `pool` in the status from the next publication on; true
+    /// when they changed.
+    pub fn set_pool(&mut self, pool: serde_json::Value) -> bool {
+        let changed = self.pool != pool;
         self.pool = pool;
+        changed
     }
 
     /// Something the status shows may have changed.

@@ -124,7 +124,7 @@ pub struct ApiRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiEvent {
     /// The SSE event name: `tip`, `block`, `reorg`, `vote`, `tally`, `peers`, `election`,
-    /// `synced`.
+    /// `synced`, `pool`.
     pub kind: &'static str,
     /// The event's JSON data.
     pub data: serde_json::Value,

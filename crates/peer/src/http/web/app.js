@@ -204,6 +204,7 @@ function connect() {
     refresh(...everything());
   });
   stream.addEventListener('tally', (e) => views.tally(JSON.parse(e.data)));
+  stream.addEventListener('pool', (e) => views.pool(JSON.parse(e.data)));
   stream.addEventListener('peers', (e) => {
     const p = JSON.parse(e.data);
     views.peers(p);

@@ -79,7 +79,7 @@ export function status(s) {
 }
 
 /** The mining port's miners and shares (the section is hidden without a mining port). */
-function pool(p) {
+export function pool(p) {
   $('pool-view').hidden = !p;
   if (!p) return;
   const sh = p.shares;
