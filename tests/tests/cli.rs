@@ -10,7 +10,7 @@ use votechain_tests::{Peer, PeerConfig, TempDir, Tracker, TrackerConfig, DEADLIN
 
 #[test]
 fn every_binary_prints_its_own_name_and_the_workspace_version() {
-    for name in ["tracker", "peer", "election"] {
+    for name in ["tracker", "peer", "election", "miner"] {
         let out = Command::new(bin(name))
             .arg("--version")
             .output()
@@ -92,4 +92,49 @@ fn an_open_election_is_announced_as_open_by_tracker_peer_and_election() {
     election.wait_stdout("the election's open-election line", DEADLINE, |l| {
         l.contains(open)
     });
+}
+
+/// Issue 15: the mining port's mistakes are one sentence and status 2 (usage), or 1 (a port that
+/// cannot be had) before the readiness line: the w4119 profile has no mining port, and a taken
+/// port is named.
+#[test]
+fn mining_port_mistakes_are_one_sentence_each() {
+    let data = TempDir::new("mining-cli");
+    let dir = data.path().display().to_string();
+    let out = Command::new(bin("peer"))
+        .args(["5000", "0", "--profile", "w4119", "--mining-listen", "0"])
+        .args(["--no-console", "--no-http", "--data-dir", &dir])
+        .output()
+        .expect("run peer");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("the w4119 profile has no mining port"),
+        "{err}"
+    );
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port to take");
+    let port = taken.local_addr().expect("its address").port().to_string();
+    let out = Command::new(bin("peer"))
+        .args([
+            "5000",
+            "0",
+            "--mining-listen",
+            &port,
+            "--no-console",
+            "--no-http",
+        ])
+        .args(["--data-dir", &dir])
+        .output()
+        .expect("run peer");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("opening the mining port at 127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert!(
+        !err.contains("peer listening on"),
+        "no readiness line: {err}"
+    );
 }

@@ -10,11 +10,16 @@
 //! miner --connect 127.0.0.1:3333 [--threads N] [--name NAME] [--token SECRET] [--report-every SECS]
 //! ```
 //!
+//! The token may come from `VOTECHAIN_MINING_TOKEN` in the environment instead (both `peer` and
+//! `miner` read it), out of the process list.
+//!
 //! `--threads` defaults to the machine's cores, `--name` to `miner-<pid>`, `--report-every` to
 //! 10 s. Once authorized the miner prints `connected to ADDR as NAME (session S, prefix P)` on
 //! stdout, then every report period
-//! `hash rate 12.34 MH/s over the last 10 s on 4 threads; shares: 12 accepted, 1 stale, 0 rejected`,
-//! and after Ctrl-C or SIGTERM a last line
+//! `hash rate 12.34 MH/s over the last 10 s on 4 threads; shares: 12 accepted, 1 stale, 0 rejected`
+//! (or `waiting for work from the peer; shares: …` while it has no job), `sent a block at height
+//! H to the peer; waiting for the next job` when a share met the block target (the work on that
+//! parent is over), and after Ctrl-C or SIGTERM a last line
 //! `stopped after 123456789 hashes in 12.3 s (10.04 MH/s); shares: 12 accepted, 1 stale, 0 rejected`
 //! before exiting 0 (a second Ctrl-C exits at once with 130). Diagnostics go to stderr: each
 //! reconnect (`lost the connection to ADDR: REASON; retrying in 2.0 s`), rejected shares and
