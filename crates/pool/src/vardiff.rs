@@ -3,10 +3,16 @@
 //! session's rate over the window is compared with the goal: at more than twice the goal the
 //! target rises by `floor(log2(rate / goal))` bits, at less than half it falls by
 //! `floor(log2(goal / rate))` bits (all the way when no share came), by at most
-//! [`MAX_STEP`] bits at once and always within `[min_bits, max_bits]`.
+//! [`MAX_STEP`] bits at once and always within `[min_bits, max_bits]`. A window that already
+//! holds [`EARLY_FACTOR`] times its goal's shares ends early, so a fast miner climbs to its
+//! target in seconds rather than a window per step.
 
 /// Largest change of a share target at one retarget, in bits.
 pub const MAX_STEP: u32 = 4;
+
+/// A window holding this many times its goal's shares (at least twice, for low goals) ends
+/// early.
+pub const EARLY_FACTOR: u64 = 4;
 
 /// How share targets are chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,12 +76,18 @@ impl Vardiff {
         self.retarget(config, now_ms)
     }
 
-    /// Retargets if the window is over; the new target when it changed.
+    /// Retargets if the window is over, or early once it holds [`EARLY_FACTOR`] times the
+    /// shares a whole window should (a fast miner need not wait a window per step); the new
+    /// target when it changed.
     pub fn retarget(&mut self, config: &VardiffConfig, now_ms: u64) -> Option<u32> {
         let elapsed = now_ms.saturating_sub(self.window_start_ms);
-        if elapsed < config.window_ms.max(1) {
+        let window = config.window_ms.max(1);
+        let per_window = u64::from(config.goal_per_min).saturating_mul(window) / 60_000;
+        let early = per_window.max(2).saturating_mul(EARLY_FACTOR);
+        if elapsed < window && self.shares < early {
             return None;
         }
+        let elapsed = elapsed.max(1);
         // Shares per minute scaled by 1024, to keep fractions in integer arithmetic.
         let rate = u128::from(self.shares) * 60_000 * 1024 / u128::from(elapsed);
         let goal = u128::from(config.goal_per_min.max(1)) * 1024;
@@ -151,12 +163,32 @@ mod tests {
     }
 
     #[test]
+    fn a_flood_of_shares_retargets_before_the_window_ends() {
+        let c = VardiffConfig {
+            window_ms: 10_000,
+            ..config()
+        };
+        let mut v = Vardiff::new(&c, 0);
+        // A goal of 1/s holds 10 shares a window: the 40th ends it early, 1 s in.
+        let changed: Vec<(u64, u32)> = (1..=40u64)
+            .filter_map(|i| v.on_share(&c, i * 25).map(|b| (i, b)))
+            .collect();
+        assert_eq!(
+            changed,
+            vec![(40, 14)],
+            "40/s against 1/s: up by MAX_STEP at once"
+        );
+    }
+
+    #[test]
     fn nothing_changes_inside_a_window() {
         let c = config();
         let mut v = Vardiff::new(&c, 100);
-        for t in 100..1_099 {
-            assert_eq!(v.on_share(&c, t), None);
+        // Up to the early limit (8 shares: four windows' worth of a goal of 1/s, at least 2).
+        for t in 0..7 {
+            assert_eq!(v.on_share(&c, 100 + t * 100), None);
         }
+        assert_eq!(v.retarget(&c, 1_099), None);
         assert_eq!(v.bits(), 10);
         let bad = VardiffConfig {
             initial_bits: 99,
