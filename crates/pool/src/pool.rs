@@ -87,16 +87,14 @@ struct Session {
     subscription: Option<Subscription>,
     /// The name given to a successful `mining.authorize`.
     name: Option<String>,
-    /// When it authorized, for the hash rate.
-    authorized_at_ms: u64,
+    /// Its hash rate, from the work behind its accepted shares.
+    rate: RateMeter,
     /// Its submit rate limit.
     bucket: Bucket,
     /// Its share target.
     vardiff: Vardiff,
     /// Accepted shares.
     accepted: u64,
-    /// Expected hashes behind the accepted shares.
-    work: u128,
 }
 
 /// A job still valid for shares.
@@ -151,11 +149,10 @@ impl Pool {
             Session {
                 subscription: None,
                 name: None,
-                authorized_at_ms: now_ms,
+                rate: RateMeter::new(now_ms),
                 bucket: Bucket::full(self.config.submit_rate, now_ms),
                 vardiff: Vardiff::new(&self.config.vardiff, now_ms),
                 accepted: 0,
-                work: 0,
             },
         );
     }
@@ -237,13 +234,12 @@ impl Pool {
             .iter()
             .filter_map(|(conn, s)| {
                 let name = s.name.clone()?;
-                let secs = now_ms.saturating_sub(s.authorized_at_ms).max(1) as f64 / 1000.0;
                 Some(MinerStats {
                     conn: *conn,
                     name,
                     accepted: s.accepted,
                     share_bits: s.vardiff.bits(),
-                    hashrate: s.work as f64 / secs,
+                    hashrate: s.rate.per_s(now_ms),
                 })
             })
             .collect();
@@ -260,6 +256,7 @@ impl Pool {
         conns.sort_unstable();
         for conn in conns {
             if let Some(s) = self.sessions.get_mut(&conn) {
+                s.rate.roll(now_ms);
                 if s.name.is_some() {
                     if let Some(bits) = s.vardiff.retarget(&config, now_ms) {
                         out.push(set_target(conn, bits));
@@ -338,7 +335,7 @@ impl Pool {
         }
         if session.name.is_none() {
             self.stats.miners += 1;
-            session.authorized_at_ms = now_ms;
+            session.rate = RateMeter::new(now_ms);
         }
         session.name = Some(name.chars().take(64).collect());
         let mut out = vec![
@@ -429,9 +426,67 @@ impl Pool {
             return Err(ErrorCode::LowDifficulty);
         }
         session.accepted += 1;
-        session.work += 1u128 << share_bits.min(127);
+        session.rate.add(now_ms, 1u128 << share_bits.min(127));
         self.stats.shares.accepted += 1;
         Ok(entry.job.meets(&state, entry.job.block_bits()))
+    }
+}
+
+/// Length of one of the two buckets a hash rate is measured over: the rate covers the last 20
+/// to 40 s, so it follows a miner whose share target is still climbing (and which held shares
+/// back meanwhile) within a minute, and one that stopped, too.
+const RATE_BUCKET_MS: u64 = 20_000;
+
+/// Work (expected hashes) over the current bucket and the one before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RateMeter {
+    /// When the current bucket started.
+    start_ms: u64,
+    /// Work in the current bucket.
+    work: u128,
+    /// The previous bucket's start and work, once one ended.
+    previous: Option<(u64, u128)>,
+}
+
+impl RateMeter {
+    fn new(now_ms: u64) -> RateMeter {
+        RateMeter {
+            start_ms: now_ms,
+            work: 0,
+            previous: None,
+        }
+    }
+
+    /// Ends the current bucket if it is over (one long silence empties both).
+    fn roll(&mut self, now_ms: u64) {
+        let age = now_ms.saturating_sub(self.start_ms);
+        if age >= 2 * RATE_BUCKET_MS {
+            *self = RateMeter {
+                previous: Some((now_ms - RATE_BUCKET_MS, 0)),
+                ..RateMeter::new(now_ms)
+            };
+        } else if age >= RATE_BUCKET_MS {
+            self.previous = Some((self.start_ms, self.work));
+            *self = RateMeter {
+                previous: self.previous,
+                ..RateMeter::new(now_ms)
+            };
+        }
+    }
+
+    /// `work` more at `now_ms`.
+    fn add(&mut self, now_ms: u64, work: u128) {
+        self.roll(now_ms);
+        self.work += work;
+    }
+
+    /// Hashes per second over both buckets.
+    fn per_s(&self, now_ms: u64) -> f64 {
+        let (start, work) = match self.previous {
+            Some((start, work)) => (start, work + self.work),
+            None => (self.start_ms, self.work),
+        };
+        work as f64 * 1000.0 / now_ms.saturating_sub(start).max(1) as f64
     }
 }
 

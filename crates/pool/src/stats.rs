@@ -81,6 +81,6 @@ pub struct MinerStats {
     /// Its share target now, in zero bits.
     pub share_bits: u32,
     /// Hashes per second estimated from accepted shares: the sum of `2^share_bits` over its
-    /// accepted shares divided by the time since it authorized.
+    /// accepted shares of the last 20 to 40 s, divided by that time.
     pub hashrate: f64,
 }

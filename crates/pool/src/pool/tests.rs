@@ -513,3 +513,29 @@ fn authorized_name_only_after_a_successful_authorize() {
     pool.disconnect(1);
     assert_eq!(pool.authorized_name(1), None);
 }
+
+#[test]
+fn a_hash_rate_covers_the_last_20_to_40_seconds() {
+    let mut m = RateMeter::new(0);
+    // 1,000 hashes a second for a minute, at 100 shares of 10,000 hashes each.
+    for t in 1..=60u64 {
+        m.add(t * 1_000, 1_000);
+    }
+    assert!(
+        (m.per_s(60_000) - 1_000.0).abs() < 60.0,
+        "{}",
+        m.per_s(60_000)
+    );
+    // Then ten times faster: within 40 s the old rate is forgotten.
+    for t in 61..=100u64 {
+        m.add(t * 1_000, 10_000);
+    }
+    assert!(
+        (m.per_s(100_000) - 10_000.0).abs() < 600.0,
+        "{}",
+        m.per_s(100_000)
+    );
+    // Silence: the rate falls to nothing once both buckets are over.
+    m.roll(200_000);
+    assert_eq!(m.per_s(200_000), 0.0);
+}
