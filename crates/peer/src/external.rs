@@ -209,6 +209,14 @@ impl<T: PortTemplate> ExternalMiners<T> {
         Some(&self.snapshot.1)
     }
 
+    /// When [`ExternalMiners::refresh`] has fresh numbers to give: the shell's loop wakes then,
+    /// so the status and the metrics move while the network is quiet too.
+    pub fn refresh_at(&self) -> u64 {
+        self.snapshot
+            .0
+            .map_or(0, |at| at.saturating_add(SNAPSHOT_EVERY_MS))
+    }
+
     /// The port's numbers as last read (the console reads them afresh).
     pub fn snapshot(&mut self) -> &PoolSnapshot {
         self.snapshot = (self.snapshot.0, self.port.snapshot());

@@ -186,6 +186,8 @@ pub async fn run(
         let wake = instant_at(node.poll_timeout().unwrap_or(u64::MAX));
         let publish_at = reporter.deadline();
         let publish_wake = instant_at(publish_at.unwrap_or(u64::MAX));
+        let pool_at = miner.port.as_ref().map(ExternalMiners::refresh_at);
+        let pool_wake = instant_at(pool_at.unwrap_or(u64::MAX));
         handled_input = true;
         tokio::select! {
             _ = &mut shutdown => break,
@@ -198,6 +200,10 @@ pub async fn run(
             _ = tokio::time::sleep_until(wake.into()) => node.handle_timeout(now_ms()),
             // Coalesced events (`tally`, `peers`) and the status whose time has come: at the top.
             _ = tokio::time::sleep_until(publish_wake.into()), if publish_at.is_some() => {
+                handled_input = false;
+            }
+            // The mining port's numbers are due for the status and the metrics.
+            _ = tokio::time::sleep_until(pool_wake.into()), if pool_at.is_some() => {
                 handled_input = false;
             }
             Some(block) = mined_rx.recv() => node.handle_mined(now_ms(), block),

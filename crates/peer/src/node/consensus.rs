@@ -213,6 +213,7 @@ impl<R: RngCore> Node<R> {
     /// Without an election yet (and no tracker), asks the seeds for their genesis instead.
     pub(super) fn start_round(&mut self, now_ms: u64) {
         self.rounds.begin(now_ms, self.cfg.consensus_interval_ms);
+        self.resubmit_own_votes(now_ms);
         if self.chain.is_none() {
             // Nothing to report yet: the console already said the election is not known.
             self.rounds.requested = false;

@@ -92,6 +92,11 @@ impl MiningPlan {
         self.dirty = true;
     }
 
+    /// The votes submitted here that `pool` still holds, at most `max`.
+    pub(super) fn own_pending(&mut self, pool: &votechain_chain::Pool, max: usize) -> Vec<Hash> {
+        self.stagger.own_pending(pool).take(max).copied().collect()
+    }
+
     /// Something the plan depends on changed: make it again at the next chance.
     pub(super) fn touch(&mut self) {
         self.dirty = true;

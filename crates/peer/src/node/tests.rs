@@ -991,3 +991,40 @@ fn a_peer_of_another_election_is_set_aside_without_strikes() {
     // An honest peer of our election is untouched.
     assert!(node.peers.active(NOW).contains(&addr(6002)));
 }
+
+#[test]
+fn a_peer_that_does_not_mine_hands_its_votes_over_again_each_round_until_mined() {
+    // A vote typed here while no peer is known yet: its one relay goes to no one.
+    let mut node = node_with_chain(0);
+    let later = addr(6004);
+    node.peers.remove(&addr(6002));
+    node.peers.remove(&addr(6003));
+    let election = node.chain().unwrap().election();
+    let vote = Vote::sign(VoterKey::from_seed([8; 32]).signing_key(), election, "Adam");
+    node.handle_command(NOW, Command::SubmitVote(vote.clone()));
+    assert!(sent(&drain(&mut node)).is_empty(), "no peer to relay to");
+    // A peer joins; the next consensus round hands the vote to it as SUBMIT_VOTE.
+    node.peers.add(later, Source::Tracker, NOW);
+    let round = NOW + node.config().consensus_interval_ms;
+    node.handle_timeout(round);
+    let resubmitted = |outputs: &[Output]| {
+        sent(outputs)
+            .iter()
+            .any(|(to, m)| *to == later && matches!(m, Message::SubmitVote(s) if s.vote == vote))
+    };
+    assert!(resubmitted(&drain(&mut node)), "handed over at the round");
+    // Once a block holds it, it is not handed over again.
+    let chain = node.chain.as_mut().unwrap();
+    let t = BlockTemplate::new(
+        chain.tip_hash(),
+        chain.height(),
+        0,
+        NOW,
+        "m",
+        vec![vote.clone()],
+    )
+    .unwrap();
+    chain.add_block(t.seal(0), NOW).unwrap();
+    node.handle_timeout(round + node.config().consensus_interval_ms);
+    assert!(!resubmitted(&drain(&mut node)), "mined: no more hand-overs");
+}

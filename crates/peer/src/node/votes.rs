@@ -6,6 +6,9 @@ use rand::RngCore;
 use votechain_chain::{Hash, Receipt as ChainReceipt, RejectReason, SubmitOutcome, Vote};
 use votechain_proto::{Message, NewVote, Receipt, ReceiptStatus, SubmitVote};
 
+/// Pending votes a peer that does not mine hands over again per consensus round.
+const RESUBMIT_PER_ROUND: usize = 64;
+
 /// What happened to a vote submitted locally.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SubmitReply {
@@ -99,6 +102,29 @@ impl<R: RngCore> Node<R> {
                 }
                 SubmitReply::Rejected(rejected.id, rejected.reason.to_string())
             }
+        }
+    }
+
+    /// A peer that does not mine hands the votes submitted to it to its peers as SUBMIT_VOTE,
+    /// once, when it accepts them: a datagram that can be lost, or go to no one while the peer
+    /// table is still empty. So at every consensus round it hands them over again, those still
+    /// pending (at most [`RESUBMIT_PER_ROUND`]), until a block takes them: a vote it
+    /// acknowledged is never left unmined.
+    pub(super) fn resubmit_own_votes(&mut self, now_ms: u64) {
+        if self.mining.is_on() {
+            return;
+        }
+        let Some(chain) = self.chain.as_ref() else {
+            return;
+        };
+        let votes: Vec<Vote> = self
+            .mining
+            .own_pending(chain.pool(), RESUBMIT_PER_ROUND)
+            .iter()
+            .filter_map(|id| chain.pool().get(id).cloned())
+            .collect();
+        for vote in votes {
+            self.broadcast(now_ms, &SubmitVote { vote }.into(), None);
         }
     }
 

@@ -46,6 +46,13 @@ pub(super) struct Review {
 
 impl Stagger {
     /// The vote `id` was submitted at this peer and accepted into the pool.
+    /// The votes submitted here that `pool` still holds, in id order; the others are
+    /// forgotten (a peer that does not mine never reviews, so they are pruned here too).
+    pub(super) fn own_pending(&mut self, pool: &Pool) -> impl Iterator<Item = &Hash> {
+        self.own.retain(|id| pool.contains(id));
+        self.own.iter()
+    }
+
     pub(super) fn own_vote(&mut self, id: Hash) {
         self.own.insert(id);
     }
