@@ -45,7 +45,7 @@ pub mod web;
 
 pub use probe::{ChainSummary, Probe};
 pub use swarm::{
-    agreement, mining_port_addr, peer_udp_addr, peer_web_addr, spawn_miner, spawn_w4119_peer,
-    spawn_w4119_tracker, wait_converged, wait_until, Mining, Peer, PeerConfig, TempDir, Tracker,
-    TrackerConfig, DEADLINE,
+    agreement, mining_port_addr, peer_udp_addr, peer_web_addr, spawn_course_peer, spawn_miner,
+    spawn_w4119_peer, spawn_w4119_tracker, wait_converged, wait_until, Mining, Peer, PeerConfig,
+    TempDir, Tracker, TrackerConfig, DEADLINE,
 };

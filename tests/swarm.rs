@@ -607,3 +607,31 @@ pub fn spawn_miner(name: &str, port: SocketAddr, extra: &[&str]) -> Process {
     args.extend(extra.iter().map(|a| a.to_string()));
     Process::spawn(name, None, &bin("miner"), &args, &[])
 }
+
+/// A `peer 0 0 --profile comp3010 --difficulty 2 --no-console --http 127.0.0.1:0` process named
+/// `name` with its data in `dir`/`name` and `extra` flags; and its web address, from the line
+/// that names it.
+pub fn spawn_course_peer(name: &str, dir: &TempDir, extra: &[&str]) -> (Process, SocketAddr) {
+    let mut args: Vec<String> = [
+        "0",
+        "0",
+        "--profile",
+        "comp3010",
+        "--difficulty",
+        "2",
+        "--no-console",
+        "--http",
+        "127.0.0.1:0",
+        "--name",
+        name,
+        "--data-dir",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(dir.path().join(name).display().to_string());
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let mut process = Process::spawn(name, None, &bin("peer"), &args, &[]);
+    let addr = peer_web_addr(&mut process);
+    (process, addr)
+}

@@ -526,33 +526,7 @@ async fn a_vote_signed_in_the_browser_shows_up_live_on_two_peers_pages() {
 /// nothing from elsewhere and records no error.
 async fn course_page(client: &Client) {
     let dir = TempDir::new("browser-course");
-    let args: Vec<String> = [
-        "0",
-        "0",
-        "--profile",
-        "comp3010",
-        "--difficulty",
-        "2",
-        "--mine",
-        "--no-console",
-        "--http",
-        "127.0.0.1:0",
-        "--name",
-        "browser",
-        "--data-dir",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([dir.path().join("course").display().to_string()])
-    .collect();
-    let mut peer = votechain_tests::process::Process::spawn(
-        "course peer",
-        None,
-        &votechain_tests::binaries::bin("peer"),
-        &args,
-        &[],
-    );
-    let addr = votechain_tests::peer_web_addr(&mut peer);
+    let (_peer, addr) = votechain_tests::spawn_course_peer("browser", &dir, &["--mine"]);
     let window = client.new_window(false).await.expect("a window");
     client.switch_to_window(window.handle).await.unwrap();
     open_page(client, addr).await;
@@ -595,34 +569,11 @@ async fn pool_pages(client: &Client, tracker: &Tracker) {
     let native_port = votechain_tests::mining_port_addr(native.process());
 
     let dir = TempDir::new("browser-course-pool");
-    let args: Vec<String> = [
-        "0",
-        "0",
-        "--profile",
-        "comp3010",
-        "--difficulty",
-        "2",
-        "--no-console",
-        "--http",
-        "127.0.0.1:0",
-        "--mining-listen",
-        "127.0.0.1:0",
-        "--name",
+    let (mut course, course_web) = votechain_tests::spawn_course_peer(
         "browser-pool",
-        "--data-dir",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([dir.path().join("course").display().to_string()])
-    .collect();
-    let mut course = votechain_tests::process::Process::spawn(
-        "course pool peer",
-        None,
-        &votechain_tests::binaries::bin("peer"),
-        &args,
-        &[],
+        &dir,
+        &["--mining-listen", "127.0.0.1:0"],
     );
-    let course_web = votechain_tests::peer_web_addr(&mut course);
     let course_port = votechain_tests::mining_port_addr(&mut course);
 
     let mut miners = Vec::new();

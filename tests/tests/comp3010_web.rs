@@ -4,41 +4,13 @@
 //! says so, `/metrics` counts the block, `/api/peers` lists a peer that joined, the event stream opens with a `status` event,
 //! and refusals are sentences.
 
-use std::net::SocketAddr;
-use votechain_tests::process::Process;
 use votechain_tests::web::{first_status_event, http, http_json};
-use votechain_tests::{binaries, peer_udp_addr, peer_web_addr, wait_until, TempDir, DEADLINE};
-
-/// Starts a course peer; returns it and its HTTP address (from the line that names it).
-fn start(name: &str, dir: &TempDir, extra: &[&str]) -> (Process, SocketAddr) {
-    let mut args: Vec<String> = [
-        "0",
-        "0",
-        "--profile",
-        "comp3010",
-        "--difficulty",
-        "2",
-        "--no-console",
-        "--http",
-        "127.0.0.1:0",
-        "--name",
-        name,
-        "--data-dir",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.push(dir.path().join(name).display().to_string());
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let mut process = Process::spawn(name, None, &binaries::bin("peer"), &args, &[]);
-    let addr = peer_web_addr(&mut process);
-    (process, addr)
-}
+use votechain_tests::{peer_udp_addr, spawn_course_peer, wait_until, TempDir, DEADLINE};
 
 #[test]
 fn the_course_page_and_api_show_the_chain_peers_and_take_words() {
     let dir = TempDir::new("comp3010-web");
-    let (mut miner, http_addr) = start("miner", &dir, &["--mine"]);
+    let (mut miner, http_addr) = spawn_course_peer("miner", &dir, &["--mine"]);
     let miner_udp = peer_udp_addr(&mut miner);
 
     // The page and its script, under the policy of every votechain page.
@@ -121,7 +93,7 @@ fn the_course_page_and_api_show_the_chain_peers_and_take_words() {
 
     // A second peer joins through the first: the first lists it.
     let seed = miner_udp.to_string();
-    let (mut joiner, joiner_http) = start("joiner", &dir, &["--seed", &seed]);
+    let (mut joiner, joiner_http) = spawn_course_peer("joiner", &dir, &["--seed", &seed]);
     let joiner_udp = peer_udp_addr(&mut joiner);
     wait_until("the joiner in the peer list", DEADLINE, || {
         let (_, peers) = http_json(http_addr, "GET", "/api/peers", "");

@@ -217,7 +217,7 @@ impl<T: PortTemplate> ExternalMiners<T> {
             .map_or(0, |at| at.saturating_add(SNAPSHOT_EVERY_MS))
     }
 
-    /// The port's numbers as last read (the console reads them afresh).
+    /// The port's numbers, read now (the console's `stats`, the course page's snapshot).
     pub fn snapshot(&mut self) -> &PoolSnapshot {
         self.snapshot = (self.snapshot.0, self.port.snapshot());
         &self.snapshot.1
